@@ -1,0 +1,182 @@
+/**
+ * From the parsed file (kebab-case keys, SPEC §3) plus command-line overrides to a
+ * validated, defaulted `Config`. Every problem is collected; a config is returned only
+ * when there are none.
+ */
+
+import { resolve } from "node:path";
+import { type Draft, type Placed, reportClashes } from "./draft.ts";
+import { GLOBAL_KEYS, readGlobal } from "./global.ts";
+import { type IdDatabase, systemIds } from "./ids.ts";
+import { applyOverrides } from "./overrides.ts";
+import { type KeyPath, type LineFinder, ProblemList } from "./problems.ts";
+import { readCommand, readEnv } from "./process.ts";
+import { buildListener, buildMasterCli, type FieldReporter, LISTEN_KEYS, MASTER_CLI_KEYS } from "./sockets.ts";
+import { suggest } from "./suggest.ts";
+import type { Config, ConfigOverrides, ConfigResult, ProgramConfig } from "./types.ts";
+import { isTable, ON_FAILURE, parseChoice, parseName, parsePath } from "./values.ts";
+
+export interface ValidateContext {
+  /** how problems in the file name it: the path as the user gave it */
+  source?: string;
+  /** absolute path of the file, recorded in Config.file */
+  file?: string;
+  /** relative paths in the file are resolved against this (the file's directory) */
+  baseDir: string;
+  /** relative paths in overrides are resolved against this (the working directory) */
+  cwd: string;
+  overrides?: ConfigOverrides;
+  lineOf?: LineFinder;
+  /** user/group names; the system files by default */
+  ids?: IdDatabase;
+}
+
+const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "": ["global", "listen", "worker", "program", "master-cli"],
+  global: GLOBAL_KEYS,
+  listen: LISTEN_KEYS,
+  worker: ["command", "cwd", "env"],
+  program: ["name", "command", "cwd", "env", "start-on-reload", "on-failure"],
+  "master-cli": MASTER_CLI_KEYS,
+};
+
+export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult {
+  const overrides = ctx.overrides ?? {};
+  const problems = new ProblemList(ctx.source ?? "command line", ctx.lineOf, overrides.origin);
+  const ids = ctx.ids ?? systemIds();
+  const root = raw ?? {};
+  if (!isTable(root)) {
+    problems.inFile([], "the top level must be a table of sections", root);
+    return { ok: false, problems: problems.problems };
+  }
+  checkKeys(root, [], problems);
+  const read = new SectionReader(problems, ctx.baseDir, ids);
+  const draft: Draft = {
+    global: read.global(root.global),
+    listen: read.list(root.listen, "listen", (fields, index, report) =>
+      buildListener(fields, index, ctx.baseDir, ids, report)),
+    worker: read.worker(root.worker),
+    program: read.list(root.program, "program", (fields, index) => read.program(fields, index)),
+    masterCli: read.list(root["master-cli"], "master-cli", (fields, _index, report) =>
+      buildMasterCli(fields, ctx.baseDir, ids, report)),
+  };
+  applyOverrides(draft, overrides, { problems, cwd: ctx.cwd, ids });
+  if (draft.worker.command === undefined && !draft.worker.commandInvalid) {
+    problems.inFile(["worker", "command"], "required (give [worker] command = [...] or a command after --)");
+  }
+  reportClashes(draft, problems);
+  if (!problems.empty || draft.worker.command === undefined) return { ok: false, problems: problems.problems };
+  const config: Config = {
+    ...(ctx.file === undefined ? {} : { file: ctx.file }),
+    global: draft.global,
+    listen: draft.listen.map((entry) => entry.value),
+    worker: {
+      command: draft.worker.command,
+      ...(draft.worker.cwd === undefined ? {} : { cwd: draft.worker.cwd }),
+      env: draft.worker.env,
+    },
+    program: draft.program.map((entry) => entry.value),
+    masterCli: draft.masterCli.map((entry) => entry.value),
+  };
+  return { ok: true, config };
+}
+
+/** Unknown keys, with the likely intended key or the section the key belongs to. */
+function checkKeys(table: Record<string, unknown>, path: KeyPath, problems: ProblemList): void {
+  const section = path.length === 0 ? "" : String(path[0]);
+  const allowed = SECTION_KEYS[section] ?? [];
+  for (const key of Object.keys(table)) {
+    if (allowed.includes(key)) continue;
+    const close = suggest(key, allowed);
+    const home = Object.keys(SECTION_KEYS).find((name) => name !== "" && name !== section && SECTION_KEYS[name].includes(key));
+    const hint = close ? ` (did you mean '${close}'?)` : home ? ` (it belongs in ${home})` : "";
+    problems.inFile([...path, key], `unknown key${hint}`);
+  }
+}
+
+class SectionReader {
+  constructor(
+    private readonly problems: ProblemList,
+    private readonly baseDir: string,
+    private readonly ids: IdDatabase,
+  ) {}
+
+  private table(value: unknown, path: KeyPath): Record<string, unknown> | undefined {
+    if (value === undefined) return undefined;
+    if (isTable(value)) {
+      checkKeys(value, path, this.problems);
+      return value;
+    }
+    this.problems.inFile(path, "must be a table", value);
+    return undefined;
+  }
+
+  global(value: unknown): Draft["global"] {
+    return readGlobal(this.table(value, ["global"]) ?? {}, this.baseDir, this.ids, this.problems);
+  }
+
+  /** An array of tables (`[[listen]]`); entries that fail to build are left out. */
+  list<T>(
+    value: unknown,
+    section: string,
+    build: (fields: Record<string, unknown>, index: number, report: FieldReporter) => T | undefined,
+  ): Placed<T>[] {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) {
+      this.problems.inFile([section], `must be a list of tables ([[${section}]] in TOML)`, value);
+      return [];
+    }
+    const entries: Placed<T>[] = [];
+    value.forEach((item: unknown, index) => {
+      const fields = isTable(item) ? this.table(item, [section, index]) : undefined;
+      if (!fields) {
+        this.problems.inFile([section, index], "must be a table", item);
+        return;
+      }
+      const built = build(fields, index, (field, problem, ...got) => this.problems.inFile([section, index, field], problem, ...got));
+      if (built !== undefined) entries.push({ value: built, path: [section, index] });
+    });
+    return entries;
+  }
+
+  worker(value: unknown): Draft["worker"] {
+    const table = this.table(value, ["worker"]) ?? {};
+    const command = table.command === undefined ? undefined : readCommand(table.command, ["worker", "command"], this.problems);
+    return {
+      command,
+      commandInvalid: table.command !== undefined && command === undefined,
+      cwd: this.directory(table.cwd, ["worker", "cwd"]),
+      env: readEnv(table.env, ["worker", "env"], this.problems),
+    };
+  }
+
+  program(fields: Record<string, unknown>, index: number): ProgramConfig | undefined {
+    const path: KeyPath = ["program", index];
+    const problemCount = this.problems.problems.length;
+    const name = fields.name === undefined ? undefined : parseName(fields.name);
+    if (name === undefined) this.problems.inFile([...path, "name"], "required (programs are shown and addressed by name)");
+    else if (!name.ok) this.problems.inFile([...path, "name"], name.error, fields.name);
+    const command = fields.command === undefined
+      ? (this.problems.inFile([...path, "command"], "required"), undefined)
+      : readCommand(fields.command, [...path, "command"], this.problems);
+    const cwd = this.directory(fields.cwd, [...path, "cwd"]);
+    const env = readEnv(fields.env, [...path, "env"], this.problems);
+    let startOnReload = true;
+    if (typeof fields["start-on-reload"] === "boolean") startOnReload = fields["start-on-reload"];
+    else if (fields["start-on-reload"] !== undefined) {
+      this.problems.inFile([...path, "start-on-reload"], "must be true or false", fields["start-on-reload"]);
+    }
+    const onFailure = fields["on-failure"] === undefined ? { ok: true as const, value: "restart" as const } : parseChoice(fields["on-failure"], ON_FAILURE);
+    if (!onFailure.ok) this.problems.inFile([...path, "on-failure"], onFailure.error, fields["on-failure"]);
+    if (this.problems.problems.length > problemCount || !name?.ok || !command || !onFailure.ok) return undefined;
+    return { name: name.value, command, ...(cwd === undefined ? {} : { cwd }), env, startOnReload, onFailure: onFailure.value };
+  }
+
+  private directory(value: unknown, path: KeyPath): string | undefined {
+    if (value === undefined) return undefined;
+    const parsed = parsePath(value);
+    if (parsed.ok) return resolve(this.baseDir, parsed.value);
+    this.problems.inFile(path, parsed.error, value);
+    return undefined;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * "Did you mean ...?" for misspelt keys and values. Spelling variants (`ready_timeout`,
+ * `readyTimeout`, `READY-TIMEOUT`) are matched first because they are the commonest
+ * mistake for people coming from other tools' configs; then small typos by edit distance.
+ */
+
+/** The closest candidate, or undefined when none is close enough to be a likely intent. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  const plain = normalize(word);
+  const sameWord = candidates.find((candidate) => normalize(candidate) === plain);
+  if (sameWord !== undefined) return sameWord;
+  // Allow about one typo per three characters, at most two: enough for "wrokers" →
+  // "workers" without proposing "user" for "uid".
+  const limit = Math.min(2, Math.max(1, Math.floor(word.length / 3)));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(plain, normalize(candidate));
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function normalize(word: string): string {
+  return word.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase().replace(/_/g, "-");
+}
+
+/** Optimal string alignment distance: Levenshtein plus adjacent transpositions. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) rows.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) rows[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        distance = Math.min(distance, rows[i - 2][j - 2] + 1);
+      }
+      rows[i][j] = distance;
+    }
+  }
+  return rows[a.length][b.length];
+}

@@ -1,0 +1,127 @@
+/**
+ * The validated, defaulted configuration: plain data, produced only by `validateConfig`.
+ * Durations are milliseconds; signals are numbers; modes are numbers (octal parsed).
+ */
+
+export type OnFailure = "exit" | "restart" | "ignore";
+export type CliLevel = "admin" | "operator" | "user";
+
+export type ReadyMode =
+  | { kind: "accepting" }
+  | { kind: "notify" }
+  | { kind: "delay"; ms: number }
+  | { kind: "spawn" };
+
+export type ListenAddress =
+  | { kind: "tcp"; host: string; port: number; family: 4 | 6 }
+  | { kind: "unix"; path: string };
+
+export interface ListenerConfig {
+  /** exported in LISTEN_FDNAMES; default `listen<N>` (N = 1-based position) */
+  name: string;
+  /** canonical URL: `tcp://127.0.0.1:8080`, `tcp://[::1]:8080`, `unix:///run/app.sock` */
+  bind: string;
+  address: ListenAddress;
+  backlog: number;
+  /** unix sockets only */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface WorkerConfig {
+  command: string[];
+  cwd?: string;
+  env: Record<string, string>;
+}
+
+export interface ProgramConfig {
+  name: string;
+  command: string[];
+  cwd?: string;
+  env: Record<string, string>;
+  startOnReload: boolean;
+  onFailure: OnFailure;
+}
+
+export interface MasterCliConfig {
+  /** unix socket path or HOST:PORT */
+  bind: string;
+  /** the parsed form of `bind` (a unix path is absolute) */
+  address: ListenAddress;
+  mode: number;
+  uid?: number;
+  gid?: number;
+  level: CliLevel;
+}
+
+export interface GlobalConfig {
+  workers: number;
+  ready: ReadyMode;
+  readyTimeout: number;
+  stopSignal: number;
+  /** 0 = never */
+  hardStopAfter: number;
+  maxReloads: number;
+  onFailure: OnFailure;
+  pidfile?: string;
+  user?: string;
+  group?: string;
+  /** `user` resolved through /etc/passwd (or given as a number) */
+  uid?: number;
+  /** `group` resolved through /etc/group; without `group`, the primary group of `user` */
+  gid?: number;
+}
+
+export interface Config {
+  /** absolute path of the file it came from, if any */
+  file?: string;
+  global: GlobalConfig;
+  listen: ListenerConfig[];
+  worker: WorkerConfig;
+  program: ProgramConfig[];
+  masterCli: MasterCliConfig[];
+}
+
+/**
+ * Values given on the command line or through STEWARD_* variables. They override the
+ * file: scalar keys replace, `listen` replaces the file's [[listen]] list, `masterCli`
+ * is appended to the file's [[master-cli]] list, `command` replaces worker.command.
+ * All values are raw strings as typed by the user; validation parses them.
+ */
+export interface ConfigOverrides {
+  workers?: string;
+  ready?: string;
+  readyTimeout?: string;
+  stopSignal?: string;
+  hardStopAfter?: string;
+  maxReloads?: string;
+  onFailure?: string;
+  pidfile?: string;
+  listen?: string[];
+  masterCli?: string[];
+  command?: string[];
+  /**
+   * Where each value came from; absent means "command line". A problem with a value from
+   * the environment names the variable (`STEWARD_WORKERS`) instead of the option.
+   */
+  origin?: Partial<Record<OverrideField, OverrideOrigin>>;
+}
+
+export type OverrideField = Exclude<keyof ConfigOverrides, "origin">;
+export type OverrideOrigin = "command line" | "environment";
+
+/** One validation problem; `format()` in config/errors.ts turns it into the user's line. */
+export interface ConfigProblem {
+  /** FILE or "command line" / "environment" */
+  source: string;
+  line?: number;
+  /** key path: `global.workers`, `listen[1].bind`, `--workers`; "" for the whole file (unreadable, syntax) */
+  key: string;
+  problem: string;
+  got?: unknown;
+}
+
+export type ConfigResult =
+  | { ok: true; config: Config }
+  | { ok: false; problems: ConfigProblem[] };

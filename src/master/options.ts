@@ -1,0 +1,14 @@
+import type { Config } from "../config/types.ts";
+
+/** What `steward run` hands to the master once the command line and configuration are valid. */
+export interface RunOptions {
+  config: Config;
+  /** consola level: 0 silent/errors … 3 info (default) … 4 debug */
+  logLevel: number;
+  /** -Ws / --systemd */
+  systemd: boolean;
+  /** -D / --daemon (issue 5) */
+  daemon: boolean;
+  /** the arguments steward was started with, kept for re-exec on reload */
+  args: string[];
+}

@@ -1,0 +1,389 @@
+/**
+ * The supervisor: starts generations of workers, watches them, applies `on-failure`,
+ * and stops everything. Event-driven and free of OS calls: processes, timers, /proc and
+ * exit come through `SupervisorPorts`, so unit tests drive it with a fake.
+ *
+ * Invariants:
+ * - at most one load (generation being started) at a time;
+ * - every process it started stays in `state.processes` until its exit status is
+ *   reaped, so the master never exits while a child it knows of is alive;
+ * - once stopping, nothing new is started and the exit code no longer changes.
+ */
+import type { Config } from "../config/types.ts";
+import { formatDuration } from "../config/duration.ts";
+import { signalName } from "../config/signals.ts";
+import type { Logger } from "../log.ts";
+import type { WaitStatus } from "../sys/posix.ts";
+import type { ChildSpec } from "../workers/plan.ts";
+import type { NotifyFields } from "../notify/receiver.ts";
+import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "./policy.ts";
+import { workers, type MasterState, type ProcessEntry } from "./state.ts";
+
+export interface Timer {
+  cancel(): void;
+}
+
+export interface SupervisorPorts {
+  now(): number;
+  after(ms: number, fn: () => void): Timer;
+  /** starts a child; throws with a one-line reason when it cannot */
+  spawn(child: ChildSpec): number;
+  /** kill(2) on a PID (or -PGID); false when it is already gone */
+  kill(pid: number, signal: number): boolean;
+  /** `accepting` readiness of a worker on the master's listeners */
+  isAccepting(pid: number): boolean;
+  /** the parent of a process, to attribute notify messages sent by a worker's children */
+  parentOf(pid: number): number | undefined;
+  /** releases what the master holds (listeners, sockets, files) and ends the process */
+  exit(code: number): void;
+}
+
+export interface SupervisorHooks {
+  /** a load finished with every worker ready */
+  loaded?(generation: number): void;
+}
+
+/** How a worker is built: the spawn plan for worker `id` of `generation`. */
+export type WorkerPlanner = (id: number, generation: number) => ChildSpec;
+
+export type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: number };
+
+interface Load {
+  generation: number;
+  pending: Set<number>;
+  deadline: Timer;
+  done: (result: LoadResult) => void;
+}
+
+interface Restart {
+  timer?: Timer;
+  history: RestartHistory;
+}
+
+const ACCEPT_POLL_MS = 20;
+const SIGKILL = 9;
+const SIGTERM = 15;
+
+export function describeExit(ws: WaitStatus): string {
+  return ws.exited ? `exited with code ${ws.code}` : `killed by signal ${ws.signal} (${signalName(ws.signal)})`;
+}
+
+export class Supervisor {
+  private load?: Load;
+  /** workers waiting to be observed ready (load or restart), by PID */
+  private readonly waitingReady = new Set<number>();
+  private pollTimer?: Timer;
+  private readonly restarts = new Map<number, Restart>();
+  private hardStopTimer?: Timer;
+  private exitCode = 0;
+  private finished = false;
+
+  constructor(
+    private config: Config,
+    readonly state: MasterState,
+    private readonly ports: SupervisorPorts,
+    private readonly log: Logger,
+    private readonly plan: WorkerPlanner,
+    private readonly hooks: SupervisorHooks = {},
+  ) {}
+
+  // ---- start ------------------------------------------------------------------------
+
+  /** Starts the first generation; on failure the master stops and exits. */
+  start(): void {
+    this.state.phase = "starting";
+    this.log.beginLoad();
+    this.runLoad(this.state.reloads, (result) => {
+      if (result.ok) {
+        this.state.phase = "running";
+        this.log.notice("Loading success.");
+        this.hooks.loaded?.(this.state.reloads);
+        this.checkAllGone();
+      } else {
+        this.state.lastFailure = result.reason;
+        this.log.alert(`Loading failure: ${result.reason}`);
+        this.stop(result.exitCode, SIGTERM);
+      }
+    });
+  }
+
+  private runLoad(generation: number, done: (r: LoadResult) => void): void {
+    const g = this.config.global;
+    const load: Load = {
+      generation,
+      pending: new Set(),
+      deadline: this.ports.after(g.readyTimeout, () => this.loadTimedOut(load)),
+      done,
+    };
+    this.load = load;
+    for (let id = 1; id <= g.workers; id++) {
+      const pid = this.spawnWorker(id, generation, "loading");
+      if (pid === undefined) {
+        this.failLoad(`worker ${id} could not be started`, 1);
+        return;
+      }
+      load.pending.add(pid);
+    }
+    // Watch only once all are pending, so an immediately ready worker cannot end the load early.
+    for (const pid of [...load.pending]) this.watchReady(pid);
+    this.checkLoadDone();
+  }
+
+  private spawnWorker(id: number, generation: number, role: ProcessEntry["role"]): number | undefined {
+    let pid: number;
+    try {
+      pid = this.ports.spawn(this.plan(id, generation));
+    } catch (e) {
+      this.log.alert(`Cannot start worker ${id}: ${(e as Error).message}`);
+      return undefined;
+    }
+    this.state.processes.set(pid, {
+      pid,
+      kind: "worker",
+      name: "worker",
+      id,
+      generation,
+      startedAt: this.ports.now(),
+      version: this.state.version,
+      role,
+      ready: false,
+    });
+    this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`);
+    return pid;
+  }
+
+  // ---- readiness --------------------------------------------------------------------
+
+  private watchReady(pid: number): void {
+    const ready = this.config.global.ready;
+    const noListeners = this.config.listen.length === 0;
+    if (ready.kind === "spawn" || (ready.kind === "accepting" && noListeners)) {
+      this.becomeReady(pid);
+      return;
+    }
+    this.waitingReady.add(pid);
+    if (ready.kind === "delay") this.ports.after(ready.ms, () => this.markReady(pid));
+    if (ready.kind === "accepting") this.schedulePoll();
+  }
+
+  private schedulePoll(): void {
+    if (this.pollTimer) return;
+    this.pollTimer = this.ports.after(ACCEPT_POLL_MS, () => {
+      this.pollTimer = undefined;
+      for (const pid of [...this.waitingReady]) {
+        if (this.ports.isAccepting(pid)) this.markReady(pid);
+      }
+      if (this.waitingReady.size > 0 && this.state.phase !== "stopping") this.schedulePoll();
+    });
+  }
+
+  private markReady(pid: number): void {
+    if (this.waitingReady.delete(pid)) this.becomeReady(pid);
+  }
+
+  private becomeReady(pid: number): void {
+    const p = this.state.processes.get(pid);
+    if (!p || p.ready) return;
+    p.ready = true;
+    this.log.notice(`Worker ${p.id} (${pid}) is ready`);
+    if (this.load?.pending.delete(pid)) this.checkLoadDone();
+  }
+
+  private checkLoadDone(): void {
+    const load = this.load;
+    if (!load || load.pending.size > 0) return;
+    load.deadline.cancel();
+    this.load = undefined;
+    for (const p of this.state.processes.values()) {
+      if (p.role === "loading" && p.generation === load.generation) p.role = "current";
+    }
+    load.done({ ok: true });
+  }
+
+  private loadTimedOut(load: Load): void {
+    if (this.load !== load) return;
+    const pid = [...load.pending][0]!;
+    const p = this.state.processes.get(pid);
+    const why =
+      this.config.global.ready.kind === "notify"
+        ? "it sent no READY=1 on NOTIFY_SOCKET"
+        : "not accepting on any of its listeners";
+    this.failLoad(`worker ${p?.id ?? "?"} (${pid}) not ready within ${formatDuration(this.config.global.readyTimeout)}: ${why}`, 1);
+  }
+
+  private failLoad(reason: string, exitCode: number): void {
+    const load = this.load;
+    if (!load) return;
+    load.deadline.cancel();
+    this.load = undefined;
+    for (const p of this.state.processes.values()) {
+      if (p.role === "loading" && p.generation === load.generation) {
+        p.role = "failed";
+        this.waitingReady.delete(p.pid);
+        this.ports.kill(-p.pid, SIGKILL);
+        this.ports.kill(p.pid, SIGKILL);
+      }
+    }
+    load.done({ ok: false, reason, exitCode });
+  }
+
+  // ---- events -----------------------------------------------------------------------
+
+  /** An exit status collected by the reaper. */
+  childExited(ws: WaitStatus): void {
+    const p = this.state.processes.get(ws.pid);
+    if (!p) {
+      this.log.debug(`Reaped orphaned process ${ws.pid} (${describeExit(ws)})`);
+      return;
+    }
+    this.state.processes.delete(ws.pid);
+    this.waitingReady.delete(ws.pid);
+    const label = `worker ${p.id} (${p.pid})`;
+    if (this.state.phase === "stopping") {
+      this.log.notice(`${p.role === "old" ? "Old" : "Current"} ${label} ${describeExit(ws)}`);
+    } else if (p.role === "loading") {
+      this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`);
+      const status = exitStatusOf(ws);
+      this.failLoad(`${label} ${describeExit(ws)} before it was ready`, status === 0 ? 1 : status);
+    } else if (p.role === "failed") {
+      this.log.debug(`Failed ${label} ${describeExit(ws)}`);
+    } else if (p.role === "old") {
+      this.log.notice(`Old ${label} ${describeExit(ws)}`);
+    } else {
+      this.currentWorkerDied(p, ws);
+    }
+    this.checkAllGone(ws);
+    this.maybeFinish();
+  }
+
+  private currentWorkerDied(p: ProcessEntry, ws: WaitStatus): void {
+    const label = `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}`;
+    const policy = this.config.global.onFailure;
+    if (policy === "ignore") {
+      this.log.warn(`${label} (on-failure = ignore)`);
+      return;
+    }
+    if (policy === "restart") {
+      const r = this.restarts.get(p.id) ?? { history: { failures: [], lastDelay: 0 } };
+      const decision = decideRestart(r.history, this.ports.now(), this.ports.now() - p.startedAt);
+      r.history = decision.history;
+      this.restarts.set(p.id, r);
+      if (decision.action === "restart") {
+        this.log.warn(`${label}; restarting it in ${formatDuration(decision.delay)} (on-failure = restart)`);
+        r.timer = this.ports.after(decision.delay, () => {
+          r.timer = undefined;
+          if (this.state.phase === "stopping") return;
+          const pid = this.spawnWorker(p.id, p.generation, "current");
+          if (pid !== undefined) this.watchReady(pid);
+          this.checkAllGone();
+        });
+        return;
+      }
+      this.log.alert(`${label}; it failed ${decision.failures} times within 60s: giving up (on-failure = restart)`);
+    }
+    if (isNormalExit(ws)) {
+      this.log.notice(label);
+      return;
+    }
+    const status = exitStatusOf(ws);
+    this.log.alert(`${label}: exiting (on-failure = exit) with code ${status}`);
+    this.stop(status, SIGTERM);
+  }
+
+  /** When no worker is left and none is coming, the service is over (HAProxy's master does the same). */
+  private checkAllGone(last?: WaitStatus): void {
+    if (this.state.phase !== "running" || this.load) return;
+    if (workers(this.state).length > 0) return;
+    if ([...this.restarts.values()].some((r) => r.timer)) return;
+    const code = last && !isNormalExit(last) ? exitStatusOf(last) : 0;
+    this.log.notice(`All workers exited.`);
+    this.stop(code, SIGTERM);
+  }
+
+  /** A message on NOTIFY_SOCKET from `pid` (a worker, or a process below one). */
+  notified(pid: number, fields: NotifyFields): void {
+    let p = this.state.processes.get(pid);
+    for (let i = 0, cur: number | undefined = pid; !p && cur && i < 8; i++) {
+      cur = this.ports.parentOf(cur);
+      if (cur) p = this.state.processes.get(cur);
+    }
+    if (!p) return;
+    if (fields.STATUS !== undefined) p.status = fields.STATUS;
+    if (fields.READY === "1" && this.config.global.ready.kind === "notify") this.markReady(p.pid);
+  }
+
+  /** The signals of SPEC §5.7 (reload signals are handled by the reload controller). */
+  signal(name: string): void {
+    switch (name) {
+      case "SIGTERM":
+        this.log.notice("SIGTERM received: stopping");
+        this.stop(0, this.config.global.stopSignal);
+        break;
+      case "SIGINT":
+        this.log.notice("SIGINT received: stopping");
+        this.stop(130, this.config.global.stopSignal);
+        break;
+      case "SIGUSR1":
+        this.log.notice("SIGUSR1 received: stopping gracefully");
+        this.stop(0, this.config.global.stopSignal);
+        break;
+      case "SIGTTIN":
+      case "SIGTTOU":
+        for (const w of workers(this.state)) this.ports.kill(w.pid, name === "SIGTTIN" ? 21 : 22);
+        break;
+      default:
+        break; // SIGQUIT and others: ignored
+    }
+  }
+
+  // ---- stop -------------------------------------------------------------------------
+
+  /** Stops every child (workers get `workerSignal`, programs SIGTERM) and exits with `code` once all are gone. */
+  stop(code: number, workerSignal: number): void {
+    if (this.state.phase === "stopping") return;
+    this.state.phase = "stopping";
+    this.exitCode = code;
+    if (this.load) {
+      this.load.deadline.cancel();
+      this.load = undefined;
+    }
+    this.pollTimer?.cancel();
+    this.pollTimer = undefined;
+    for (const r of this.restarts.values()) r.timer?.cancel();
+    const now = this.ports.now();
+    let count = 0;
+    for (const p of this.state.processes.values()) {
+      if (p.stopSentAt !== undefined) continue;
+      const sig = p.kind === "worker" ? workerSignal : SIGTERM;
+      this.ports.kill(p.pid, sig);
+      p.stopSentAt = now;
+      count++;
+    }
+    if (count > 0) this.log.notice(`Stopping: sending ${signalName(workerSignal)} to ${count} process(es)`);
+    const hard = this.config.global.hardStopAfter;
+    if (hard > 0 && this.state.processes.size > 0) {
+      this.hardStopTimer = this.ports.after(hard, () => this.hardStop());
+    }
+    this.maybeFinish();
+  }
+
+  private hardStop(): void {
+    const left = [...this.state.processes.values()];
+    if (left.length === 0) return;
+    this.log.warn(
+      `hard-stop-after (${formatDuration(this.config.global.hardStopAfter)}) expired: killing ${left.map((p) => p.pid).join(", ")}`,
+    );
+    for (const p of left) {
+      this.ports.kill(-p.pid, SIGKILL);
+      this.ports.kill(p.pid, SIGKILL);
+    }
+  }
+
+  private maybeFinish(): void {
+    if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0) return;
+    this.finished = true;
+    this.hardStopTimer?.cancel();
+    this.log.notice(`Exiting master with code ${this.exitCode}.`);
+    this.ports.exit(this.exitCode);
+  }
+}

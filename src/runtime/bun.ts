@@ -1,0 +1,22 @@
+/** The Bun adapter. */
+import { bindLibcBun } from "../sys/bun.ts";
+import type { Runtime, SignalName } from "./types.ts";
+
+export function createBunRuntime(): Runtime {
+  // In a compiled executable Bun.main lives in the embedded file system (/$bunfs/...).
+  const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
+  const path = process.execPath;
+  return {
+    name: "bun",
+    libc: bindLibcBun(),
+    args: process.argv.slice(2),
+    self: { path, prefix: compiled ? [] : [Bun.main] },
+    compiled,
+    onSignal(signal: SignalName, handler: () => void) {
+      process.on(signal, handler);
+    },
+    exit(code: number): never {
+      process.exit(code);
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/** The Deno adapter. */
+import { fileURLToPath } from "node:url";
+import { bindLibcDeno } from "../sys/deno.ts";
+import type { Runtime, SignalName } from "./types.ts";
+
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+export function createDenoRuntime(mainModule: string): Runtime {
+  return {
+    name: "deno",
+    libc: bindLibcDeno(),
+    args: [...Deno.args],
+    self: { path: Deno.execPath(), prefix: ["run", "-A", fileURLToPath(mainModule)] },
+    compiled: false,
+    onSignal(signal: SignalName, handler: () => void) {
+      Deno.addSignalListener(signal, handler);
+    },
+    exit(code: number): never {
+      Deno.exit(code);
+      throw new Error("unreachable");
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The one interface between steward and the JavaScript runtime it runs on. Everything
+ * outside src/runtime, src/sys and src/main.ts uses only this (plus node: built-ins that
+ * both runtimes provide) and never names Bun or Deno.
+ */
+import type { LibcBinding } from "../sys/symbols.ts";
+
+export type RuntimeName = "bun" | "deno" | "fake";
+
+/** Signals the master listens for. */
+export type SignalName =
+  | "SIGTERM"
+  | "SIGINT"
+  | "SIGHUP"
+  | "SIGUSR1"
+  | "SIGUSR2"
+  | "SIGQUIT"
+  | "SIGCHLD"
+  | "SIGIO"
+  | "SIGTTIN"
+  | "SIGTTOU"
+  | "SIGWINCH";
+
+export interface Runtime {
+  readonly name: RuntimeName;
+  /** the libc binding through this runtime's FFI */
+  readonly libc: LibcBinding;
+  /** the arguments the user gave after the steward command itself */
+  readonly args: string[];
+  /**
+   * How to run this same steward again: the executable path (as invoked, so a file
+   * replaced on disk is picked up) and the arguments that precede steward's own, e.g.
+   * `["/usr/bin/steward"]`, `["/x/bun", "/src/main.ts"]`, `["/x/deno", "run", "-A", "/src/main.ts"]`.
+   */
+  readonly self: { path: string; prefix: string[] };
+  /** true when running as a single compiled executable */
+  readonly compiled: boolean;
+  /** calls `handler` on each delivery of `signal`; the runtime no longer applies the default action */
+  onSignal(signal: SignalName, handler: () => void): void;
+  exit(code: number): never;
+}

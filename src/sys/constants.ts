@@ -1,0 +1,36 @@
+/** Linux values (identical on x86_64 and aarch64, from asm-generic and glibc). */
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const SO_PASSCRED = 16;
+
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_SETOWN = 8;
+export const FD_CLOEXEC = 1;
+export const O_NONBLOCK = 0o4000;
+export const O_ASYNC = 0o20000;
+export const CLOSE_RANGE_CLOEXEC = 4;
+export const MSG_DONTWAIT = 0x40;
+
+export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_NAME = 15;
+export const PR_SET_CHILD_SUBREAPER = 36;
+export const WNOHANG = 1;
+
+export const POSIX_SPAWN_SETPGROUP = 0x02;
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+export const POSIX_SPAWN_SETSID = 0x80;
+
+export const SIGKILL = 9;
+export const SIGTERM = 15;
+export const SIGSTOP = 19;

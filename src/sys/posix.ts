@@ -1,0 +1,320 @@
+/**
+ * The operating-system calls steward makes, over a runtime's libc binding. Runtime-neutral:
+ * it only sees `LibcBinding`. Every failure throws a `SysError` naming the call and errno.
+ */
+import * as C from "./constants.ts";
+import { SysError } from "./errors.ts";
+import { decodeSockAddr, encodeSockAddr, SOCKADDR_MAX, type SockAddr } from "./sockaddr.ts";
+import type { LibcBinding, LibcFunctions } from "./symbols.ts";
+
+const encoder = new TextEncoder();
+
+export function cstr(s: string): Uint8Array {
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** A NULL-terminated char*[]; `keep` holds the strings alive while the array is used. */
+export interface CStringArray {
+  array: BigUint64Array;
+  keep: Uint8Array[];
+}
+
+export type WaitStatus =
+  | { pid: number; exited: true; code: number; signal?: undefined }
+  | { pid: number; exited: false; signal: number; code?: undefined };
+
+export interface SpawnRequest {
+  /** absolute path of the program */
+  path: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** descriptors of this process to place at 3, 4, ... in the child; nothing else above 2 survives */
+  passFds: number[];
+  /** put the child in a new process group of its own */
+  ownProcessGroup: boolean;
+}
+
+export class Posix {
+  readonly fn: LibcFunctions;
+  constructor(readonly libc: LibcBinding) {
+    this.fn = libc.fn;
+  }
+
+  errno(): number {
+    return this.libc.readI32(this.fn.__errno_location());
+  }
+
+  fail(syscall: string, subject?: string, errno = this.errno()): never {
+    throw new SysError(syscall, errno, this.libc.readCString(this.fn.strerror(errno)), subject);
+  }
+
+  /** Throws when `ret` is -1. */
+  check(ret: number, syscall: string, subject?: string): number {
+    if (ret === -1) this.fail(syscall, subject);
+    return ret;
+  }
+
+  cstrArray(items: string[]): CStringArray {
+    const keep = items.map(cstr);
+    const array = new BigUint64Array(items.length + 1);
+    keep.forEach((b, i) => (array[i] = this.libc.addressOf(b)));
+    return { array, keep };
+  }
+
+  pid(): number {
+    return this.fn.getpid();
+  }
+
+  ppid(): number {
+    return this.fn.getppid();
+  }
+
+  // ---- descriptors ------------------------------------------------------------------
+
+  setCloexec(fd: number, on: boolean): void {
+    const flags = this.check(this.fn.fcntl(fd, C.F_GETFD, 0), "fcntl(F_GETFD)", `fd ${fd}`);
+    const next = on ? flags | C.FD_CLOEXEC : flags & ~C.FD_CLOEXEC;
+    if (next !== flags) this.check(this.fn.fcntl(fd, C.F_SETFD, next), "fcntl(F_SETFD)", `fd ${fd}`);
+  }
+
+  isCloexec(fd: number): boolean {
+    return (this.check(this.fn.fcntl(fd, C.F_GETFD, 0), "fcntl(F_GETFD)", `fd ${fd}`) & C.FD_CLOEXEC) !== 0;
+  }
+
+  /** Marks every descriptor from `from` up close-on-exec (Linux ≥ 5.11). */
+  cloexecFrom(from: number): void {
+    this.check(this.fn.close_range(from, 0xffffffff, C.CLOSE_RANGE_CLOEXEC), "close_range", `from fd ${from}`);
+  }
+
+  close(fd: number): void {
+    this.fn.close(fd);
+  }
+
+  /** Makes `fd` raise SIGIO in this process when it becomes readable. */
+  signalWhenReadable(fd: number): void {
+    this.check(this.fn.fcntl(fd, C.F_SETOWN, this.pid()), "fcntl(F_SETOWN)", `fd ${fd}`);
+    const fl = this.check(this.fn.fcntl(fd, C.F_GETFL, 0), "fcntl(F_GETFL)", `fd ${fd}`);
+    this.check(this.fn.fcntl(fd, C.F_SETFL, fl | C.O_ASYNC | C.O_NONBLOCK), "fcntl(F_SETFL)", `fd ${fd}`);
+  }
+
+  // ---- sockets ----------------------------------------------------------------------
+
+  /** socket + SO_REUSEADDR (TCP) + bind + listen; close-on-exec until handed to a child. */
+  listenStream(addr: SockAddr, backlog: number, subject: string): number {
+    const domain = addr.family === "unix" ? C.AF_UNIX : addr.family === 4 ? C.AF_INET : C.AF_INET6;
+    const fd = this.check(this.fn.socket(domain, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0), "socket", subject);
+    try {
+      if (addr.family !== "unix") {
+        const one = new Int32Array([1]);
+        this.check(this.fn.setsockopt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, one, 4), "setsockopt(SO_REUSEADDR)", subject);
+      }
+      const sa = encodeSockAddr(addr);
+      this.check(this.fn.bind(fd, sa, sa.length), "bind", subject);
+      this.check(this.fn.listen(fd, backlog), "listen", subject);
+      return fd;
+    } catch (e) {
+      this.fn.close(fd);
+      throw e;
+    }
+  }
+
+  /** A non-blocking datagram socket bound to a unix path (for sd_notify from workers). */
+  bindDatagram(path: string): number {
+    const fd = this.check(this.fn.socket(C.AF_UNIX, C.SOCK_DGRAM | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0), "socket", path);
+    try {
+      const sa = encodeSockAddr({ family: "unix", path });
+      this.check(this.fn.bind(fd, sa, sa.length), "bind", path);
+      return fd;
+    } catch (e) {
+      this.fn.close(fd);
+      throw e;
+    }
+  }
+
+  /** One datagram, or null when none is waiting. */
+  recvDatagram(fd: number, buf: Uint8Array): Uint8Array | null {
+    const n = this.fn.recv(fd, buf, buf.length, C.MSG_DONTWAIT);
+    if (n < 0) {
+      const errno = this.errno();
+      if (errno === 11 /* EAGAIN */ || errno === 4 /* EINTR */) return null;
+      this.fail("recv", `fd ${fd}`, errno);
+    }
+    return buf.slice(0, n);
+  }
+
+  /** Lets `recvWithSender` learn the sending process of each datagram (SO_PASSCRED). */
+  passCredentials(fd: number): void {
+    const one = new Int32Array([1]);
+    this.check(this.fn.setsockopt(fd, C.SOL_SOCKET, C.SO_PASSCRED, one, 4), "setsockopt(SO_PASSCRED)", `fd ${fd}`);
+  }
+
+  /**
+   * One datagram with the PID of the process that sent it (SCM_CREDENTIALS), or null
+   * when none is waiting. Layouts are those of LP64 Linux (x86_64, aarch64).
+   */
+  recvWithSender(fd: number, buf: Uint8Array): { data: Uint8Array; pid: number } | null {
+    const iov = new BigUint64Array([this.libc.addressOf(buf), BigInt(buf.length)]);
+    const control = new Uint8Array(64);
+    const msg = new BigUint64Array(7); // struct msghdr, 56 bytes
+    msg[2] = this.libc.addressOf(iov);
+    msg[3] = 1n;
+    msg[4] = this.libc.addressOf(control);
+    msg[5] = BigInt(control.length);
+    const n = this.fn.recvmsg(fd, msg, C.MSG_DONTWAIT);
+    if (n < 0) {
+      const errno = this.errno();
+      if (errno === 11 /* EAGAIN */ || errno === 4 /* EINTR */) return null;
+      this.fail("recvmsg", `fd ${fd}`, errno);
+    }
+    const cdv = new DataView(control.buffer);
+    const controlLen = Number(msg[5]);
+    let pid = 0;
+    // struct cmsghdr { size_t len; int level; int type; } then struct ucred { pid, uid, gid }
+    if (controlLen >= 28 && cdv.getInt32(8, true) === C.SOL_SOCKET && cdv.getInt32(12, true) === 2 /* SCM_CREDENTIALS */) {
+      pid = cdv.getInt32(16, true);
+    }
+    return { data: buf.slice(0, n), pid };
+  }
+
+  /** true when something accepts connections at this unix path */
+  unixPathInUse(path: string): boolean {
+    const fd = this.fn.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    try {
+      const sa = encodeSockAddr({ family: "unix", path });
+      return this.fn.connect(fd, sa, sa.length) === 0;
+    } finally {
+      this.fn.close(fd);
+    }
+  }
+
+  localAddress(fd: number): SockAddr {
+    const buf = new Uint8Array(SOCKADDR_MAX);
+    const len = new Uint32Array([SOCKADDR_MAX]);
+    this.check(this.fn.getsockname(fd, buf, len), "getsockname", `fd ${fd}`);
+    return decodeSockAddr(buf, len[0]!);
+  }
+
+  // ---- files ------------------------------------------------------------------------
+
+  umask(mask: number): number {
+    return this.fn.umask(mask);
+  }
+
+  chmod(path: string, mode: number): void {
+    this.check(this.fn.chmod(cstr(path), mode), "chmod", path);
+  }
+
+  chown(path: string, uid: number, gid: number): void {
+    this.check(this.fn.chown(cstr(path), uid >>> 0, gid >>> 0), "chown", path);
+  }
+
+  unlink(path: string): void {
+    this.check(this.fn.unlink(cstr(path)), "unlink", path);
+  }
+
+  // ---- processes --------------------------------------------------------------------
+
+  /** kill(2); false when the process is already gone. */
+  kill(pid: number, signal: number): boolean {
+    if (this.fn.kill(pid, signal) === 0) return true;
+    const errno = this.errno();
+    if (errno === 3 /* ESRCH */) return false;
+    this.fail("kill", `pid ${pid}`, errno);
+  }
+
+  /** Collects one exited child without blocking, or null when none is waiting. */
+  reapOne(): WaitStatus | null {
+    const status = new Int32Array(1);
+    const pid = this.fn.waitpid(-1, status, C.WNOHANG);
+    if (pid <= 0) return null;
+    const s = status[0]!;
+    const sig = s & 0x7f;
+    if (sig === 0) return { pid, exited: true, code: (s >> 8) & 0xff };
+    return { pid, exited: false, signal: sig };
+  }
+
+  setChildSubreaper(): void {
+    this.check(this.fn.prctl(C.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+  }
+
+  setParentDeathSignal(signal: number): void {
+    this.check(this.fn.prctl(C.PR_SET_PDEATHSIG, signal, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)");
+  }
+
+  setIdentity(uid: number | undefined, gid: number | undefined): void {
+    if (gid !== undefined) {
+      const groups = new Uint32Array([gid]);
+      this.check(this.fn.setgroups(1, groups), "setgroups", `gid ${gid}`);
+      this.check(this.fn.setgid(gid), "setgid", `gid ${gid}`);
+    }
+    if (uid !== undefined) this.check(this.fn.setuid(uid), "setuid", `uid ${uid}`);
+  }
+
+  /** Replaces this process image; returns only by throwing. */
+  execve(path: string, argv: string[], env: Record<string, string>): never {
+    const a = this.cstrArray(argv);
+    const e = this.cstrArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+    this.fn.execve(cstr(path), a.array, e.array);
+    this.fail("execve", path);
+  }
+
+  /**
+   * posix_spawn with a descriptor table of exactly 0, 1, 2 and `passFds` at 3.., every
+   * signal at its default disposition and unblocked. The runtime does not know this
+   * child: steward's reaper is its only waiter.
+   */
+  spawn(req: SpawnRequest): number {
+    const fa = new Uint8Array(256); // posix_spawn_file_actions_t is 80 bytes on glibc
+    const attr = new Uint8Array(1024); // posix_spawnattr_t is 336 bytes on glibc
+    const sigs = new Uint8Array(128);
+    const noSigs = new Uint8Array(128);
+    const fn = this.fn;
+    const err = (r: number, what: string) => {
+      if (r !== 0) this.fail(what, req.path, r);
+    };
+    err(fn.posix_spawn_file_actions_init(fa), "posix_spawn_file_actions_init");
+    err(fn.posix_spawnattr_init(attr), "posix_spawnattr_init");
+    try {
+      // Move the passed descriptors above everything first so that placing them at
+      // 3.. can never overwrite one that is still to be moved.
+      const n = req.passFds.length;
+      const high = Math.max(3 + n, ...req.passFds) + 1;
+      req.passFds.forEach((fd, i) => err(fn.posix_spawn_file_actions_adddup2(fa, fd, high + i), "adddup2"));
+      req.passFds.forEach((_, i) => err(fn.posix_spawn_file_actions_adddup2(fa, high + i, 3 + i), "adddup2"));
+      err(fn.posix_spawn_file_actions_addclosefrom_np(fa, 3 + n), "addclosefrom_np");
+      const cwd = req.cwd ? cstr(req.cwd) : undefined;
+      if (cwd) err(fn.posix_spawn_file_actions_addchdir_np(fa, cwd), "addchdir_np");
+
+      fn.sigfillset(sigs);
+      fn.sigdelset(sigs, C.SIGKILL);
+      fn.sigdelset(sigs, C.SIGSTOP);
+      fn.sigemptyset(noSigs);
+      err(fn.posix_spawnattr_setsigdefault(attr, sigs), "setsigdefault");
+      err(fn.posix_spawnattr_setsigmask(attr, noSigs), "setsigmask");
+      let flags = C.POSIX_SPAWN_SETSIGDEF | C.POSIX_SPAWN_SETSIGMASK;
+      if (req.ownProcessGroup) {
+        flags |= C.POSIX_SPAWN_SETPGROUP;
+        err(fn.posix_spawnattr_setpgroup(attr, 0), "setpgroup");
+      }
+      err(fn.posix_spawnattr_setflags(attr, flags), "setflags");
+
+      const pidOut = new Int32Array(1);
+      const argv = this.cstrArray(req.argv);
+      const envp = this.cstrArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+      const path = cstr(req.path);
+      const r = fn.posix_spawn(pidOut, path, fa, attr, argv.array, envp.array);
+      if (r !== 0) this.fail("posix_spawn", req.path, r);
+      void argv.keep;
+      void envp.keep;
+      return pidOut[0]!;
+    } finally {
+      fn.posix_spawn_file_actions_destroy(fa);
+      fn.posix_spawnattr_destroy(attr);
+    }
+  }
+}

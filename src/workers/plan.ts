@@ -1,0 +1,105 @@
+/**
+ * Spawn plans: what a child gets (argv, environment, descriptor table), as plain data
+ * built by pure functions. Every child is started through steward's own exec shim
+ * (`steward __exec`), which does in the child what must happen between fork and exec
+ * (LISTEN_PID, parent-death signal, identity) and then execs the real command.
+ */
+import type { SpawnRequest } from "../sys/posix.ts";
+
+/** The variable that carries an ExecPlan to the shim; removed before the real exec. */
+export const EXEC_PLAN_VAR = "STEWARD_EXEC_PLAN";
+export const SHIM_MODE = "__exec";
+
+/** What the shim does in the child before exec. */
+export interface ExecPlan {
+  path: string;
+  argv: string[];
+  /** the master's PID: if the child's parent is already someone else, the master died */
+  parent: number;
+  /** signal the child gets when the master dies */
+  deathSignal: number;
+  /** descriptors 3..3+listenFds-1 must survive the exec */
+  listenFds: number;
+  uid?: number;
+  gid?: number;
+  /** for error messages: `worker 2`, `program 'agent'` */
+  label: string;
+}
+
+export interface SelfCommand {
+  path: string;
+  prefix: string[];
+}
+
+export interface ChildSpec {
+  label: string;
+  /** resolved absolute path of the command and its argv (argv[0] as the user wrote it) */
+  path: string;
+  argv: string[];
+  cwd?: string;
+  /** the environment the child sees, before LISTEN_PID (added by the shim) */
+  env: Record<string, string>;
+  /** master descriptors to place at 3, 4, ... */
+  fds: number[];
+  uid?: number;
+  gid?: number;
+}
+
+/** The master's own variables that a child must not inherit from it. */
+export function inheritedEnv(masterEnv: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(masterEnv)) {
+    if (v === undefined) continue;
+    if (k.startsWith("STEWARD_") || k.startsWith("LISTEN_") || k === "NOTIFY_SOCKET" || k === "WATCHDOG_USEC" || k === "WATCHDOG_PID") continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export interface WorkerEnvInput {
+  masterEnv: Record<string, string | undefined>;
+  configEnv: Record<string, string>;
+  listenerNames: string[];
+  workerId: number;
+  generation: number;
+  masterPid: number;
+  notifySocket: string;
+  cliSocket: string;
+}
+
+/** SPEC §4: the configured env, then what steward gives every worker (which wins). */
+export function workerEnv(i: WorkerEnvInput): Record<string, string> {
+  return {
+    ...inheritedEnv(i.masterEnv),
+    ...i.configEnv,
+    LISTEN_FDS: String(i.listenerNames.length),
+    LISTEN_FDNAMES: i.listenerNames.join(":"),
+    NOTIFY_SOCKET: i.notifySocket,
+    STEWARD_WORKER_ID: String(i.workerId),
+    STEWARD_GENERATION: String(i.generation),
+    STEWARD_MASTER_PID: String(i.masterPid),
+    STEWARD_CLI_SOCKET: i.cliSocket,
+  };
+}
+
+/** The posix_spawn request that starts `child` through the shim. */
+export function shimSpawnRequest(self: SelfCommand, child: ChildSpec, masterPid: number, deathSignal: number): SpawnRequest {
+  const plan: ExecPlan = {
+    path: child.path,
+    argv: child.argv,
+    parent: masterPid,
+    deathSignal,
+    listenFds: child.fds.length,
+    label: child.label,
+    ...(child.uid !== undefined ? { uid: child.uid } : {}),
+    ...(child.gid !== undefined ? { gid: child.gid } : {}),
+  };
+  return {
+    path: self.path,
+    argv: [self.path, ...self.prefix, SHIM_MODE],
+    env: { ...child.env, [EXEC_PLAN_VAR]: JSON.stringify(plan) },
+    ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
+    passFds: child.fds,
+    ownProcessGroup: true,
+  };
+}
