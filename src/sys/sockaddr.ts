@@ -74,12 +74,33 @@ export function decodeSockAddr(buf: Uint8Array, len: number): SockAddr {
     return { family: 4, host: Array.from(buf.subarray(4, 8)).join("."), port: dv.getUint16(2, false) };
   }
   if (family === AF_INET6) {
-    const groups: string[] = [];
-    for (let i = 0; i < 8; i++) groups.push(dv.getUint16(8 + i * 2, false).toString(16));
-    const host = groups.join(":").replace(/\b(?:0(?::0)+)\b/, "").replace(/:{3,}/, "::");
-    return { family: 6, host: host === "" ? "::" : host, port: dv.getUint16(2, false) };
+    const groups: number[] = [];
+    for (let i = 0; i < 8; i++) groups.push(dv.getUint16(8 + i * 2, false));
+    return { family: 6, host: formatIPv6Groups(groups), port: dv.getUint16(2, false) };
   }
   const raw = buf.subarray(2, len);
   const end = raw.indexOf(0);
   return { family: "unix", path: new TextDecoder().decode(end >= 0 ? raw.subarray(0, end) : raw) };
+}
+
+/** RFC 5952 text: lowercase hex, the longest run of two or more zero groups as `::`. */
+export function formatIPv6Groups(groups: number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(":");
+  if (best < 0) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Builds the library (dist/*.mjs, with unbuild) and the single executable dist/steward
+// (bun build --compile). STEWARD_BUILD_VERSION stamps another version into both.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const version = process.env.STEWARD_BUILD_VERSION || pkg.version;
+const outfile = process.env.STEWARD_BUILD_OUTFILE || join(root, "dist", "steward");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
+
+if (!process.env.STEWARD_BUILD_ONLY_BINARY) run(bin("unbuild"), []);
+run(bin("bun"), [
+  "build",
+  "--compile",
+  "--minify-syntax",
+  "--minify-whitespace",
+  `--define=__STEWARD_VERSION__=${JSON.stringify(version)}`,
+  join(root, "src", "main.ts"),
+  "--outfile",
+  outfile,
+]);
+console.log(`built ${outfile} (version ${version})`);

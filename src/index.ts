@@ -1,0 +1,2 @@
+export * from "./config/types.ts";
+export { VERSION } from "./version.ts";

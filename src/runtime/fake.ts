@@ -1,0 +1,99 @@
+/**
+ * A fake system for unit tests of the supervisor: a manual clock, timers that fire when
+ * the test advances time, and processes that exist only as records. No process, socket
+ * or signal is real here.
+ */
+import type { SupervisorPorts, Timer } from "../master/supervisor.ts";
+import type { WaitStatus } from "../sys/posix.ts";
+import type { ChildSpec } from "../workers/plan.ts";
+
+interface FakeTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+export interface FakeProcess {
+  pid: number;
+  spec: ChildSpec;
+  alive: boolean;
+  accepting: boolean;
+  signals: number[];
+}
+
+export class FakeSystem implements SupervisorPorts {
+  clock = 1_000_000;
+  private seq = 0;
+  private nextPid = 1000;
+  private timers: FakeTimer[] = [];
+  readonly processes = new Map<number, FakeProcess>();
+  exitCode: number | undefined;
+  /** make the next spawns fail with this message */
+  failSpawn: string | undefined;
+  /** processes that die on these signals (default: all but 0) */
+  ignoring = new Set<number>();
+  /** called when a fake process is signalled to death; the test feeds it to the supervisor */
+  onDeath: (ws: WaitStatus) => void = () => {};
+
+  now(): number {
+    return this.clock;
+  }
+
+  after(ms: number, fn: () => void): Timer {
+    const t: FakeTimer = { at: this.clock + ms, seq: this.seq++, fn, cancelled: false };
+    this.timers.push(t);
+    return { cancel: () => (t.cancelled = true) };
+  }
+
+  spawn(spec: ChildSpec): number {
+    if (this.failSpawn) throw new Error(this.failSpawn);
+    const pid = this.nextPid++;
+    this.processes.set(pid, { pid, spec, alive: true, accepting: false, signals: [] });
+    return pid;
+  }
+
+  kill(target: number, signal: number): boolean {
+    const p = this.processes.get(Math.abs(target));
+    if (!p || !p.alive) return false;
+    if (target < 0) return true; // group signals are recorded on the leader only once
+    p.signals.push(signal);
+    if (signal !== 0 && !this.ignoring.has(signal)) {
+      p.alive = false;
+      queueMicrotask(() => this.onDeath({ pid: p.pid, exited: false, signal }));
+    }
+    return true;
+  }
+
+  isAccepting(pid: number): boolean {
+    return this.processes.get(pid)?.accepting ?? false;
+  }
+
+  parentOf(): number | undefined {
+    return undefined;
+  }
+
+  exit(code: number): void {
+    this.exitCode = code;
+  }
+
+  alive(): FakeProcess[] {
+    return [...this.processes.values()].filter((p) => p.alive);
+  }
+
+  /** Advances the clock, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.clock + ms;
+    for (;;) {
+      const due = this.timers
+        .filter((t) => !t.cancelled && t.at <= end)
+        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.clock = Math.max(this.clock, due.at);
+      due.cancelled = true;
+      due.fn();
+    }
+    this.clock = end;
+    this.timers = this.timers.filter((t) => !t.cancelled);
+  }
+}

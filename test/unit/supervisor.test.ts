@@ -1,0 +1,249 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Config, GlobalConfig } from "../../src/config/types.ts";
+import type { Logger } from "../../src/log.ts";
+import { Supervisor } from "../../src/master/supervisor.ts";
+import type { MasterState } from "../../src/master/state.ts";
+import { FakeSystem } from "../../src/runtime/fake.ts";
+
+function config(global: Partial<GlobalConfig> = {}, listeners = 1): Config {
+  return {
+    global: {
+      workers: 2,
+      ready: { kind: "accepting" },
+      readyTimeout: 30_000,
+      stopSignal: 15,
+      hardStopAfter: 300_000,
+      maxReloads: 50,
+      onFailure: "exit",
+      ...global,
+    },
+    listen: Array.from({ length: listeners }, (_, i) => ({
+      name: `l${i}`,
+      bind: `tcp://127.0.0.1:${8000 + i}`,
+      address: { kind: "tcp" as const, host: "127.0.0.1", port: 8000 + i, family: 4 as const },
+      backlog: 511,
+    })),
+    worker: { command: ["/bin/true"], env: {} },
+    program: [],
+    masterCli: [],
+  };
+}
+
+function setup(global: Partial<GlobalConfig> = {}, listeners = 1) {
+  const sys = new FakeSystem();
+  const lines: string[] = [];
+  const log: Logger = {
+    notice: (m) => lines.push(`NOTICE ${m}`),
+    warn: (m) => lines.push(`WARNING ${m}`),
+    alert: (m) => lines.push(`ALERT ${m}`),
+    debug: () => {},
+    loadLines: () => lines,
+    beginLoad: () => {},
+  };
+  const state: MasterState = {
+    pid: 1,
+    startedAt: sys.now(),
+    reloads: 0,
+    failedReloads: 0,
+    version: "test",
+    phase: "starting",
+    processes: new Map(),
+  };
+  let loaded = 0;
+  const sup = new Supervisor(
+    config(global, listeners),
+    state,
+    sys,
+    log,
+    (id, generation) => ({ label: `worker ${id}`, path: "/bin/true", argv: ["true", String(id), String(generation)], env: {}, fds: [] }),
+    { loaded: () => loaded++ },
+  );
+  sys.onDeath = (ws) => sup.childExited(ws);
+  const flush = () => new Promise((r) => setTimeout(r, 0));
+  return { sys, sup, state, lines, loadedCount: () => loaded, flush };
+}
+
+describe("supervisor start", () => {
+  test("spawns N workers with ids 1..N and waits until each accepts", () => {
+    const { sys, state, sup, lines, loadedCount } = setup({ workers: 3 });
+    sup.start();
+    const procs = [...sys.processes.values()];
+    assert.deepEqual(procs.map((p) => p.spec.argv.slice(1)), [["1", "0"], ["2", "0"], ["3", "0"]]);
+    sys.advance(100);
+    assert.equal(state.phase, "starting");
+    procs[0]!.accepting = true;
+    procs[1]!.accepting = true;
+    sys.advance(100);
+    assert.equal(loadedCount(), 0);
+    procs[2]!.accepting = true;
+    sys.advance(100);
+    assert.equal(state.phase, "running");
+    assert.equal(loadedCount(), 1);
+    assert.ok(lines.includes("NOTICE Loading success."));
+    assert.deepEqual([...state.processes.values()].map((p) => p.role), ["current", "current", "current"]);
+  });
+
+  test("a generation not accepting within ready-timeout fails the start with exit 1", async () => {
+    const { sys, sup, lines, flush } = setup({ readyTimeout: 1000 });
+    sup.start();
+    sys.advance(999);
+    assert.equal(sys.exitCode, undefined);
+    sys.advance(1);
+    await flush();
+    assert.ok(lines.some((l) => /^ALERT Loading failure: worker 1 \(\d+\) not ready within 1s: not accepting/.test(l)), lines.join("\n"));
+    assert.equal(sys.alive().length, 0);
+    assert.equal(sys.exitCode, 1);
+  });
+
+  test("a worker exiting before it is ready fails the start with its exit code", async () => {
+    const { sys, sup, flush } = setup();
+    sup.start();
+    const [a] = [...sys.processes.keys()];
+    sys.processes.get(a!)!.alive = false;
+    sup.childExited({ pid: a!, exited: true, code: 3 });
+    await flush();
+    assert.equal(sys.exitCode, 3);
+  });
+
+  test("spawn readiness is immediate; delay readiness waits for the delay", () => {
+    const s1 = setup({ ready: { kind: "spawn" } });
+    s1.sup.start();
+    assert.equal(s1.state.phase, "running");
+    const s2 = setup({ ready: { kind: "delay", ms: 500 } });
+    s2.sup.start();
+    s2.sys.advance(499);
+    assert.equal(s2.state.phase, "starting");
+    s2.sys.advance(1);
+    assert.equal(s2.state.phase, "running");
+  });
+
+  test("notify readiness waits for READY=1 from each worker and records STATUS", () => {
+    const { sys, sup, state } = setup({ ready: { kind: "notify" } });
+    sup.start();
+    const [a, b] = [...sys.processes.keys()];
+    sup.notified(a!, { READY: "1", STATUS: "warming up" });
+    assert.equal(state.phase, "starting");
+    assert.equal(state.processes.get(a!)!.status, "warming up");
+    sup.notified(999_999, { READY: "1" }); // not a worker: ignored
+    assert.equal(state.phase, "starting");
+    sup.notified(b!, { READY: "1" });
+    assert.equal(state.phase, "running");
+  });
+
+  test("a worker without listeners is ready at spawn under accepting", () => {
+    const { sup, state } = setup({}, 0);
+    sup.start();
+    assert.equal(state.phase, "running");
+  });
+});
+
+function running(global: Partial<GlobalConfig> = {}) {
+  const s = setup({ ready: { kind: "spawn" }, ...global });
+  s.sup.start();
+  assert.equal(s.state.phase, "running");
+  return s;
+}
+
+describe("on-failure", () => {
+  test("exit: a worker killed by SIGKILL stops the others with SIGTERM and exits 137", async () => {
+    const { sys, sup, flush } = running();
+    const [a, b] = [...sys.processes.keys()];
+    sys.processes.get(a!)!.alive = false;
+    sup.childExited({ pid: a!, exited: false, signal: 9 });
+    assert.deepEqual(sys.processes.get(b!)!.signals, [15]);
+    await flush();
+    assert.equal(sys.exitCode, 137);
+  });
+
+  test("exit: statuses 0, 130 and 143 are normal; the last worker gone ends the master with 0", async () => {
+    const { sys, sup, state, flush } = running();
+    const [a, b] = [...sys.processes.keys()];
+    sup.childExited({ pid: a!, exited: true, code: 0 });
+    assert.equal(sys.exitCode, undefined);
+    assert.equal(state.phase, "running");
+    sup.childExited({ pid: b!, exited: false, signal: 15 });
+    await flush();
+    assert.equal(sys.exitCode, 0);
+  });
+
+  test("restart: same id and generation after 1s, doubling back-off, give up after 5 failures in 60s", async () => {
+    const { sys, sup, state, flush } = running({ onFailure: "restart", workers: 1 });
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [pid] = [...state.processes.keys()];
+      sys.processes.get(pid!)!.alive = false;
+      sup.childExited({ pid: pid!, exited: true, code: 1 });
+      const before = sys.now();
+      let waited = 0;
+      while (state.processes.size === 0 && waited < 60_000) {
+        sys.advance(250);
+        waited += 250;
+      }
+      delays.push(sys.now() - before);
+      const [np] = [...state.processes.values()];
+      assert.equal(np!.id, 1);
+      assert.equal(np!.generation, 0);
+    }
+    assert.deepEqual(delays, [1000, 2000, 4000, 8000]);
+    const [pid] = [...state.processes.keys()];
+    sup.childExited({ pid: pid!, exited: true, code: 1 });
+    await flush();
+    assert.equal(sys.exitCode, 1);
+  });
+
+  test("restart: back-off resets after 60s of uptime", () => {
+    const { sys, sup, state } = running({ onFailure: "restart", workers: 1 });
+    let [pid] = [...state.processes.keys()];
+    sup.childExited({ pid: pid!, exited: true, code: 1 });
+    sys.advance(1000);
+    [pid] = [...state.processes.keys()];
+    sys.advance(61_000);
+    sup.childExited({ pid: pid!, exited: true, code: 1 });
+    sys.advance(999);
+    assert.equal(state.processes.size, 0);
+    sys.advance(1);
+    assert.equal(state.processes.size, 1);
+  });
+
+  test("ignore: the master keeps running with the other workers", () => {
+    const { sys, sup, state, lines } = running({ onFailure: "ignore" });
+    const [a] = [...sys.processes.keys()];
+    sup.childExited({ pid: a!, exited: false, signal: 9 });
+    assert.equal(state.phase, "running");
+    assert.equal(state.processes.size, 1);
+    assert.ok(lines.some((l) => l.includes("killed by signal 9 (SIGKILL) (on-failure = ignore)")));
+  });
+});
+
+describe("stop", () => {
+  for (const [sig, code] of [["SIGTERM", 0], ["SIGINT", 130], ["SIGUSR1", 0]] as const) {
+    test(`${sig} sends stop-signal to every worker and exits ${code} once they are gone`, async () => {
+      const { sys, sup, flush } = running({ stopSignal: 10 });
+      sup.signal(sig);
+      for (const p of sys.processes.values()) assert.deepEqual(p.signals, [10]);
+      await flush();
+      assert.equal(sys.exitCode, code);
+    });
+  }
+
+  test("hard-stop-after kills a worker that ignores its stop signal", async () => {
+    const { sys, sup, flush } = running({ hardStopAfter: 2000 });
+    sys.ignoring.add(15);
+    sup.signal("SIGTERM");
+    sys.advance(1999);
+    await flush();
+    assert.equal(sys.exitCode, undefined);
+    sys.ignoring.clear();
+    sys.advance(1);
+    await flush();
+    assert.equal(sys.exitCode, 0);
+    for (const p of sys.processes.values()) assert.deepEqual(p.signals, [15, 9]);
+  });
+
+  test("SIGQUIT is ignored", () => {
+    const { sup, state } = running();
+    sup.signal("SIGQUIT");
+    assert.equal(state.phase, "running");
+  });
+});
