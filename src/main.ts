@@ -16,13 +16,15 @@ async function detectRuntime(): Promise<Runtime> {
   throw new Error("steward runs under Bun or Deno");
 }
 
-const errLine = (line: string) => {
+/** A line to fd 1 or 2; a closed pipe (EPIPE) is not an error worth dying for. */
+const lineTo = (fd: number) => (line: string) => {
   try {
-    writeSync(2, line + "\n");
+    writeSync(fd, line + "\n");
   } catch {
-    // stderr closed: nothing to tell
+    // the reader went away: nothing to tell
   }
 };
+const errLine = lineTo(2);
 
 const runtime = await detectRuntime();
 if (runtime.args[0] === SHIM_MODE) {
@@ -39,7 +41,7 @@ if (runtime.args[0] === SHIM_MODE) {
     env: process.env,
     cwd: process.cwd(),
     startMaster: (opts) => startMaster(runtime, opts),
-    stdout: (line) => writeSync(1, line + "\n"),
+    stdout: lineTo(1),
     stderr: errLine,
   });
   runtime.exit(code);

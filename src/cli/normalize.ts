@@ -27,7 +27,7 @@ export const SHORT_FLAGS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Short flags that take a value, which may also be glued on: `-f/etc/app.toml`. */
-const GLUED_VALUE_FLAGS = new Set(["-f", "-S", "-p", "-l", "-n"]);
+export const GLUED_VALUE_FLAGS: ReadonlySet<string> = new Set(["-f", "-S", "-p", "-l", "-n"]);
 
 export interface NormalizedArgv {
   /** the subcommand: the first argument when it is a word, else `run` (or `version` for `--version`) */

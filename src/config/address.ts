@@ -27,9 +27,10 @@ export function parseListenUrl(url: string, baseDir: string): ParsedAddress | st
   const text = url.trim();
   if (/^unix:/i.test(text)) return unixAddress(text.slice(5).replace(/^\/\//, ""), baseDir);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
-  if (!scheme) return `missing scheme (${guessUrl(text)})`;
-  if (scheme[1].toLowerCase() !== "tcp") return `unsupported scheme '${scheme[1]}' (${URL_HINT})`;
-  return tcpAddress(text.slice(scheme[0].length));
+  const [prefix, name] = scheme ?? [];
+  if (prefix === undefined || name === undefined) return `missing scheme (${guessUrl(text)})`;
+  if (name.toLowerCase() !== "tcp") return `unsupported scheme '${name}' (${URL_HINT})`;
+  return tcpAddress(text.slice(prefix.length));
 }
 
 function guessUrl(text: string): string {
@@ -104,13 +105,13 @@ export function parseIPv4(text: string): number[] | undefined {
 
 /** Eight 16-bit groups, or undefined. Accepts `::` compression and a trailing dotted quad. */
 export function parseIPv6(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = parseGroups(halves[0], halves.length === 1);
-  const tail = halves.length === 2 ? parseGroups(halves[1], true) : [];
+  const [before = "", after, ...more] = text.split("::");
+  if (more.length > 0) return undefined;
+  const head = parseGroups(before, after === undefined);
+  const tail = after === undefined ? [] : parseGroups(after, true);
   if (!head || !tail) return undefined;
   const explicit = head.length + tail.length;
-  if (halves.length === 1) return explicit === 8 ? head : undefined;
+  if (after === undefined) return explicit === 8 ? head : undefined;
   if (explicit > 7) return undefined;
   return [...head, ...new Array<number>(8 - explicit).fill(0), ...tail];
 }
@@ -121,9 +122,9 @@ function parseGroups(text: string, mayEndInV4: boolean): number[] | undefined {
   const groups: number[] = [];
   for (const [index, part] of parts.entries()) {
     if (mayEndInV4 && index === parts.length - 1 && part.includes(".")) {
-      const v4 = parseIPv4(part);
-      if (!v4) return undefined;
-      groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      const [a, b, c, d] = parseIPv4(part) ?? [];
+      if (a === undefined || b === undefined || c === undefined || d === undefined) return undefined;
+      groups.push((a << 8) | b, (c << 8) | d);
     } else if (/^[0-9A-Fa-f]{1,4}$/.test(part)) {
       groups.push(parseInt(part, 16));
     } else {
@@ -135,8 +136,9 @@ function parseGroups(text: string, mayEndInV4: boolean): number[] | undefined {
 
 /** RFC 5952: lower case, no leading zeros, the longest run (≥2) of zero groups as `::`. */
 export function formatIPv6(groups: number[]): string {
+  const [high = 0, low = 0] = groups.slice(6);
   if (groups.length === 8 && groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
+    return `::ffff:${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
   }
   let bestStart = -1;
   let bestLength = 1;

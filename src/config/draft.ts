@@ -7,6 +7,9 @@ import { type KeyPath, keyPathText, type ProblemList } from "./problems.ts";
 import { addressesClash } from "./sockets.ts";
 import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig } from "./types.ts";
 
+/** What the address checks need from a listener or a master-CLI entry. */
+type Socket = { bind: string; address: ListenAddress };
+
 /** An entry and its origin: a key path in the file, or the raw text of an option. */
 export type Placed<T> = { value: T; path: KeyPath } | { value: T; text: string };
 
@@ -46,12 +49,11 @@ export function reportClashes(draft: Draft, problems: ProblemList): void {
   });
 
   masterCli.forEach((entry, i) => {
-    const clash =
-      masterCli.slice(0, i).find((earlier) => addressesClash(earlier.value.address, entry.value.address)) ??
-      listen.find((listener) => addressesClash(listener.value.address, entry.value.address));
-    if (!clash) return;
-    const field = masterCli.includes(clash as Placed<MasterCliConfig>) ? "masterCli" : "listen";
-    report(entry, "masterCli", "bind", clashText(entry.value, clash.value, label(clash, field)), entry.value.bind);
+    const clashes = (other: Placed<Socket>): boolean => addressesClash(other.value.address, entry.value.address);
+    const earlier = masterCli.slice(0, i).find(clashes);
+    const listener = listen.find(clashes);
+    if (earlier) report(entry, "masterCli", "bind", clashText(entry.value, earlier.value, label(earlier, "masterCli")), entry.value.bind);
+    else if (listener) report(entry, "masterCli", "bind", clashText(entry.value, listener.value, label(listener)), entry.value.bind);
   });
 
   program.forEach((entry, i) => {
@@ -59,8 +61,6 @@ export function reportClashes(draft: Draft, problems: ProblemList): void {
     if (same && "path" in entry) problems.inFile([...entry.path, "name"], `duplicate name (also ${label(same)})`, entry.value.name);
   });
 }
-
-type Socket = { bind: string; address: ListenAddress };
 
 function clashText(socket: Socket, other: Socket, otherLabel: string): string {
   const a = socket.address;

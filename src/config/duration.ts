@@ -21,6 +21,7 @@ export function parseDuration(value: unknown): number | string {
   const text = value.trim();
   if (text === "") return `empty duration (${EXAMPLE})`;
   if (text.startsWith("-")) return "must not be negative";
+  if (/\s/.test(text)) return `must not contain spaces (${EXAMPLE})`;
   if (/^\d+(\.\d+)?$/.test(text)) {
     return Number(text) === 0 ? 0 : "missing unit (ms, s, m, h)";
   }
@@ -29,8 +30,8 @@ export function parseDuration(value: unknown): number | string {
   while (rest !== "") {
     const part = /^(\d+(?:\.\d+)?)([a-zA-Z]*)/.exec(rest);
     if (!part) return `not a duration (${EXAMPLE})`;
-    const [whole, amount, unit] = part;
-    if (unit === "") return "missing unit (ms, s, m, h)";
+    const [whole, amount = "", unit = ""] = part;
+    if (unit === "") return whole === rest ? "missing unit (ms, s, m, h)" : `not a duration (${EXAMPLE})`;
     const factor = UNIT_MS[unit.toLowerCase()];
     if (factor === undefined) return `unknown unit '${unit}' (use ms, s, m, h)`;
     total += Number(amount) * factor;
@@ -55,8 +56,7 @@ export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms <= 0) return "0";
   let rest = Math.round(ms);
   let out = "";
-  for (const unit of ["h", "m", "s", "ms"]) {
-    const size = UNIT_MS[unit];
+  for (const [unit, size] of Object.entries(UNIT_MS).reverse()) {
     const count = Math.floor(rest / size);
     if (count > 0) out += `${count}${unit}`;
     rest -= count * size;

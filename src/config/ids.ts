@@ -27,15 +27,15 @@ export function systemIds(passwdPath = "/etc/passwd", groupPath = "/etc/group"):
 /** An id database from the text of passwd(5) and group(5) files. */
 export function idsFromText(passwd: string, group: string): IdDatabase {
   const users = new Map<string, UserEntry>();
-  for (const fields of records(passwd)) {
-    const uid = Number(fields[2]);
-    const gid = Number(fields[3]);
-    if (fields.length >= 4 && isId(uid) && isId(gid) && !users.has(fields[0])) users.set(fields[0], { uid, gid });
+  for (const [name = "", , uidText, gidText] of records(passwd)) {
+    const uid = Number(uidText);
+    const gid = Number(gidText);
+    if (gidText !== undefined && isId(uid) && isId(gid) && !users.has(name)) users.set(name, { uid, gid });
   }
   const groups = new Map<string, number>();
-  for (const fields of records(group)) {
-    const gid = Number(fields[2]);
-    if (fields.length >= 3 && isId(gid) && !groups.has(fields[0])) groups.set(fields[0], gid);
+  for (const [name = "", , gidText] of records(group)) {
+    const gid = Number(gidText);
+    if (gidText !== undefined && isId(gid) && !groups.has(name)) groups.set(name, gid);
   }
   return { user: (name) => users.get(name), group: (name) => groups.get(name) };
 }

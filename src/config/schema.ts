@@ -13,7 +13,7 @@ import { type KeyPath, type LineFinder, ProblemList } from "./problems.ts";
 import { readCommand, readEnv } from "./process.ts";
 import { buildListener, buildMasterCli, type FieldReporter, LISTEN_KEYS, MASTER_CLI_KEYS } from "./sockets.ts";
 import { suggest } from "./suggest.ts";
-import type { Config, ConfigOverrides, ConfigResult, ProgramConfig } from "./types.ts";
+import type { Config, ConfigOverrides, ConfigProblem, ConfigResult, ProgramConfig } from "./types.ts";
 import { isTable, ON_FAILURE, parseChoice, parseName, parsePath } from "./values.ts";
 
 export interface ValidateContext {
@@ -65,7 +65,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
     problems.inFile(["worker", "command"], "required (give [worker] command = [...] or a command after --)");
   }
   reportClashes(draft, problems);
-  if (!problems.empty || draft.worker.command === undefined) return { ok: false, problems: problems.problems };
+  if (!problems.empty || draft.worker.command === undefined) return { ok: false, problems: inFileOrder(problems.problems) };
   const config: Config = {
     ...(ctx.file === undefined ? {} : { file: ctx.file }),
     global: draft.global,
@@ -81,15 +81,27 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
   return { ok: true, config };
 }
 
-/** Unknown keys, with the likely intended key or the section the key belongs to. */
+/**
+ * Problems in the order a reader meets them: the file's by line (those without a line
+ * after), then the command line's. The sort is stable, so equal lines keep their order.
+ */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  const rank = (p: ConfigProblem): number => (p.line ?? (p.source === "command line" || p.source === "environment" ? Infinity : 1e9));
+  return [...problems].sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * Unknown keys, with the section the key belongs to (a key in the wrong section is the
+ * likelier mistake when it matches exactly) or else the closest key of this section.
+ */
 function checkKeys(table: Record<string, unknown>, path: KeyPath, problems: ProblemList): void {
   const section = path.length === 0 ? "" : String(path[0]);
   const allowed = SECTION_KEYS[section] ?? [];
   for (const key of Object.keys(table)) {
     if (allowed.includes(key)) continue;
     const close = suggest(key, allowed);
-    const home = Object.keys(SECTION_KEYS).find((name) => name !== "" && name !== section && SECTION_KEYS[name].includes(key));
-    const hint = close ? ` (did you mean '${close}'?)` : home ? ` (it belongs in ${home})` : "";
+    const home = Object.keys(SECTION_KEYS).find((name) => name !== "" && name !== section && SECTION_KEYS[name]?.includes(key));
+    const hint = home ? ` (it belongs in ${home})` : close ? ` (did you mean '${close}'?)` : "";
     problems.inFile([...path, key], `unknown key${hint}`);
   }
 }
@@ -150,9 +162,10 @@ class SectionReader {
     };
   }
 
+  /** Undefined only without a valid name; other problems are reported, and the name still
+   * takes part in the duplicate check. */
   program(fields: Record<string, unknown>, index: number): ProgramConfig | undefined {
     const path: KeyPath = ["program", index];
-    const problemCount = this.problems.problems.length;
     const name = fields.name === undefined ? undefined : parseName(fields.name);
     if (name === undefined) this.problems.inFile([...path, "name"], "required (programs are shown and addressed by name)");
     else if (!name.ok) this.problems.inFile([...path, "name"], name.error, fields.name);
@@ -161,15 +174,19 @@ class SectionReader {
       : readCommand(fields.command, [...path, "command"], this.problems);
     const cwd = this.directory(fields.cwd, [...path, "cwd"]);
     const env = readEnv(fields.env, [...path, "env"], this.problems);
-    let startOnReload = true;
-    if (typeof fields["start-on-reload"] === "boolean") startOnReload = fields["start-on-reload"];
-    else if (fields["start-on-reload"] !== undefined) {
-      this.problems.inFile([...path, "start-on-reload"], "must be true or false", fields["start-on-reload"]);
-    }
+    const startOnReload = fields["start-on-reload"] ?? true;
+    if (typeof startOnReload !== "boolean") this.problems.inFile([...path, "start-on-reload"], "must be true or false", startOnReload);
     const onFailure = fields["on-failure"] === undefined ? { ok: true as const, value: "restart" as const } : parseChoice(fields["on-failure"], ON_FAILURE);
     if (!onFailure.ok) this.problems.inFile([...path, "on-failure"], onFailure.error, fields["on-failure"]);
-    if (this.problems.problems.length > problemCount || !name?.ok || !command || !onFailure.ok) return undefined;
-    return { name: name.value, command, ...(cwd === undefined ? {} : { cwd }), env, startOnReload, onFailure: onFailure.value };
+    if (!name?.ok) return undefined;
+    return {
+      name: name.value,
+      command: command ?? [],
+      ...(cwd === undefined ? {} : { cwd }),
+      env,
+      startOnReload: startOnReload === true,
+      onFailure: onFailure.ok ? onFailure.value : "restart",
+    };
   }
 
   private directory(value: unknown, path: KeyPath): string | undefined {

@@ -35,8 +35,9 @@ export function parseSignal(value: unknown): number | string {
   const name = upper.startsWith("SIG") ? upper : `SIG${upper}`;
   const known = SIGNALS[name] ?? ALIASES[name] ?? realtimeSignal(name);
   if (known !== undefined) return known;
-  const close = suggest(name, Object.keys(SIGNALS));
-  return `unknown signal '${text}'${close ? ` (did you mean ${close}?)` : ""}`;
+  // Compared without the common "SIG", which would make every short name look close.
+  const close = suggest(name.slice(3), Object.keys(SIGNALS).map((known) => known.slice(3)));
+  return `unknown signal '${text}'${close ? ` (did you mean SIG${close}?)` : ""}`;
 }
 
 function signalFromNumber(value: number): number | string {

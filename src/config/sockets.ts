@@ -8,12 +8,12 @@ import { masterCliBind, parseListenUrl, parseMasterCliAddress, type ParsedAddres
 import type { IdDatabase } from "./ids.ts";
 import { suggest } from "./suggest.ts";
 import type { ListenAddress, ListenerConfig, MasterCliConfig } from "./types.ts";
-import { CLI_LEVELS, parseChoice, parseGroupId, parseInteger, parseMode, parseName, parseUserId, type Parsed } from "./values.ts";
+import { CLI_LEVELS, ok, parseChoice, parseGroupId, parseInteger, parseMode, parseName, parseUserId, type Parsed } from "./values.ts";
 
 /** Reports a problem with one field of the entry being built. */
 export type FieldReporter = (field: string, problem: string, ...got: [] | [unknown]) => void;
 
-/** listen(2)'s usual default (SOMAXCONN before Linux 5.4); the kernel caps it anyway. */
+/** SPEC §3's default, nginx's and Redis's too; the kernel caps it at net.core.somaxconn. */
 export const DEFAULT_BACKLOG = 511;
 export const DEFAULT_CLI_MODE = 0o600;
 
@@ -34,7 +34,9 @@ export function buildListener(
     else report("backlog", value.error, fields.backlog);
   }
   const owner = ownership(fields, parsed?.address, ids, report);
-  if (!name.ok || !parsed || !owner) return undefined;
+  // Kept despite a bad backlog or owner (already reported) so that names and addresses
+  // are still compared with the other listeners.
+  if (!name.ok || !parsed) return undefined;
   return { name: name.value, bind: parsed.bind, address: parsed.address, backlog, ...owner };
 }
 
@@ -46,9 +48,9 @@ export function buildMasterCli(
   const level = fields.level === undefined ? ok("admin" as const) : parseChoice(fields.level, CLI_LEVELS);
   if (!level.ok) report("level", level.error, fields.level);
   const owner = ownership(fields, parsed?.address, ids, report);
-  if (!parsed || !level.ok || !owner) return undefined;
+  if (!parsed) return undefined;
   const bind = masterCliBind(parsed.address);
-  return { bind, address: parsed.address, mode: DEFAULT_CLI_MODE, ...owner, level: level.value };
+  return { bind, address: parsed.address, mode: DEFAULT_CLI_MODE, ...owner, level: level.ok ? level.value : "admin" };
 }
 
 function bindField(
@@ -70,12 +72,11 @@ function bindField(
   return parsed;
 }
 
-/** mode/uid/gid, which only a unix socket has; undefined when one of them is invalid. */
+/** mode/uid/gid, which only a unix socket has; invalid ones are reported and left out. */
 function ownership(
   fields: Record<string, unknown>, address: ListenAddress | undefined, ids: IdDatabase, report: FieldReporter,
-): { mode?: number; uid?: number; gid?: number } | undefined {
+): { mode?: number; uid?: number; gid?: number } {
   const owner: { mode?: number; uid?: number; gid?: number } = {};
-  let valid = true;
   const parsers: Record<"mode" | "uid" | "gid", (value: unknown) => Parsed<number>> = {
     mode: parseMode,
     uid: (value) => mapParsed(parseUserId(value, ids), (user) => user.uid),
@@ -84,25 +85,15 @@ function ownership(
   for (const field of ["mode", "uid", "gid"] as const) {
     if (fields[field] === undefined) continue;
     const parsed = parsers[field](fields[field]);
-    if (!parsed.ok) {
-      report(field, parsed.error, fields[field]);
-      valid = false;
-    } else if (address?.kind === "tcp") {
-      report(field, "applies only to unix sockets", fields[field]);
-      valid = false;
-    } else {
-      owner[field] = parsed.value;
-    }
+    if (!parsed.ok) report(field, parsed.error, fields[field]);
+    else if (address?.kind === "tcp") report(field, "applies only to unix sockets", fields[field]);
+    else owner[field] = parsed.value;
   }
-  return valid ? owner : undefined;
+  return owner;
 }
 
 function mapParsed<T, U>(parsed: Parsed<T>, map: (value: T) => U): Parsed<U> {
   return parsed.ok ? ok(map(parsed.value)) : parsed;
-}
-
-function ok<T>(value: T): Parsed<T> {
-  return { ok: true, value };
 }
 
 /** A parsed `-l [NAME=]URL`; without a name the listener is named by its position later. */
@@ -112,14 +103,14 @@ export interface ListenOption extends ParsedAddress {
 
 /** `-l [NAME=]URL`. A '=' counts as the name separator only before any ':' or '/'. */
 export function parseListenOption(text: string, baseDir: string): Parsed<ListenOption> {
-  const named = /^([^=:/]*)=(.*)$/s.exec(text.trim());
+  const [, givenName, url = text] = /^([^=:/]*)=(.*)$/s.exec(text.trim()) ?? [];
   let name: string | undefined;
-  if (named) {
-    const checked = parseName(named[1]);
+  if (givenName !== undefined) {
+    const checked = parseName(givenName);
     if (!checked.ok) return { ok: false, error: `name: ${checked.error}` };
     name = checked.value;
   }
-  const parsed = parseListenUrl(named ? named[2] : text, baseDir);
+  const parsed = parseListenUrl(url, baseDir);
   if (typeof parsed === "string") return { ok: false, error: parsed };
   return ok(name === undefined ? parsed : { ...parsed, name });
 }
@@ -137,15 +128,16 @@ export function parseMasterCliOption(
   const fields: Record<string, unknown> = { bind };
   const errors: string[] = [];
   for (let i = 0; i < options.length; i += 2) {
-    const key = options[i].trim();
+    const key = (options[i] ?? "").trim();
+    const value = options[i + 1];
     const field = CLI_OPTION_KEYS[key];
     if (field === undefined) {
       const close = suggest(key, Object.keys(CLI_OPTION_KEYS));
       errors.push(`unknown key '${key}'${close ? ` (did you mean '${close}'?)` : " (use mode, uid, gid or level)"}`);
-    } else if (i + 1 >= options.length) {
+    } else if (value === undefined) {
       errors.push(`${key}: missing value (write ${key},VALUE)`);
     } else {
-      fields[field] = options[i + 1].trim();
+      fields[field] = value.trim();
     }
   }
   const entry = buildMasterCli(fields, baseDir, ids, (field, problem, ...got) => {

@@ -1,0 +1,101 @@
+// Shared helpers for the benchmarks: start steward, wait for log lines, read /proc.
+import { spawn } from "node:child_process";
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const binary = process.env.STEWARD_BIN || join(root, "dist", "steward");
+
+export function requireBinary() {
+  if (!existsSync(binary)) {
+    console.error(`bench: ${binary} is missing; run 'npm run build' first`);
+    process.exit(1);
+  }
+}
+
+/** Starts steward in its own process group; resolves once `ready` matches a stderr line. */
+export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {} } = {}) {
+  const t0 = performance.now();
+  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true, env: { ...process.env, ...env } });
+  const lines = [];
+  let buf = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`steward not ready in ${timeoutMs} ms:\n${lines.join("\n")}`)), timeoutMs);
+    child.stderr.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        if (ready.test(line)) {
+          clearTimeout(timer);
+          resolve({ child, lines, readyMs: performance.now() - t0, port: portOf(lines) });
+        }
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`steward exited with ${code}:\n${lines.join("\n")}`)));
+  });
+}
+
+export function portOf(lines) {
+  for (const l of lines) {
+    const m = /Listener '[^']+' bound to tcp:\/\/[^ ]*:(\d+)/.exec(l);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+export async function stopGroup(child, signal = "SIGTERM", timeoutMs = 10000) {
+  if (child.exitCode !== null) return child.exitCode;
+  const done = new Promise((r) => child.once("exit", (code, sig) => r(code ?? sig)));
+  try {
+    process.kill(-child.pid, signal);
+  } catch {}
+  const t = setTimeout(() => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }, timeoutMs);
+  const r = await done;
+  clearTimeout(t);
+  return r;
+}
+
+export function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** utime+stime of a process in clock ticks (100 Hz on Linux) */
+export function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+export function fdCount(pid) {
+  try {
+    return readdirSyncSafe(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+import { readdirSync } from "node:fs";
+function readdirSyncSafe(p) {
+  return readdirSync(p);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}

@@ -1,0 +1,129 @@
+/**
+ * Reading a configuration: file → text → parsed value → validated Config. Each step that
+ * fails yields exactly one problem naming the file (and the line when the parser knows
+ * it), because nothing after a failed step can be trusted to say more.
+ */
+
+import { readFileSync } from "node:fs";
+import { dirname, extname, resolve } from "node:path";
+import { parseJSON, parseTOML, parseYAML } from "confbox";
+import type { IdDatabase } from "./ids.ts";
+import { scanJson } from "./jsonscan.ts";
+import { type ConfigFormat, lineFinder } from "./locate.ts";
+import { validateConfig } from "./schema.ts";
+import type { ConfigOverrides, ConfigProblem, ConfigResult } from "./types.ts";
+import { isTable } from "./values.ts";
+
+export interface LoadOptions {
+  /** the path as the user gave it; relative to `cwd` */
+  file?: string;
+  overrides: ConfigOverrides;
+  /** the working directory: base of a relative `file` and of relative override paths */
+  cwd: string;
+  ids?: IdDatabase;
+}
+
+const FORMATS: Readonly<Record<string, ConfigFormat>> = { ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json" };
+
+/** What a top-level table is called in each format, for the one message that names it. */
+const TABLE_WORD: Readonly<Record<ConfigFormat, string>> = { toml: "a table", yaml: "a mapping", json: "an object" };
+
+export function loadConfig(opts: LoadOptions): ConfigResult {
+  const base = { cwd: opts.cwd, overrides: opts.overrides, ...(opts.ids ? { ids: opts.ids } : {}) };
+  if (opts.file === undefined) return validateConfig(undefined, { ...base, baseDir: opts.cwd });
+  const source = opts.file;
+  const file = resolve(opts.cwd, opts.file);
+  const fail = (problem: string, line?: number): ConfigResult => ({
+    ok: false,
+    problems: [{ source, ...(line === undefined ? {} : { line }), key: "", problem } satisfies ConfigProblem],
+  });
+
+  const extension = extname(file).toLowerCase();
+  const format = FORMATS[extension];
+  if (format === undefined) {
+    const what = extension === "" ? "no file extension" : `unsupported extension '${extname(file)}'`;
+    return fail(`${what} (use .toml, .yaml, .yml or .json)`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    return fail(`cannot read the file: ${readFailure(error)}`);
+  }
+  text = text.replace(/^\uFEFF/, "");
+  const parsed = parseText(text, format);
+  if (!parsed.ok) return fail(`syntax error: ${parsed.message}`, parsed.line);
+  if (!isTable(parsed.value)) {
+    return fail(`the top level must be ${TABLE_WORD[format]} of sections (got ${describe(parsed.value)})`);
+  }
+  return validateConfig(parsed.value, { ...base, source, file, baseDir: dirname(file), lineOf: lineFinder(text, format) });
+}
+
+type ParsedText = { ok: true; value: unknown } | { ok: false; message: string; line?: number };
+
+export function parseText(text: string, format: ConfigFormat): ParsedText {
+  if (format === "json") {
+    // The scanner finds the line portably; JSON.parse's messages differ between engines.
+    const scan = scanJson(text);
+    if (scan.error) return { ok: false, message: scan.error.message, line: scan.error.line };
+  }
+  // An empty YAML file (or one with only comments) is an empty configuration, as in TOML.
+  if (format === "yaml" && text.split("\n").every((line) => /^\s*(#.*)?$/.test(line))) return { ok: true, value: {} };
+  try {
+    const value: unknown = format === "toml" ? parseTOML(text) : format === "yaml" ? parseYAML(text) : parseJSON(text);
+    return { ok: true, value };
+  } catch (error) {
+    return { ok: false, ...parserFailure(error, format) };
+  }
+}
+
+/**
+ * smol-toml puts the line in a code block under the message ("3:  [b" above a caret line);
+ * js-yaml gives a 0-based `mark.line`. Some runtimes add their own `line` property (the line in the
+ * parser's source) to errors, so that property is not trusted.
+ */
+function parserFailure(error: unknown, format: ConfigFormat): { message: string; line?: number } {
+  const text = error instanceof Error ? error.message : String(error);
+  const lines = text.split("\n");
+  let message = (lines[0] ?? "").replace(/^Invalid TOML document:\s*/, "").replace(/\s*\(\d+:\d+\)$/, "");
+  let line: number | undefined;
+  if (format === "toml") {
+    // The caret sits under the offending line; at the end of the input there is no caret
+    // and the last quoted line is where the parser stopped.
+    const caret = lines.findIndex((l, i) => i > 0 && /^\s*\^\s*$/.test(l));
+    const quoted = (caret > 0 ? lines.slice(1, caret) : lines.slice(1)).filter((l) => /^\d+:/.test(l));
+    const last = quoted[quoted.length - 1];
+    if (last !== undefined) line = parseInt(last, 10);
+  } else if (format === "yaml") {
+    const mark = (error as { mark?: { line?: unknown } }).mark;
+    if (typeof mark?.line === "number") line = mark.line + 1;
+    const reason = (error as { reason?: unknown }).reason;
+    if (typeof reason === "string") message = reason;
+  }
+  return { message, ...(line === undefined ? {} : { line }) };
+}
+
+const READ_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EISDIR: "is a directory",
+  ENOTDIR: "a parent of the path is not a directory",
+  ELOOP: "too many levels of symbolic links",
+  ENAMETOOLONG: "file name too long",
+  EMFILE: "too many open files",
+};
+
+/** Why a file could not be read, in words for the usual errno codes. */
+export function readFailure(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+  if (typeof code !== "string") return message;
+  return READ_REASONS[code] ?? (message.startsWith(code) ? message : `${code}: ${message}`);
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,63 @@
+/**
+ * The command line (SPEC §2, §6): `check`, `version`, and usage errors.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { e2e, fixture, MODES, ROOT, toml } from "./_harness.ts";
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+for (const mode of MODES) {
+  describe(`command line [${mode}]`, () => {
+    test("steward check -f FILE: exit 0 for a valid file", e2e(mode, async (bed) => {
+      const file = bed.write("good.toml", toml({
+        global: { workers: 2, "ready-timeout": "1s" },
+        listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+        worker: { command: fixture("http-worker.cjs") },
+      }));
+      const result = await bed.run(["check", "-f", file]);
+      assert.equal(result.code, 0, result.steward.log());
+      assert.equal(result.steward.started().length, 0, "check starts nothing");
+    }));
+
+    test("steward check -f FILE: exit 1 and one line per error", e2e(mode, async (bed) => {
+      const file = bed.write("bad.toml", toml({
+        global: { workers: "many", "hard-stop-after": "soon" },
+        listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+        worker: { command: fixture("http-worker.cjs") },
+      }));
+      const result = await bed.run(["check", "-f", file]);
+      const log = result.steward.log();
+      assert.equal(result.code, 1, log);
+      const lines = result.steward.lines.map((l) => l.text);
+      // `FILE:LINE: key: problem (got VALUE)`; workers is on line 2, hard-stop-after on line 3
+      const workers = lines.filter((l) => l.includes("bad.toml:2:") && l.includes("workers") && l.includes("many"));
+      const hardStop = lines.filter((l) => l.includes("bad.toml:3:") && l.includes("hard-stop-after") && l.includes("soon"));
+      assert.equal(workers.length, 1, `one line for workers = "many"${log}`);
+      assert.equal(hardStop.length, 1, `one line for hard-stop-after = "soon"${log}`);
+      assert.notEqual(workers[0], hardStop[0]);
+    }));
+
+    test("steward version and --version print the version", e2e(mode, async (bed) => {
+      for (const args of [["version"], ["--version"]]) {
+        const result = await bed.run(args);
+        assert.equal(result.code, 0, result.steward.log());
+        assert.ok(result.stdout.includes(VERSION), `stdout of ${args.join(" ")} contains ${VERSION}: ${JSON.stringify(result.stdout)}`);
+      }
+    }));
+
+    test("an unknown option is a usage error: exit 2, naming it, with a hint to --help", e2e(mode, async (bed) => {
+      for (const args of [["run", "--no-such-option"], ["--no-such-option", "-l", "tcp://127.0.0.1:0", "--", "true"]]) {
+        const result = await bed.run(args);
+        const log = result.steward.log();
+        assert.equal(result.code, 2, `steward ${args.join(" ")}${log}`);
+        assert.ok(result.stderr.includes("--no-such-option"), `names the option${log}`);
+        assert.ok(result.stderr.includes("--help"), `hints at --help${log}`);
+        assert.ok(!/^\s+at\s/m.test(result.stderr), `no stack trace${log}`);
+        assert.equal(result.steward.started().length, 0, log);
+      }
+    }));
+  });
+}
