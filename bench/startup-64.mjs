@@ -2,6 +2,7 @@
 // Time from starting steward to "Loading success." with 64 workers that must each be
 // observed accepting. Tiny worker: python3 blocking in accept(); also a Node worker.
 // Usage: node bench/startup-64.mjs [workers=64] [rounds=3]
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { median, requireBinary, root, startSteward, stopGroup } from "./_lib.mjs";
 
@@ -9,7 +10,7 @@ requireBinary();
 const n = Number(process.argv[2] || 64);
 const rounds = Number(process.argv[3] || 3);
 const kinds = {
-  "tiny (python3 accept loop)": ["python3", join(root, "bench", "tiny-worker.py")],
+  "tiny (python3 accept loop)": [existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3", join(root, "bench", "tiny-worker.py")],
   "node http": ["node", join(root, "bench", "worker.cjs")],
 };
 for (const [name, cmd] of Object.entries(kinds)) {

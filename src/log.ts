@@ -3,7 +3,7 @@
  * `[NOTICE]   (PID) : message`. Lines of the current load attempt are also kept so the
  * master CLI can show them and a reload requester can receive them.
  */
-import { createConsola, type ConsolaInstance, type LogObject } from "consola";
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { format } from "node:util";
 
 const LABELS: Record<string, string> = {

@@ -1,9 +1,19 @@
 /** Building and reading sockaddr structures (pure: bytes in, bytes out). */
-import { isIPv4, isIPv6 } from "node:net";
 import { AF_INET, AF_INET6, AF_UNIX } from "./constants.ts";
 
 export const SOCKADDR_MAX = 128;
 const UNIX_PATH_MAX = 108;
+
+// Address text is validated by the configuration layer; these checks only keep a bad
+// string from becoming a wrong address. (No node:net here: the exec shim imports this file.)
+function isIPv4(host: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return !!m && m.slice(1).every((p) => Number(p) <= 255);
+}
+
+function isIPv6(host: string): boolean {
+  return /^[0-9a-fA-F:.]+$/.test(host) && host.includes(":") && (host.match(/::/g) ?? []).length <= 1;
+}
 
 export function ipv4Bytes(host: string): Uint8Array {
   if (!isIPv4(host)) throw new Error(`not an IPv4 address: ${host}`);
