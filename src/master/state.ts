@@ -28,6 +28,8 @@ export interface ProcessEntry {
   ready: boolean;
   /** when it was sent its stop signal (ms), if it was */
   stopSentAt?: number;
+  /** when it was sent SIGTERM for outliving max-reloads (ms), if it was */
+  termSentAt?: number;
   /** last STATUS= it sent over NOTIFY_SOCKET */
   status?: string;
 }

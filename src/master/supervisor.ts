@@ -41,6 +41,8 @@ export interface SupervisorPorts {
 export interface SupervisorHooks {
   /** a load finished with every worker ready */
   loaded?(generation: number): void;
+  /** no old worker is left (listeners the current configuration dropped may now be closed) */
+  oldGone?(): void;
 }
 
 /** How a worker is built: the spawn plan for worker `id` of `generation`. */
@@ -50,6 +52,7 @@ export type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: n
 
 interface Load {
   generation: number;
+  config: Config;
   pending: Set<number>;
   deadline: Timer;
   done: (result: LoadResult) => void;
@@ -83,7 +86,7 @@ export class Supervisor {
     readonly state: MasterState,
     private readonly ports: SupervisorPorts,
     private readonly log: Logger,
-    private readonly plan: WorkerPlanner,
+    private plan: WorkerPlanner,
     private readonly hooks: SupervisorHooks = {},
   ) {}
 
@@ -93,7 +96,7 @@ export class Supervisor {
   start(): void {
     this.state.phase = "starting";
     this.log.beginLoad();
-    this.runLoad(this.state.reloads, (result) => {
+    this.runLoad(this.state.reloads, this.config, this.plan, (result) => {
       if (result.ok) {
         this.state.phase = "running";
         this.log.notice("Loading success.");
@@ -107,17 +110,18 @@ export class Supervisor {
     });
   }
 
-  private runLoad(generation: number, done: (r: LoadResult) => void): void {
-    const g = this.config.global;
+  private runLoad(generation: number, config: Config, plan: WorkerPlanner, done: (r: LoadResult) => void): void {
+    const g = config.global;
     const load: Load = {
       generation,
+      config,
       pending: new Set(),
       deadline: this.ports.after(g.readyTimeout, () => this.loadTimedOut(load)),
       done,
     };
     this.load = load;
     for (let id = 1; id <= g.workers; id++) {
-      const pid = this.spawnWorker(id, generation, "loading");
+      const pid = this.spawnWorker(id, generation, "loading", plan);
       if (pid === undefined) {
         this.failLoad(`worker ${id} could not be started`, 1);
         return;
@@ -125,14 +129,14 @@ export class Supervisor {
       load.pending.add(pid);
     }
     // Watch only once all are pending, so an immediately ready worker cannot end the load early.
-    for (const pid of [...load.pending]) this.watchReady(pid);
+    for (const pid of [...load.pending]) this.watchReady(pid, config);
     this.checkLoadDone();
   }
 
-  private spawnWorker(id: number, generation: number, role: ProcessEntry["role"]): number | undefined {
+  private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
     let pid: number;
     try {
-      pid = this.ports.spawn(this.plan(id, generation));
+      pid = this.ports.spawn(plan(id, generation));
     } catch (e) {
       this.log.alert(`Cannot start worker ${id}: ${(e as Error).message}`);
       return undefined;
@@ -154,9 +158,9 @@ export class Supervisor {
 
   // ---- readiness --------------------------------------------------------------------
 
-  private watchReady(pid: number): void {
-    const ready = this.config.global.ready;
-    const noListeners = this.config.listen.length === 0;
+  private watchReady(pid: number, config: Config): void {
+    const ready = config.global.ready;
+    const noListeners = config.listen.length === 0;
     if (ready.kind === "spawn" || (ready.kind === "accepting" && noListeners)) {
       this.becomeReady(pid);
       return;
@@ -205,10 +209,10 @@ export class Supervisor {
     const pid = [...load.pending][0]!;
     const p = this.state.processes.get(pid);
     const why =
-      this.config.global.ready.kind === "notify"
+      load.config.global.ready.kind === "notify"
         ? "it sent no READY=1 on NOTIFY_SOCKET"
         : "not accepting on any of its listeners";
-    this.failLoad(`worker ${p?.id ?? "?"} (${pid}) not ready within ${formatDuration(this.config.global.readyTimeout)}: ${why}`, 1);
+    this.failLoad(`worker ${p?.id ?? "?"} (${pid}) not ready within ${formatDuration(load.config.global.readyTimeout)}: ${why}`, 1);
   }
 
   private failLoad(reason: string, exitCode: number): void {
@@ -249,6 +253,7 @@ export class Supervisor {
       this.log.debug(`Failed ${label} ${describeExit(ws)}`);
     } else if (p.role === "old") {
       this.log.notice(`Old ${label} ${describeExit(ws)}`);
+      if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
     } else {
       this.currentWorkerDied(p, ws);
     }
@@ -273,8 +278,8 @@ export class Supervisor {
         r.timer = this.ports.after(decision.delay, () => {
           r.timer = undefined;
           if (this.state.phase === "stopping") return;
-          const pid = this.spawnWorker(p.id, p.generation, "current");
-          if (pid !== undefined) this.watchReady(pid);
+          const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
+          if (pid !== undefined) this.watchReady(pid, this.config);
           this.checkAllGone();
         });
         return;
@@ -309,7 +314,8 @@ export class Supervisor {
     }
     if (!p) return;
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
-    if (fields.READY === "1" && this.config.global.ready.kind === "notify") this.markReady(p.pid);
+    const readyKind = (this.load && p.role === "loading" ? this.load.config : this.config).global.ready.kind;
+    if (fields.READY === "1" && readyKind === "notify") this.markReady(p.pid);
   }
 
   /** The signals of SPEC §5.7 (reload signals are handled by the reload controller). */
@@ -333,6 +339,103 @@ export class Supervisor {
         break;
       default:
         break; // SIGQUIT and others: ignored
+    }
+  }
+
+  // ---- reload -----------------------------------------------------------------------
+
+  /** true while a load (start or reload) is in progress */
+  get loading(): boolean {
+    return this.load !== undefined;
+  }
+
+  /**
+   * Continues supervision in a new image: the restored processes keep their roles; old
+   * workers already told to stop keep their hard-stop deadline.
+   */
+  resume(): void {
+    this.state.phase = "running";
+    const hard = this.config.global.hardStopAfter;
+    for (const p of this.state.processes.values()) {
+      if (p.role === "failed") {
+        this.ports.kill(p.pid, SIGKILL);
+      } else if (p.role === "old" && p.stopSentAt !== undefined && hard > 0) {
+        this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
+      }
+    }
+  }
+
+  /**
+   * Starts generation reloads+1 from `config`. On success the previous workers become old
+   * and get their stop signal (SIGTERM when `hard`); on failure they stay current and
+   * untouched, and the new workers are killed.
+   */
+  reload(config: Config, plan: WorkerPlanner, hard: boolean, done: (r: LoadResult) => void): void {
+    if (this.state.phase !== "running" || this.load) {
+      done({ ok: false, reason: "Another reload is still in progress.", exitCode: 1 });
+      return;
+    }
+    this.state.phase = "reloading";
+    const generation = this.state.reloads + 1;
+    this.runLoad(generation, config, plan, (result) => {
+      if (this.state.phase === "stopping") {
+        done({ ok: false, reason: "the master is stopping", exitCode: 1 });
+        return;
+      }
+      this.state.phase = "running";
+      if (!result.ok) {
+        this.state.failedReloads++;
+        this.state.lastFailure = result.reason;
+        this.log.alert(`Reload failed: ${result.reason}`);
+        done(result);
+        this.checkAllGone();
+        return;
+      }
+      this.state.reloads = generation;
+      this.state.failedReloads = 0;
+      delete this.state.lastFailure;
+      this.config = config;
+      this.plan = plan;
+      this.retireOldGeneration(generation, hard);
+      this.log.notice("Loading success.");
+      this.hooks.loaded?.(generation);
+      done(result);
+    });
+  }
+
+  /** Everything but `generation` is told to stop; survivors of too many reloads get SIGTERM. */
+  private retireOldGeneration(generation: number, hard: boolean): void {
+    const g = this.config.global;
+    const now = this.ports.now();
+    const signalled: number[] = [];
+    for (const r of this.restarts.values()) r.timer?.cancel();
+    this.restarts.clear();
+    for (const p of this.state.processes.values()) {
+      if (p.kind !== "worker" || p.generation === generation) continue;
+      if (p.role === "current") {
+        p.role = "old";
+        const sig = hard ? SIGTERM : g.stopSignal;
+        this.ports.kill(p.pid, sig);
+        p.stopSentAt = now;
+        signalled.push(p.pid);
+        this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
+      } else if (p.role === "old" && p.termSentAt === undefined && generation - p.generation > g.maxReloads) {
+        this.ports.kill(p.pid, SIGTERM);
+        p.termSentAt = now;
+        this.log.warn(`Old worker ${p.id} (${p.pid}) survived ${generation - p.generation} reloads (max-reloads = ${g.maxReloads}): sent SIGTERM`);
+      }
+    }
+    if (signalled.length > 0 && g.hardStopAfter > 0) this.ports.after(g.hardStopAfter, () => this.hardKill(signalled));
+    if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
+  }
+
+  private hardKill(pids: number[]): void {
+    const left = pids.filter((pid) => this.state.processes.has(pid));
+    if (left.length === 0) return;
+    this.log.warn(`hard-stop-after (${formatDuration(this.config.global.hardStopAfter)}) expired: killing ${left.join(", ")}`);
+    for (const pid of left) {
+      this.ports.kill(-pid, SIGKILL);
+      this.ports.kill(pid, SIGKILL);
     }
   }
 
@@ -368,15 +471,7 @@ export class Supervisor {
   }
 
   private hardStop(): void {
-    const left = [...this.state.processes.values()];
-    if (left.length === 0) return;
-    this.log.warn(
-      `hard-stop-after (${formatDuration(this.config.global.hardStopAfter)}) expired: killing ${left.map((p) => p.pid).join(", ")}`,
-    );
-    for (const p of left) {
-      this.ports.kill(-p.pid, SIGKILL);
-      this.ports.kill(p.pid, SIGKILL);
-    }
+    this.hardKill([...this.state.processes.keys()]);
   }
 
   private maybeFinish(): void {

@@ -36,6 +36,8 @@ export interface SpawnRequest {
   passFds: number[];
   /** put the child in a new process group of its own */
   ownProcessGroup: boolean;
+  /** send the child's stdout and stderr to this file (created 0600, truncated) */
+  outputPath?: string;
 }
 
 export class Posix {
@@ -92,6 +94,29 @@ export class Posix {
 
   close(fd: number): void {
     this.fn.close(fd);
+  }
+
+  /**
+   * Blocks (or unblocks) signals for the calling thread. The mask survives execve, which
+   * is how signals sent during a re-exec wait, pending, for the new image's handlers.
+   */
+  maskSignals(signals: number[], block: boolean): void {
+    const set = new Uint8Array(128);
+    this.fn.sigemptyset(set);
+    for (const s of signals) this.fn.sigaddset(set, s);
+    const r = this.fn.pthread_sigmask(block ? 0 /* SIG_BLOCK */ : 1 /* SIG_UNBLOCK */, set, new Uint8Array(128));
+    if (r !== 0) this.fail("pthread_sigmask", undefined, r);
+  }
+
+  /** Sets the disposition of `signal` to SIG_IGN; an ignored disposition survives execve. */
+  ignoreSignal(signal: number): void {
+    this.fn.signal(signal, 1n /* SIG_IGN */);
+  }
+
+  /** Stops SIGIO for `fd` (before exec: the new image has no handler yet, and SIGIO's default kills). */
+  stopSignalWhenReadable(fd: number): void {
+    const fl = this.check(this.fn.fcntl(fd, C.F_GETFL, 0), "fcntl(F_GETFL)", `fd ${fd}`);
+    this.check(this.fn.fcntl(fd, C.F_SETFL, fl & ~C.O_ASYNC), "fcntl(F_SETFL)", `fd ${fd}`);
   }
 
   /** Makes `fd` raise SIGIO in this process when it becomes readable. */
@@ -287,6 +312,11 @@ export class Posix {
       req.passFds.forEach((fd, i) => err(fn.posix_spawn_file_actions_adddup2(fa, fd, high + i), "adddup2"));
       req.passFds.forEach((_, i) => err(fn.posix_spawn_file_actions_adddup2(fa, high + i, 3 + i), "adddup2"));
       err(fn.posix_spawn_file_actions_addclosefrom_np(fa, 3 + n), "addclosefrom_np");
+      const out = req.outputPath ? cstr(req.outputPath) : undefined;
+      if (out) {
+        err(fn.posix_spawn_file_actions_addopen(fa, 1, out, 0o1101 /* O_WRONLY|O_CREAT|O_TRUNC */, 0o600), "addopen");
+        err(fn.posix_spawn_file_actions_adddup2(fa, 1, 2), "adddup2");
+      }
       const cwd = req.cwd ? cstr(req.cwd) : undefined;
       if (cwd) err(fn.posix_spawn_file_actions_addchdir_np(fa, cwd), "addchdir_np");
 

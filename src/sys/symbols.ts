@@ -62,6 +62,10 @@ export const LIBC_SYMBOLS = {
   sigemptyset: { args: ["buffer"], returns: "i32" },
   sigfillset: { args: ["buffer"], returns: "i32" },
   sigdelset: { args: ["buffer", "i32"], returns: "i32" },
+  sigaddset: { args: ["buffer", "i32"], returns: "i32" },
+  signal: { args: ["i32", "pointer"], returns: "pointer" },
+  pthread_sigmask: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  posix_spawn_file_actions_addopen: { args: ["buffer", "i32", "buffer", "i32", "u32"], returns: "i32" },
   // errors
   __errno_location: { args: [], returns: "pointer" },
   strerror: { args: ["i32"], returns: "pointer" },

@@ -247,3 +247,83 @@ describe("stop", () => {
     assert.equal(state.phase, "running");
   });
 });
+
+describe("reload", () => {
+  const planB = (id: number, generation: number) => ({ label: `worker ${id}`, path: "/bin/b", argv: ["b", String(id), String(generation)], env: {}, fds: [] });
+
+  test("a good reload starts generation 1, then sends stop-signal to the old workers", async () => {
+    const { sys, sup, state, flush } = running({ stopSignal: 10 });
+    const old = [...state.processes.keys()];
+    sys.ignoring.add(10);
+    let result: unknown;
+    sup.reload(config({ ready: { kind: "spawn" }, workers: 3, stopSignal: 10 }), planB, false, (r) => (result = r));
+    assert.deepEqual(result, { ok: true });
+    assert.equal(state.reloads, 1);
+    const roles = [...state.processes.values()].map((p) => `${p.generation}:${p.role}`);
+    assert.deepEqual(roles, ["0:old", "0:old", "1:current", "1:current", "1:current"]);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
+    const fresh = [...sys.processes.values()].filter((p) => p.spec.path === "/bin/b");
+    assert.equal(fresh.length, 3);
+    assert.deepEqual(fresh.map((p) => p.spec.argv[2]), ["1", "1", "1"]);
+    await flush();
+  });
+
+  test("a hard reload sends SIGTERM instead of stop-signal", () => {
+    const { sys, sup, state } = running({ stopSignal: 10 });
+    const old = [...state.processes.keys()];
+    sys.ignoring.add(15);
+    sup.reload(config({ ready: { kind: "spawn" } }), planB, true, () => {});
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [15]);
+  });
+
+  test("a failed reload keeps the current generation untouched and kills the new workers", async () => {
+    const { sys, sup, state, flush } = running();
+    const old = [...state.processes.keys()];
+    let result: { ok: boolean; reason?: string } | undefined;
+    sup.reload(config({ readyTimeout: 1000 }), planB, false, (r) => (result = r));
+    assert.equal(state.phase, "reloading");
+    sys.advance(1000);
+    await flush();
+    assert.equal(result?.ok, false);
+    assert.match(result!.reason!, /not ready within 1s/);
+    assert.equal(state.failedReloads, 1);
+    assert.equal(state.reloads, 0);
+    assert.equal(state.phase, "running");
+    for (const pid of old) {
+      assert.equal(state.processes.get(pid)!.role, "current");
+      assert.deepEqual(sys.processes.get(pid)!.signals, []);
+    }
+    for (const p of sys.processes.values()) if (p.spec.path === "/bin/b") assert.equal(p.alive, false);
+    // the next good reload works and resets the failure count
+    sup.reload(config({ ready: { kind: "spawn" } }), planB, false, () => {});
+    assert.equal(state.reloads, 1);
+    assert.equal(state.failedReloads, 0);
+  });
+
+  test("a reload during another is refused", () => {
+    const { sup } = running();
+    sup.reload(config(), planB, false, () => {});
+    let second: { ok: boolean; reason?: string } | undefined;
+    sup.reload(config(), planB, false, (r) => (second = r));
+    assert.deepEqual(second, { ok: false, reason: "Another reload is still in progress.", exitCode: 1 });
+  });
+
+  test("old workers past max-reloads get SIGTERM; hard-stop-after kills old ones that linger", async () => {
+    const { sys, sup, state, flush } = running({ maxReloads: 1, stopSignal: 10, hardStopAfter: 5000 });
+    const first = [...state.processes.keys()];
+    sys.ignoring.add(10);
+    sys.ignoring.add(15);
+    const cfg = config({ ready: { kind: "spawn" }, maxReloads: 1, stopSignal: 10, hardStopAfter: 5000 });
+    sup.reload(cfg, planB, false, () => {});
+    for (const pid of first) assert.deepEqual(sys.processes.get(pid)!.signals, [10]); // survived 1 reload
+    sup.reload(cfg, planB, false, () => {});
+    for (const pid of first) assert.deepEqual(sys.processes.get(pid)!.signals, [10, 15]); // 2 > max-reloads
+    sup.reload(cfg, planB, false, () => {});
+    for (const pid of first) assert.deepEqual(sys.processes.get(pid)!.signals, [10, 15]); // SIGTERM only once
+    sys.ignoring.clear();
+    sys.advance(5000);
+    await flush();
+    for (const pid of first) assert.equal(state.processes.has(pid), false);
+    assert.equal(state.reloads, 3);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The state a master hands to its next image across execve, as versioned JSON in a file
+ * of the master's run directory. Invariant: a new image that cannot read a format says
+ * so in its preflight (`steward __preflight FORMAT ...` exits non-zero), so the old image
+ * never execs into a binary that would have to drop the state.
+ */
+import type { Config } from "../config/types.ts";
+import type { RunOptions } from "./options.ts";
+import type { MasterState, ProcessEntry } from "./state.ts";
+
+/** The format this steward writes; `READABLE_FORMATS` are those it can take over. */
+export const HANDOVER_FORMAT = 1;
+export const READABLE_FORMATS: readonly number[] = [1];
+
+/** The variable that tells a new image where its state is (never reaches children). */
+export const HANDOVER_VAR = "STEWARD_HANDOVER";
+
+export interface HandedListener {
+  key: string;
+  name: string;
+  fd: number;
+  url: string;
+  inode: string;
+  ownsFile: boolean;
+  path?: string;
+}
+
+export interface Handover {
+  format: number;
+  /** the version of the steward that wrote it */
+  writtenBy: string;
+  master: Omit<MasterState, "processes" | "phase">;
+  processes: ProcessEntry[];
+  listeners: HandedListener[];
+  notify: { fd: number; path: string };
+  runDir: string;
+  /** the options of the load that made the current generation */
+  options: RunOptions;
+  /** a reload signal arrived while this reload was being prepared */
+  reloadPending: boolean;
+  /** how the reload was asked for: old workers get SIGTERM on a hard reload */
+  hard: boolean;
+}
+
+export function encodeHandover(h: Handover): string {
+  return JSON.stringify(h);
+}
+
+export type DecodedHandover = { ok: true; handover: Handover } | { ok: false; reason: string };
+
+export function decodeHandover(text: string): DecodedHandover {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: `state is not JSON: ${(e as Error).message}` };
+  }
+  const h = raw as Partial<Handover>;
+  if (typeof h !== "object" || h === null || typeof h.format !== "number") return { ok: false, reason: "state has no format number" };
+  if (!READABLE_FORMATS.includes(h.format)) {
+    return { ok: false, reason: `state format ${h.format} is not one this steward reads (${READABLE_FORMATS.join(", ")})` };
+  }
+  if (!h.master || !Array.isArray(h.processes) || !Array.isArray(h.listeners) || !h.notify || !h.options) {
+    return { ok: false, reason: "state is incomplete" };
+  }
+  return { ok: true, handover: h as Handover };
+}
+
+/** The configuration of the current generation, as handed over. */
+export function handedConfig(h: Handover): Config {
+  return h.options.config;
+}
+
+export function restoreState(h: Handover): MasterState {
+  return {
+    ...h.master,
+    phase: "running",
+    processes: new Map(h.processes.map((p) => [p.pid, p])),
+  };
+}
