@@ -7,6 +7,9 @@ import { writeSync } from "node:fs";
 import type { Runtime } from "./runtime/types.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
 
+/** `steward __preflight FORMAT run --check ARGS...`: see master/preflight.ts */
+const PREFLIGHT_MODE = "__preflight";
+
 declare const Bun: unknown;
 declare const Deno: unknown;
 
@@ -30,19 +33,46 @@ const runtime = await detectRuntime();
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
   runtime.exit(runExecShim(new Posix(runtime.libc), process.env, errLine));
-} else {
-  const [{ runCli }, { startMaster }, { VERSION }] = await Promise.all([
+} else if (runtime.args[0] === PREFLIGHT_MODE) {
+  // A reload's preflight of this binary: can it take over the state, and is the configuration valid?
+  const [{ runCli }, { READABLE_FORMATS }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
-    import("./master/run.ts"),
+    import("./master/handover.ts"),
     import("./version.ts"),
   ]);
+  const format = Number(runtime.args[1]);
+  if (!READABLE_FORMATS.includes(format)) {
+    errLine(`steward ${VERSION} cannot take over a master's state of format ${runtime.args[1]} (it reads ${READABLE_FORMATS.join(", ")})`);
+    runtime.exit(3);
+  }
+  const code = await runCli(runtime.args.slice(2), {
+    version: VERSION,
+    env: process.env,
+    cwd: process.cwd(),
+    startMaster: () => Promise.reject(new Error("preflight never starts a master")),
+    stdout: () => {},
+    stderr: errLine,
+  });
+  runtime.exit(code);
+} else {
+  const [{ runCli }, { startMaster }, { HANDOVER_VAR }, { VERSION }] = await Promise.all([
+    import("./cli/index.ts"),
+    import("./master/run.ts"),
+    import("./master/handover.ts"),
+    import("./version.ts"),
+  ]);
+  // A new image after a reload's re-exec must not die on a configuration that changed
+  // since the preflight: it keeps supervising with the previous one and reports why.
+  const resuming = process.env[HANDOVER_VAR] !== undefined;
+  const problems: string[] = [];
   const code = await runCli(runtime.args, {
     version: VERSION,
     env: process.env,
     cwd: process.cwd(),
     startMaster: (opts) => startMaster(runtime, opts),
     stdout: lineTo(1),
-    stderr: errLine,
+    stderr: resuming ? (line) => problems.push(line) : errLine,
   });
+  if (resuming) await startMaster(runtime, undefined, problems);
   runtime.exit(code);
 }

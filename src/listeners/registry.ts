@@ -58,6 +58,10 @@ export class ListenerRegistry {
     return [...this.byKey.values()];
   }
 
+  keyOf(config: ListenerConfig): string {
+    return listenerKey(config.address);
+  }
+
   get(key: string): BoundListener | undefined {
     return this.byKey.get(key);
   }
@@ -84,6 +88,17 @@ export class ListenerRegistry {
       if (e instanceof ListenerError) throw e;
       throw new ListenerError(config, e instanceof SysError ? `${e.reason} (${e.code})` : (e as Error).message);
     }
+  }
+
+  /** Takes over a listener a previous image of this master bound (its descriptor survived exec). */
+  adopt(listener: BoundListener): void {
+    this.px.setCloexec(listener.fd, true);
+    this.byKey.set(listener.key, listener);
+  }
+
+  /** Keeps every listener open across the coming execve. */
+  keepAcrossExec(keep: boolean): void {
+    for (const l of this.byKey.values()) this.px.setCloexec(l.fd, !keep);
   }
 
   /** Closes one listener (and removes its socket file if this master made it). */

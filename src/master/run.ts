@@ -1,24 +1,27 @@
 /**
- * The master process, wired to the real system: binds listeners, opens the notify
- * socket, routes signals, reaps children, and runs the supervisor. Read top to bottom,
- * `startMaster` is SPEC §5.1 as a list of steps.
+ * The master process, wired to the real system. `startMaster` is SPEC §5.1 (a fresh
+ * start) or the second half of §5.3 (a new image taking over after re-exec); the reload
+ * itself (preflight, handover, execve) is in reexec.ts.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { ListenerRegistry, type BoundListener } from "../listeners/registry.ts";
+import type { Config } from "../config/types.ts";
+import { ListenerRegistry } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
-import { Posix } from "../sys/posix.ts";
+import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
 import { shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
+import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
+import { Reloader } from "./reexec.ts";
 import type { MasterState } from "./state.ts";
-import { Supervisor, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
+import { Supervisor, type LoadResult, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
 
@@ -33,7 +36,7 @@ function writeStderr(line: string): void {
   }
 }
 
-/** A directory of the master's own for its notify socket and worker CLI sockets. */
+/** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
 function makeRunDir(pid: number): string {
   const base = process.env.XDG_RUNTIME_DIR || tmpdir();
   const dir = join(base, `steward-${pid}`);
@@ -58,52 +61,53 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-class StartError extends Error {}
+export class StartError extends Error {}
 
-export async function startMaster(runtime: Runtime, opts: RunOptions): Promise<void> {
-  const px = new Posix(runtime.libc);
-  const pid = px.pid();
-  const log = createLogger({ level: opts.logLevel, pid: () => pid, write: writeStderr });
-  const config = opts.config;
-  const listeners = new ListenerRegistry(px);
-  let notify: NotifyReceiver | undefined;
-  let runDir: string | undefined;
-  let pidfileWritten = false;
+/** Everything one master image holds; one instance per process image. */
+export class MasterHost {
+  readonly px: Posix;
+  readonly pid: number;
+  readonly log: Logger;
+  readonly listeners: ListenerRegistry;
+  notify!: NotifyReceiver;
+  notifyPath!: string;
+  runDir!: string;
+  state!: MasterState;
+  supervisor!: Supervisor;
+  /** the options of the current generation */
+  current: RunOptions;
+  readonly reloader: Reloader;
+  private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
+  private pidfileWritten = false;
 
-  const cleanup = () => {
-    listeners.closeAll();
-    notify?.close();
-    if (runDir) rmSync(runDir, { recursive: true, force: true });
-    if (pidfileWritten && config.global.pidfile) rmSync(config.global.pidfile, { force: true });
-  };
+  constructor(
+    readonly runtime: Runtime,
+    opts: RunOptions | undefined,
+  ) {
+    this.px = new Posix(runtime.libc);
+    this.pid = this.px.pid();
+    this.log = createLogger({ level: opts?.logLevel ?? 3, pid: () => this.pid, write: writeStderr });
+    this.listeners = new ListenerRegistry(this.px);
+    // without options (a new image whose configuration did not load) resume() sets them
+    this.current = opts as RunOptions;
+    this.reloader = new Reloader(this);
+  }
 
-  try {
-    // 1. Orphaned descendants are ours to reap (PID 1 reaps them anyway).
-    if (pid !== 1) px.setChildSubreaper();
+  // ---- plans ------------------------------------------------------------------------
 
-    // 2. Resolve the worker command before anything is bound, for a clear error.
+  /** Binds what `config` listens on (keeping what is bound) and returns how its workers start. */
+  planFor(config: Config): WorkerPlanner {
     const command = config.worker.command;
     const resolved = resolveCommand(command[0]!, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd());
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
-
-    // 3. Bind every listener, in configuration order (they become fds 3, 4, ...).
-    const bound: BoundListener[] = config.listen.map((l) => listeners.bind(l));
-    for (const l of bound) log.notice(`Listener '${l.name}' bound to ${l.url} (fd ${l.fd})`);
-    const inodes = new Set(bound.map((l) => l.inode));
-
-    // 4. The notify socket workers report to (SIGIO tells us when a datagram is there).
-    runDir = makeRunDir(pid);
-    const state: MasterState = {
-      pid,
-      startedAt: Date.now(),
-      reloads: 0,
-      failedReloads: 0,
-      version: VERSION,
-      phase: "starting",
-      processes: new Map(),
-    };
-    const dir = runDir;
-    const plan: WorkerPlanner = (id, generation): ChildSpec => ({
+    const bound = config.listen.map((l) => {
+      const known = this.listeners.get(this.listeners.keyOf(l));
+      const b = this.listeners.bind(l);
+      if (!known) this.log.notice(`Listener '${b.name}' bound to ${b.url} (fd ${b.fd})`);
+      return b;
+    });
+    const dir = this.runDir;
+    return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
       argv: command,
@@ -114,62 +118,202 @@ export async function startMaster(runtime: Runtime, opts: RunOptions): Promise<v
         listenerNames: bound.map((l) => l.name),
         workerId: id,
         generation,
-        masterPid: pid,
-        notifySocket: join(dir, "notify.sock"),
+        masterPid: this.pid,
+        notifySocket: this.notifyPath,
         cliSocket: join(dir, `worker-g${generation}-${id}.sock`),
       }),
       fds: bound.map((l) => l.fd),
+      ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
+      ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
+  }
 
-    const ports: SupervisorPorts = {
+  /** Closes the listeners `config` no longer names (once no old worker needs them). */
+  closeUnusedListeners(config: Config): void {
+    const keep = new Set(config.listen.map((l) => this.listeners.keyOf(l)));
+    for (const l of this.listeners.list()) {
+      if (keep.has(l.key)) continue;
+      this.listeners.close(l.key);
+      this.log.notice(`Listener '${l.name}' (${l.url}) closed: no longer configured`);
+    }
+  }
+
+  private ports(): SupervisorPorts {
+    return {
       now: () => Date.now(),
       after: (ms, fn) => {
         const t = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(t) };
       },
-      spawn: (child) => px.spawn(shimSpawnRequest(runtime.self, child, pid, SIGKILL)),
-      kill: (target, sig) => px.kill(target, sig),
-      isAccepting: (wpid) => isAccepting(wpid, inodes, process.arch),
+      spawn: (child) => this.px.spawn(shimSpawnRequest(this.runtime.self, child, this.pid, SIGKILL)),
+      kill: (target, sig) => this.px.kill(target, sig),
+      isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,
       exit: (code) => {
-        cleanup();
-        runtime.exit(code);
+        this.cleanup();
+        this.runtime.exit(code);
       },
     };
-    const supervisor = new Supervisor(config, state, ports, log, plan, {
+  }
+
+  private makeSupervisor(config: Config, plan: WorkerPlanner): Supervisor {
+    return new Supervisor(config, this.state, this.ports(), this.log, plan, {
       loaded: () => {
-        if (config.global.pidfile) {
-          writePidfile(config.global.pidfile, pid);
-          pidfileWritten = true;
+        const pidfile = this.current.config.global.pidfile;
+        if (pidfile) {
+          writePidfile(pidfile, this.pid);
+          this.pidfileWritten = true;
         }
       },
+      oldGone: () => {
+        if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
+      },
     });
+  }
 
-    // 5. Signals before any child exists, so no exit status and no datagram is missed.
-    installSignals(runtime, px, supervisor, () => notify?.drain(), log);
-    notify = NotifyReceiver.open(px, join(dir, "notify.sock"), (from, fields) => supervisor.notified(from, fields));
+  // ---- children and signals ---------------------------------------------------------
 
-    // 6. The first generation.
-    supervisor.start();
+  /** Resolves with the exit status of a child that is not a worker (preflight). */
+  waitFor(pid: number): Promise<WaitStatus> {
+    return new Promise((resolve) => this.waiters.set(pid, resolve));
+  }
+
+  reapAll(): void {
+    for (let ws = this.px.reapOne(); ws; ws = this.px.reapOne()) {
+      const waiter = this.waiters.get(ws.pid);
+      if (waiter) {
+        this.waiters.delete(ws.pid);
+        waiter(ws);
+      } else {
+        this.supervisor.childExited(ws);
+      }
+    }
+  }
+
+  private installSignals(): void {
+    const rt = this.runtime;
+    rt.onSignal("SIGCHLD", () => this.reapAll());
+    rt.onSignal("SIGIO", () => this.notify?.drain());
+    const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
+    for (const sig of forward) rt.onSignal(sig, () => this.supervisor.signal(sig));
+    for (const sig of ["SIGHUP", "SIGUSR2"] as const) rt.onSignal(sig, () => this.reloader.request(sig));
+    // Signals that arrived while a previous image re-executed wait blocked: take them now.
+    this.px.maskSignals(Reloader.HELD_SIGNALS, false);
+  }
+
+  cleanup(): void {
+    this.listeners.closeAll();
+    this.notify?.close();
+    if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
+    const pidfile = this.current.config.global.pidfile;
+    if (this.pidfileWritten && pidfile) rmSync(pidfile, { force: true });
+  }
+
+  // ---- start ------------------------------------------------------------------------
+
+  /** SPEC §5.1, step by step. */
+  startFresh(): void {
+    const config = this.current.config;
+    // 1. Orphaned descendants are ours to reap (PID 1 reaps them anyway).
+    if (this.pid !== 1) this.px.setChildSubreaper();
+    // 2. The master's own directory, and the socket workers send sd_notify messages to.
+    this.runDir = makeRunDir(this.pid);
+    this.state = {
+      pid: this.pid,
+      startedAt: Date.now(),
+      reloads: 0,
+      failedReloads: 0,
+      version: VERSION,
+      phase: "starting",
+      processes: new Map(),
+    };
+    this.notifyPath = join(this.runDir, "notify.sock");
+    // 3. Resolve the command and bind every listener, in configuration order (fds 3, 4, ...).
+    const plan = this.planFor(config);
+    // 4. Signals before any child exists, so no exit status and no datagram is missed.
+    this.supervisor = this.makeSupervisor(config, plan);
+    this.installSignals();
+    this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
+    // 5. The first generation.
+    this.supervisor.start();
+  }
+
+  /**
+   * A new image after re-exec: take over the handed state, then load the configuration
+   * this image read (`opts`), or report why it could not (`problems`).
+   */
+  resume(handoverPath: string, opts: RunOptions | undefined, problems: string[] | undefined): void {
+    let handover: Handover;
+    try {
+      const decoded = decodeHandover(readFileSync(handoverPath, "utf8"));
+      rmSync(handoverPath, { force: true });
+      if (!decoded.ok) throw new StartError(decoded.reason);
+      handover = decoded.handover;
+    } catch (e) {
+      // Preflight makes this unreachable for a binary that passed it; without the state
+      // the processes cannot be supervised, so stop what can be found and exit.
+      throw new StartError(`cannot take over the previous master's state: ${(e as Error).message}`);
+    }
+    delete process.env[HANDOVER_VAR];
+    this.current = handover.options;
+    this.runDir = handover.runDir;
+    this.state = restoreState(handover);
+    this.state.version = VERSION;
+    for (const l of handover.listeners) {
+      const config = handover.options.config.listen.find((c) => this.listeners.keyOf(c) === l.key);
+      if (config) this.listeners.adopt({ ...l, config });
+      else this.px.close(l.fd);
+    }
+    this.notifyPath = handover.notify.path;
+    const oldConfig = handover.options.config;
+    this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
+    this.installSignals();
+    this.notify = NotifyReceiver.adopt(this.px, handover.notify.fd, handover.notify.path, (from, fields) =>
+      this.supervisor.notified(from, fields),
+    );
+    this.reapAll(); // children that exited while no image was listening
+    this.supervisor.resume();
+    this.notify.drain();
+    this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
+    this.reloader.resumeIn(this.state, handover, opts, problems);
+  }
+
+  /** Runs a load of `opts` as a reload; `done` gets the result. */
+  reloadWith(opts: RunOptions, hard: boolean, done: (r: LoadResult) => void): void {
+    let plan: WorkerPlanner;
+    try {
+      plan = this.planFor(opts.config);
+    } catch (e) {
+      this.closeUnusedListeners(this.current.config);
+      done({ ok: false, reason: (e as Error).message, exitCode: 1 });
+      return;
+    }
+    this.supervisor.reload(opts.config, plan, hard, (result) => {
+      if (result.ok) this.current = opts;
+      else this.closeUnusedListeners(this.current.config);
+      done(result);
+    });
+  }
+}
+
+/**
+ * Runs the master until it exits. `opts` is what this image's command line loaded; a new
+ * image after re-exec whose configuration did not load passes none, with the problems.
+ */
+export async function startMaster(runtime: Runtime, opts: RunOptions | undefined, handoverProblems?: string[]): Promise<void> {
+  const host = new MasterHost(runtime, opts);
+  try {
+    const handover = process.env[HANDOVER_VAR];
+    if (handover) host.resume(handover, opts, handoverProblems);
+    else if (opts) host.startFresh();
+    else throw new StartError(handoverProblems?.join("; ") ?? "no configuration");
     // Signal listeners alone do not keep every runtime's event loop alive.
     setInterval(() => {}, 2 ** 30);
   } catch (e) {
-    log.alert(`Starting failed: ${(e as Error).message}`);
-    cleanup();
+    host.log.alert(`Starting failed: ${(e as Error).message}`);
+    host.cleanup();
     runtime.exit(1);
   }
   // The master ends only through runtime.exit (SPEC §6 codes), never by returning.
   return new Promise<void>(() => {});
-}
-
-function installSignals(runtime: Runtime, px: Posix, supervisor: Supervisor, drainNotify: () => void, log: Logger): void {
-  runtime.onSignal("SIGCHLD", () => {
-    for (let ws = px.reapOne(); ws; ws = px.reapOne()) supervisor.childExited(ws);
-  });
-  runtime.onSignal("SIGIO", drainNotify);
-  const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
-  for (const sig of forward) runtime.onSignal(sig, () => supervisor.signal(sig));
-  for (const sig of ["SIGHUP", "SIGUSR2"] as const) {
-    runtime.onSignal(sig, () => log.warn(`${sig} received: reload is not available in this version; ignored`));
-  }
 }

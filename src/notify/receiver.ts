@@ -38,6 +38,25 @@ export class NotifyReceiver {
     return new NotifyReceiver(px, fd, path, onMessage);
   }
 
+  /** Takes over the socket a previous image of this master opened; SIGIO must be routed first. */
+  static adopt(px: Posix, fd: number, path: string, onMessage: (pid: number, fields: NotifyFields) => void): NotifyReceiver {
+    px.setCloexec(fd, true);
+    px.signalWhenReadable(fd);
+    return new NotifyReceiver(px, fd, path, onMessage);
+  }
+
+  /** Before execve: no SIGIO until the new image has a handler, and the socket stays open. */
+  prepareExec(): void {
+    this.px.stopSignalWhenReadable(this.fd);
+    this.px.setCloexec(this.fd, false);
+  }
+
+  /** After a failed execve: back to normal. */
+  execFailed(): void {
+    this.px.setCloexec(this.fd, true);
+    this.px.signalWhenReadable(this.fd);
+  }
+
   drain(): void {
     for (let i = 0; i < 1024; i++) {
       const got = this.px.recvWithSender(this.fd, this.buf);
@@ -46,8 +65,9 @@ export class NotifyReceiver {
     }
   }
 
-  close(): void {
+  close(keepFile = false): void {
     this.px.close(this.fd);
+    if (keepFile) return;
     try {
       this.px.unlink(this.path);
     } catch {

@@ -108,9 +108,14 @@ export class Posix {
     if (r !== 0) this.fail("pthread_sigmask", undefined, r);
   }
 
-  /** Sets the disposition of `signal` to SIG_IGN; an ignored disposition survives execve. */
-  ignoreSignal(signal: number): void {
-    this.fn.signal(signal, 1n /* SIG_IGN */);
+  /** Sets the disposition of `signal` to SIG_IGN (which survives execve); returns the previous handler. */
+  ignoreSignal(signal: number): bigint {
+    return this.fn.signal(signal, 1n /* SIG_IGN */);
+  }
+
+  /** Puts back a handler `ignoreSignal` returned. */
+  restoreSignal(signal: number, handler: bigint): void {
+    this.fn.signal(signal, handler);
   }
 
   /** Stops SIGIO for `fd` (before exec: the new image has no handler yet, and SIGIO's default kills). */

@@ -1,0 +1,78 @@
+/**
+ * Preflight of a reload (SPEC §5.3 step 2), before anything is touched: the executable
+ * must be a regular file this master can execute, and running it as
+ * `EXE __preflight FORMAT run --check ARGS...` must exit 0 within 10 s. That one run
+ * proves the new binary starts, reads this master's state format, and accepts the
+ * configuration the re-exec will load.
+ */
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import type { WaitStatus } from "../sys/posix.ts";
+import { describeExit } from "./supervisor.ts";
+
+export const PREFLIGHT_MODE = "__preflight";
+export const PREFLIGHT_TIMEOUT_MS = 10_000;
+
+export interface PreflightPorts {
+  /** starts the check; its stdout and stderr go to `outputPath` */
+  spawn(path: string, argv: string[], outputPath: string): number;
+  /** resolves with the exit status of `pid` (collected by the master's reaper) */
+  waitFor(pid: number): Promise<WaitStatus>;
+  kill(pid: number, signal: number): void;
+  after(ms: number, fn: () => void): { cancel(): void };
+}
+
+export type PreflightResult = { ok: true } | { ok: false; reason: string; output: string[] };
+
+/** `run --check` inserted before the user's options (and so before any `--`). */
+export function checkArgs(runArgs: readonly string[], format: number): string[] {
+  const rest = runArgs[0] === "run" ? runArgs.slice(1) : runArgs;
+  return [PREFLIGHT_MODE, String(format), "run", "--check", ...rest];
+}
+
+export function executableProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return `${path} is not a regular file`;
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `${path} does not exist`;
+    if (code === "EACCES") return `${path} is not executable`;
+    return `${path}: ${(e as Error).message}`;
+  }
+}
+
+export async function preflight(
+  ports: PreflightPorts,
+  self: { path: string; prefix: string[] },
+  runArgs: readonly string[],
+  format: number,
+  outputPath: string,
+): Promise<PreflightResult> {
+  const problem = executableProblem(self.path);
+  if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
+  let pid: number;
+  try {
+    pid = ports.spawn(self.path, [self.path, ...self.prefix, ...checkArgs(runArgs, format)], outputPath);
+  } catch (e) {
+    return { ok: false, reason: `new binary could not be started: ${(e as Error).message}`, output: [] };
+  }
+  let timedOut = false;
+  const timer = ports.after(PREFLIGHT_TIMEOUT_MS, () => {
+    timedOut = true;
+    ports.kill(-pid, 9);
+    ports.kill(pid, 9);
+  });
+  const ws = await ports.waitFor(pid);
+  timer.cancel();
+  let output: string[] = [];
+  try {
+    output = readFileSync(outputPath, "utf8").split("\n").filter((l) => l.trim() !== "").slice(-20);
+  } catch {
+    // no output file: nothing to quote
+  }
+  if (timedOut) return { ok: false, reason: `preflight of ${self.path} did not finish within 10s`, output };
+  if (ws.exited && ws.code === 0) return { ok: true };
+  const last = output.length > 0 ? `: ${output[output.length - 1]}` : "";
+  return { ok: false, reason: `preflight of ${self.path} ${describeExit(ws)}${last}`, output };
+}
