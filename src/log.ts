@@ -29,6 +29,8 @@ export interface Logger {
   /** lines logged since the last `beginLoad()` */
   loadLines(): string[];
   beginLoad(): void;
+  /** lines of a load a previous image of this master began */
+  restoreLoad(lines: string[]): void;
 }
 
 export interface LoggerOptions {
@@ -64,6 +66,9 @@ export function createLogger(opts: LoggerOptions): Logger {
     loadLines: () => [...load],
     beginLoad: () => {
       load = [];
+    },
+    restoreLoad: (lines) => {
+      load = [...lines];
     },
   };
 }

@@ -5,6 +5,7 @@
  * never execs into a binary that would have to drop the state.
  */
 import type { Config } from "../config/types.ts";
+import type { HandedSession } from "../mcli/server.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterState, ProcessEntry } from "./state.ts";
 
@@ -36,6 +37,10 @@ export interface Handover {
   runDir: string;
   /** the options of the load that made the current generation */
   options: RunOptions;
+  /** the master CLI: its listeners, and the session that asked for this reload, if one did */
+  cli: { listeners: HandedListener[]; requester?: HandedSession };
+  /** the log of this reload so far (for `show startup-logs` and the requester's reply) */
+  loadLines: string[];
   /** a reload signal arrived while this reload was being prepared */
   reloadPending: boolean;
   /** how the reload was asked for: old workers get SIGTERM on a hard reload */
@@ -60,7 +65,7 @@ export function decodeHandover(text: string): DecodedHandover {
   if (!READABLE_FORMATS.includes(h.format)) {
     return { ok: false, reason: `state format ${h.format} is not one this steward reads (${READABLE_FORMATS.join(", ")})` };
   }
-  if (!h.master || !Array.isArray(h.processes) || !Array.isArray(h.listeners) || !h.notify || !h.options) {
+  if (!h.master || !Array.isArray(h.processes) || !Array.isArray(h.listeners) || !h.notify || !h.options || !h.cli) {
     return { ok: false, reason: "state is incomplete" };
   }
   return { ok: true, handover: h as Handover };

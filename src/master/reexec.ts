@@ -19,6 +19,15 @@ import type { RunOptions } from "./options.ts";
 import { preflight, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
+import type { Session } from "../mcli/server.ts";
+
+/** A master CLI session waiting for the outcome of the reload it asked for. */
+export interface Requester {
+  session: Session;
+  reply: (text: string) => void;
+}
+
+export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
 
 const SIGHUP = 1;
 const SIGINT = 2;
@@ -37,6 +46,7 @@ export class Reloader {
 
   private busy = false;
   private pending = false;
+  private requester?: Requester;
 
   constructor(private readonly host: MasterHost) {}
 
@@ -44,16 +54,27 @@ export class Reloader {
     return this.busy;
   }
 
-  /** A reload asked for by a signal or a client; merged into one more if one is running. */
-  request(origin: string, hard = false): void {
+  /**
+   * A reload asked for by a signal (merged into one more if one is running) or by a CLI
+   * session (refused with "Another reload is still in progress." if one is running).
+   */
+  request(origin: string, hard = false, requester?: Requester): void {
     const { host } = this;
-    if (host.state.phase === "stopping") return;
+    if (host.state.phase === "stopping") {
+      requester?.reply("Success=0\n--\nThe master is stopping.");
+      return;
+    }
+    if (requester && (this.busy || host.state.phase !== "running")) {
+      requester.reply(ANOTHER_RELOAD);
+      return;
+    }
     if (this.busy || host.state.phase !== "running") {
       if (!this.pending) host.log.notice(`${origin} received during a reload: one more reload will follow`);
       this.pending = true;
       return;
     }
     this.busy = true;
+    if (requester) this.requester = requester;
     host.log.beginLoad();
     host.log.notice(`Reloading (${origin})`);
     void this.prepareAndExec(hard);
@@ -98,6 +119,11 @@ export class Reloader {
       notify: { fd: host.notify.fd, path: host.notify.path },
       runDir: host.runDir,
       options: host.current,
+      cli: {
+        listeners: host.cliListeners.list().map(({ config: _c, ...l }) => l),
+        ...(this.requester ? { requester: host.cli.handOver(this.requester.session) } : {}),
+      },
+      loadLines: host.log.loadLines(),
       reloadPending: this.pending,
       hard,
     };
@@ -108,6 +134,7 @@ export class Reloader {
 
     host.listeners.keepAcrossExec(true);
     host.notify.prepareExec();
+    host.cli.prepareExec(this.requester?.session);
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
     px.maskSignals(Reloader.HELD_SIGNALS, true);
     try {
@@ -116,6 +143,7 @@ export class Reloader {
       px.maskSignals(Reloader.HELD_SIGNALS, false);
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
+      host.cli.execFailed(this.requester?.session);
       host.listeners.keepAcrossExec(false);
       this.failed(`exec of ${self.path} failed: ${(e as Error).message}`);
     }
@@ -126,11 +154,14 @@ export class Reloader {
     host.state.failedReloads++;
     host.state.lastFailure = reason;
     host.log.alert(`Reload failed: ${reason}`);
-    this.finish();
+    this.finish(false);
   }
 
-  private finish(): void {
+  private finish(ok: boolean): void {
     this.busy = false;
+    const requester = this.requester;
+    this.requester = undefined;
+    requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.host.log.loadLines().join("\n")}`);
     if (this.pending) {
       this.pending = false;
       this.request("merged reload request");
@@ -138,16 +169,17 @@ export class Reloader {
   }
 
   /** In the new image: finish the reload the previous image started. */
-  resumeIn(_state: MasterState, handover: Handover, opts: RunOptions | undefined, problems: string[] | undefined): void {
+  resumeIn(_state: MasterState, handover: Handover, opts: RunOptions | undefined, problems: string[] | undefined, requester?: Requester): void {
     this.busy = true;
     this.pending = handover.reloadPending;
+    if (requester) this.requester = requester;
     if (problems || !opts) {
       problems ??= ["the configuration did not load"];
       for (const line of problems) this.host.log.alert(line);
       this.failed(`configuration: ${problems[0] ?? "invalid"}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`);
       return;
     }
-    this.host.reloadWith(opts, handover.hard, () => this.finish());
+    this.host.reloadWith(opts, handover.hard, (r) => this.finish(r.ok));
   }
 }
 

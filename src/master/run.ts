@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import type { Config } from "../config/types.ts";
-import { ListenerRegistry } from "../listeners/registry.ts";
+import { ListenerRegistry, listenerKey } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
@@ -17,6 +17,9 @@ import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
 import { shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
+import { createCommandRunner, promptFor, type MasterView } from "../mcli/commands.ts";
+import { CliServer } from "../mcli/server.ts";
+import type { ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
@@ -69,6 +72,9 @@ export class MasterHost {
   readonly pid: number;
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
+  /** master CLI listeners: bound like worker listeners, never given to workers */
+  readonly cliListeners: ListenerRegistry;
+  readonly cli: CliServer;
   notify!: NotifyReceiver;
   notifyPath!: string;
   runDir!: string;
@@ -88,6 +94,9 @@ export class MasterHost {
     this.pid = this.px.pid();
     this.log = createLogger({ level: opts?.logLevel ?? 3, pid: () => this.pid, write: writeStderr });
     this.listeners = new ListenerRegistry(this.px);
+    this.cliListeners = new ListenerRegistry(this.px);
+    const view = this.view();
+    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
     this.reloader = new Reloader(this);
@@ -126,6 +135,68 @@ export class MasterHost {
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
+  }
+
+  /** Binds the master CLI listeners `config` names; closes those it no longer names. */
+  syncCliListeners(wanted: MasterCliConfig[]): void {
+    const asListener = (c: MasterCliConfig): ListenerConfig => ({
+      name: "master-cli",
+      bind: c.bind,
+      address: c.address,
+      backlog: 128,
+      mode: c.mode,
+      ...(c.uid !== undefined ? { uid: c.uid } : {}),
+      ...(c.gid !== undefined ? { gid: c.gid } : {}),
+    });
+    const keep = new Set<string>();
+    for (const c of wanted) {
+      const lc = asListener(c);
+      const key = this.cliListeners.keyOf(lc);
+      keep.add(key);
+      if (this.cliListeners.get(key)) continue;
+      const b = this.cliListeners.bind(lc);
+      this.cli.add({ key, fd: b.fd, config: c, sessions: 0 });
+      this.log.notice(`Master CLI listening on ${b.url} (level ${c.level})`);
+    }
+    for (const l of this.cliListeners.list()) {
+      if (keep.has(l.key)) continue;
+      this.cli.removeListener(l.key);
+      this.cliListeners.close(l.key);
+    }
+  }
+
+  private view(): MasterView {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const host = this;
+    return {
+      get pid() {
+        return host.pid;
+      },
+      version: VERSION,
+      get state() {
+        return host.state;
+      },
+      listenerLines: () =>
+        host.current.config.listen.map((c, i) => {
+          const b = host.listeners.get(host.listeners.keyOf(c));
+          return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
+        }),
+      startupLogs: () => host.log.loadLines(),
+      env: () => ({ ...process.env }),
+      reload: (session, hard) =>
+        new Promise<string>((resolve) =>
+          host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
+        ),
+      cliSocketOf: (p) => join(host.runDir, p.kind === "worker" ? `worker-g${p.generation}-${p.id}.sock` : `program-${p.name}.sock`),
+      rssKiB: (pid) => {
+        try {
+          const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+          return m ? Number(m[1]) : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+    };
   }
 
   /** Closes the listeners `config` no longer names (once no old worker needs them). */
@@ -193,7 +264,10 @@ export class MasterHost {
   private installSignals(): void {
     const rt = this.runtime;
     rt.onSignal("SIGCHLD", () => this.reapAll());
-    rt.onSignal("SIGIO", () => this.notify?.drain());
+    rt.onSignal("SIGIO", () => {
+      this.notify?.drain();
+      this.cli.service();
+    });
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
     for (const sig of forward) rt.onSignal(sig, () => this.supervisor.signal(sig));
     for (const sig of ["SIGHUP", "SIGUSR2"] as const) rt.onSignal(sig, () => this.reloader.request(sig));
@@ -202,6 +276,8 @@ export class MasterHost {
   }
 
   cleanup(): void {
+    this.cli.closeAll();
+    this.cliListeners.closeAll();
     this.listeners.closeAll();
     this.notify?.close();
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
@@ -233,8 +309,10 @@ export class MasterHost {
     // 4. Signals before any child exists, so no exit status and no datagram is missed.
     this.supervisor = this.makeSupervisor(config, plan);
     this.installSignals();
+    // 5. The master CLI.
+    this.syncCliListeners(config.masterCli);
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
-    // 5. The first generation.
+    // 6. The first generation.
     this.supervisor.start();
   }
 
@@ -265,6 +343,17 @@ export class MasterHost {
       else this.px.close(l.fd);
     }
     this.notifyPath = handover.notify.path;
+    this.log.restoreLoad(handover.loadLines);
+    for (const l of handover.cli.listeners) {
+      const c = handover.options.config.masterCli.find((m) => listenerKey(m.address) === l.key);
+      if (!c) {
+        this.px.close(l.fd);
+        continue;
+      }
+      this.cliListeners.adopt({ ...l, config: { name: "master-cli", bind: c.bind, address: c.address, backlog: 128 } });
+      this.cli.add({ key: l.key, fd: l.fd, config: c, sessions: 0 });
+    }
+    const requesterSession = handover.cli.requester ? this.cli.adoptSession(handover.cli.requester) : undefined;
     const oldConfig = handover.options.config;
     this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
     this.installSignals();
@@ -275,7 +364,11 @@ export class MasterHost {
     this.supervisor.resume();
     this.notify.drain();
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
-    this.reloader.resumeIn(this.state, handover, opts, problems);
+    const requester = requesterSession
+      ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) }
+      : undefined;
+    this.reloader.resumeIn(this.state, handover, opts, problems, requester);
+    this.cli.service(); // connections that waited in the backlog during the exec
   }
 
   /** Runs a load of `opts` as a reload; `done` gets the result. */
@@ -289,8 +382,14 @@ export class MasterHost {
       return;
     }
     this.supervisor.reload(opts.config, plan, hard, (result) => {
-      if (result.ok) this.current = opts;
-      else this.closeUnusedListeners(this.current.config);
+      if (result.ok) {
+        this.current = opts;
+        try {
+          this.syncCliListeners(opts.config.masterCli);
+        } catch (e) {
+          this.log.warn(`Master CLI: ${(e as Error).message}`);
+        }
+      } else this.closeUnusedListeners(this.current.config);
       done(result);
     });
   }

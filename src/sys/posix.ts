@@ -124,7 +124,7 @@ export class Posix {
     this.check(this.fn.fcntl(fd, C.F_SETFL, fl & ~C.O_ASYNC), "fcntl(F_SETFL)", `fd ${fd}`);
   }
 
-  /** Makes `fd` raise SIGIO in this process when it becomes readable. */
+  /** Makes `fd` raise SIGIO in this process when it becomes readable (or, for sockets, writable). */
   signalWhenReadable(fd: number): void {
     this.check(this.fn.fcntl(fd, C.F_SETOWN, this.pid()), "fcntl(F_SETOWN)", `fd ${fd}`);
     const fl = this.check(this.fn.fcntl(fd, C.F_GETFL, 0), "fcntl(F_GETFL)", `fd ${fd}`);
@@ -208,6 +208,50 @@ export class Posix {
       pid = cdv.getInt32(16, true);
     }
     return { data: buf.slice(0, n), pid };
+  }
+
+  /** One pending connection (non-blocking, close-on-exec), or null when none is waiting. */
+  accept(fd: number): number | null {
+    const c = this.fn.accept4(fd, 0n, 0n, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
+    if (c >= 0) return c;
+    const errno = this.errno();
+    if (errno === 11 || errno === 4 || errno === 103 /* ECONNABORTED */) return null;
+    this.fail("accept4", `fd ${fd}`, errno);
+  }
+
+  /** Bytes read (0 = end of stream), or null when nothing is there yet. */
+  readSome(fd: number, buf: Uint8Array): number | null {
+    const n = this.fn.read(fd, buf, buf.length);
+    if (n >= 0) return n;
+    const errno = this.errno();
+    if (errno === 11 || errno === 4) return null;
+    this.fail("read", `fd ${fd}`, errno);
+  }
+
+  /** Bytes written, or null when the socket buffer is full. */
+  writeSome(fd: number, data: Uint8Array): number | null {
+    const n = this.fn.write(fd, data, data.length);
+    if (n >= 0) return n;
+    const errno = this.errno();
+    if (errno === 11 || errno === 4) return null;
+    this.fail("write", `fd ${fd}`, errno);
+  }
+
+  /** poll(2) without waiting: the revents of each descriptor, in order. */
+  pollNow(fds: number[], events: number[]): number[] {
+    if (fds.length === 0) return [];
+    const buf = new Int32Array(fds.length * 2); // struct pollfd { int fd; short events; short revents; }
+    fds.forEach((fd, i) => {
+      buf[i * 2] = fd;
+      buf[i * 2 + 1] = events[i]! & 0xffff;
+    });
+    const n = this.fn.poll(buf, fds.length, 0);
+    if (n < 0) {
+      const errno = this.errno();
+      if (errno === 4) return fds.map(() => 0);
+      this.fail("poll", undefined, errno);
+    }
+    return fds.map((_, i) => (buf[i * 2 + 1]! >>> 16) & 0xffff);
   }
 
   /** true when something accepts connections at this unix path */

@@ -40,6 +40,7 @@ function setup(global: Partial<GlobalConfig> = {}, listeners = 1) {
     debug: () => {},
     loadLines: () => lines,
     beginLoad: () => {},
+    restoreLoad: () => {},
   };
   const state: MasterState = {
     pid: 1,

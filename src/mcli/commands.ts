@@ -1,0 +1,269 @@
+/**
+ * The master CLI's commands (SPEC §7.3) and routing to workers (§7.4). Replies are built
+ * from a read-only view of the master; only `reload` and `hard-reload` act.
+ */
+import { connect } from "node:net";
+import type { MasterState, ProcessEntry } from "../master/state.ts";
+import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
+import type { CommandRunner, Session } from "./server.ts";
+
+export interface MasterView {
+  readonly pid: number;
+  readonly version: string;
+  readonly state: MasterState;
+  /** `show listeners` lines */
+  listenerLines(): string[];
+  startupLogs(): string[];
+  env(): Record<string, string | undefined>;
+  /** runs a reload for this session; resolves with `Success=N`, `--` and the load's log */
+  reload(session: Session, hard: boolean): Promise<string>;
+  /** the socket a worker may serve forwarded commands on */
+  cliSocketOf(p: ProcessEntry): string;
+  rssKiB(pid: number): number | undefined;
+}
+
+interface Command {
+  words: string[];
+  level: Level;
+  help: string;
+  run(view: MasterView, session: Session, args: string[]): string | null | Promise<string | null>;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+function uptimeOf(view: MasterView, startedAt: number): string {
+  return formatUptime((Date.now() - startedAt) / 1000);
+}
+
+function byRole(state: MasterState) {
+  const all = [...state.processes.values()].sort((a, b) => a.id - b.id || a.pid - b.pid);
+  return {
+    current: all.filter((p) => p.kind === "worker" && (p.role === "current" || p.role === "loading")),
+    old: all.filter((p) => p.kind === "worker" && (p.role === "old" || p.role === "failed")),
+    programs: all.filter((p) => p.kind === "program"),
+  };
+}
+
+export function showProc(view: MasterView): string {
+  const { state } = view;
+  const groups = byRole(state);
+  const row = (p: ProcessEntry) =>
+    procLine({
+      pid: p.pid,
+      type: p.kind === "worker" ? "worker" : p.name,
+      reloads: String(Math.max(0, state.reloads - p.generation)),
+      uptime: uptimeOf(view, p.startedAt),
+      version: p.kind === "worker" ? p.version : "-",
+    });
+  const lines = [
+    procHeader(),
+    procLine({
+      pid: view.pid,
+      type: "master",
+      reloads: `${state.reloads} [failed: ${state.failedReloads}]`,
+      uptime: uptimeOf(view, state.startedAt),
+      version: view.version,
+    }),
+    "# workers",
+    ...groups.current.map(row),
+    "# old workers",
+    ...groups.old.map(row),
+    "# programs",
+    ...groups.programs.map(row),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+export function showProcJson(view: MasterView): string {
+  const { state } = view;
+  const groups = byRole(state);
+  const now = Date.now();
+  const entry = (p: ProcessEntry) => ({
+    pid: p.pid,
+    type: p.kind === "worker" ? "worker" : p.name,
+    id: p.id,
+    generation: p.generation,
+    reloads: Math.max(0, state.reloads - p.generation),
+    uptime: Math.floor((now - p.startedAt) / 1000),
+    version: p.version,
+    status: p.status ?? (p.ready ? "ready" : p.role === "old" ? "stopping" : "starting"),
+    role: p.role,
+    rss: (view.rssKiB(p.pid) ?? 0) * 1024,
+  });
+  return JSON.stringify({
+    master: {
+      pid: view.pid,
+      reloads: state.reloads,
+      failedReloads: state.failedReloads,
+      uptime: Math.floor((now - state.startedAt) / 1000),
+      version: view.version,
+      status: state.lastFailure ? `Reload failed: ${state.lastFailure}` : state.phase,
+      rss: (view.rssKiB(view.pid) ?? 0) * 1024,
+    },
+    workers: groups.current.map(entry),
+    oldWorkers: groups.old.map(entry),
+    programs: groups.programs.map(entry),
+  });
+}
+
+const COMMANDS: Command[] = [
+  { words: ["help"], level: "user", help: "help [command]: list the commands this session may use", run: () => "" },
+  { words: ["prompt"], level: "user", help: "prompt: toggle the interactive prompt", run: () => "" },
+  { words: ["quit"], level: "user", help: "quit: close this session", run: () => null },
+  { words: ["echo"], level: "user", help: "echo <text>: print text", run: (_v, _s, args) => args.join(" ") },
+  { words: ["show", "version"], level: "user", help: "show version: the master's version", run: (v) => v.version },
+  { words: ["show", "cli", "level"], level: "user", help: "show cli level: this session's level", run: (_v, s) => s.level },
+  {
+    words: ["operator"],
+    level: "operator",
+    help: "operator: lower this session to operator",
+    run: (_v, s) => {
+      s.level = "operator";
+      return "";
+    },
+  },
+  {
+    words: ["user"],
+    level: "user",
+    help: "user: lower this session to user",
+    run: (_v, s) => {
+      s.level = "user";
+      return "";
+    },
+  },
+  {
+    words: ["show", "proc"],
+    level: "operator",
+    help: "show proc [json]: the master, workers, old workers and programs",
+    run: (v, _s, args) => (args[0] === "json" ? showProcJson(v) : showProc(v)),
+  },
+  { words: ["show", "listeners"], level: "operator", help: "show listeners: fd, name, address and kind of each listener", run: (v) => v.listenerLines().join("\n") },
+  { words: ["show", "startup-logs"], level: "operator", help: "show startup-logs: the log of the latest load attempt", run: (v) => v.startupLogs().join("\n") },
+  {
+    words: ["show", "env"],
+    level: "admin",
+    help: "show env [var]: the master's environment",
+    run: (v, _s, args) => {
+      const env = v.env();
+      if (args[0] !== undefined) return env[args[0]] === undefined ? `Variable not found: '${args[0]}'` : `${args[0]}=${env[args[0]]}`;
+      return Object.entries(env)
+        .filter(([, val]) => val !== undefined)
+        .map(([k, val]) => `${k}=${val}`)
+        .join("\n");
+    },
+  },
+  { words: ["reload"], level: "operator", help: "reload: reload and wait for the result", run: (v, s) => v.reload(s, false) },
+  { words: ["hard-reload"], level: "admin", help: "hard-reload: reload; old workers get SIGTERM", run: (v, s) => v.reload(s, true) },
+];
+
+function findCommand(words: string[]): { cmd: Command; args: string[] } | undefined {
+  let best: Command | undefined;
+  for (const c of COMMANDS) {
+    if (c.words.every((w, i) => words[i] === w) && (!best || c.words.length > best.words.length)) best = c;
+  }
+  return best ? { cmd: best, args: words.slice(best.words.length) } : undefined;
+}
+
+function helpText(level: Level, about?: string[]): string {
+  const allowed = COMMANDS.filter((c) => levelAllows(level, c.level));
+  const chosen = about && about.length > 0 ? allowed.filter((c) => c.words.join(" ").startsWith(about.join(" "))) : allowed;
+  const lines = chosen.map((c) => `  ${c.help}`);
+  if (!about || about.length === 0) {
+    lines.push("  @<N> <cmd>, @!<pid> <cmd>, @master <cmd>: send to current worker N, to a process, or to the master; a prefix alone sets the default target, '@' resets it");
+  }
+  return lines.length > 0 ? `The following commands are valid at this level:\n${lines.join("\n")}` : `Unknown command: '${about?.join(" ")}'`;
+}
+
+function unknown(level: Level, words: string[]): string {
+  const names = COMMANDS.filter((c) => levelAllows(level, c.level)).map((c) => c.words.join(" "));
+  const attempt = words.slice(0, Math.min(words.length, 3)).join(" ");
+  const firstWords = [...new Set(names.map((n) => n.split(" ")[0]!))];
+  const matches = words[0] === "show" && words.length > 1 ? closeMatches(words.slice(0, 2).join(" "), names) : closeMatches(words[0]!, firstWords.concat(names));
+  return `Unknown command: '${attempt}'${matches.length > 0 ? `\nDid you mean: ${matches.join(", ")}?` : ""}`;
+}
+
+/** The process a routing prefix names, or the reason there is none. */
+export function resolveTarget(state: MasterState, prefix: string): ProcessEntry | "master" | string {
+  if (prefix === "@master" || prefix === "@0" || prefix === "@") return "master";
+  const bang = /^@!(\d+)$/.exec(prefix);
+  if (bang) {
+    const p = state.processes.get(Number(bang[1]));
+    if (p) return p;
+  }
+  const id = /^@(\d+)$/.exec(prefix);
+  if (id) {
+    const p = [...state.processes.values()].find((w) => w.kind === "worker" && w.role === "current" && w.id === Number(id[1]));
+    if (p) return p;
+  }
+  return `Can't find the target PID matching the prefix '${prefix.slice(1)}'`;
+}
+
+/** Forwards one command to a worker's STEWARD_CLI_SOCKET and relays its whole reply. */
+export function forward(socketPath: string, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (text: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(text);
+    };
+    const sock = connect({ path: socketPath });
+    const timer = setTimeout(() => done(chunks.length ? Buffer.concat(chunks).toString() : "Can't connect to the target CLI!"), CONNECT_TIMEOUT_MS);
+    sock.on("connect", () => sock.end(`${line}\n`));
+    sock.on("data", (d: Buffer) => chunks.push(d));
+    sock.on("error", () => done(chunks.length ? Buffer.concat(chunks).toString() : "Can't connect to the target CLI!"));
+    sock.on("close", () => done(Buffer.concat(chunks).toString().replace(/\n+$/, "")));
+  });
+}
+
+export function createCommandRunner(view: MasterView): CommandRunner {
+  return (session, words) => {
+    const first = words[0]!;
+    if (first.startsWith("@")) {
+      const target = resolveTarget(view.state, first);
+      if (typeof target === "string" && target !== "master") return target;
+      if (words.length === 1) {
+        if (target === "master") delete session.target;
+        else session.target = first;
+        return "";
+      }
+      if (target === "master") return runOnMaster(view, session, words.slice(1));
+      return route(view, session, target, words.slice(1));
+    }
+    if (session.target !== undefined) {
+      const target = resolveTarget(view.state, session.target);
+      if (typeof target === "string" && target !== "master") return target;
+      if (target !== "master") return route(view, session, target, words);
+    }
+    return runOnMaster(view, session, words);
+  };
+}
+
+function route(view: MasterView, session: Session, target: ProcessEntry, words: string[]): Promise<string> {
+  const prefix = session.level === "admin" ? "" : `${session.level} -; `;
+  return forward(view.cliSocketOf(target), `${prefix}${joinWords(words)}`);
+}
+
+function runOnMaster(view: MasterView, session: Session, words: string[]): string | null | Promise<string | null> {
+  const found = findCommand(words);
+  if (!found) return unknown(session.level, words);
+  const { cmd, args } = found;
+  if (!levelAllows(session.level, cmd.level)) return "Permission denied";
+  if (cmd.words[0] === "help") return helpText(session.level, args);
+  if (cmd.words[0] === "prompt") {
+    session.prompt = !session.prompt;
+    return "";
+  }
+  return cmd.run(view, session, args);
+}
+
+export function promptFor(view: MasterView, session: Session): string {
+  if (session.target !== undefined) {
+    const t = resolveTarget(view.state, session.target);
+    if (typeof t !== "string") return `${t.pid}> `;
+  }
+  return view.state.failedReloads > 0 ? "master[ReloadFailed]> " : "master> ";
+}
