@@ -65,14 +65,28 @@ if (runtime.args[0] === SHIM_MODE) {
   // since the preflight: it keeps supervising with the previous one and reports why.
   const resuming = process.env[HANDOVER_VAR] !== undefined;
   const problems: string[] = [];
+  // A reload of an unchanged binary checks its configuration in this process (master/preflight.ts).
+  const check = async (args: readonly string[]) => {
+    const lines: string[] = [];
+    const rest = args[0] === "run" ? args.slice(1) : args;
+    const code = await runCli(["run", "--check", ...rest], {
+      version: VERSION,
+      env: process.env,
+      cwd: process.cwd(),
+      startMaster: () => Promise.reject(new Error("a check never starts a master")),
+      stdout: () => {},
+      stderr: (line) => lines.push(line),
+    });
+    return { code, lines };
+  };
   const code = await runCli(runtime.args, {
     version: VERSION,
     env: process.env,
     cwd: process.cwd(),
-    startMaster: (opts) => startMaster(runtime, opts),
+    startMaster: (opts) => startMaster(runtime, opts, undefined, check),
     stdout: lineTo(1),
     stderr: resuming ? (line) => problems.push(line) : errLine,
   });
-  if (resuming) await startMaster(runtime, undefined, problems);
+  if (resuming) await startMaster(runtime, undefined, problems, check);
   runtime.exit(code);
 }

@@ -23,6 +23,43 @@ export interface PreflightPorts {
 
 export type PreflightResult = { ok: true } | { ok: false; reason: string; output: string[] };
 
+/** What identifies an executable file's content and permissions without reading it. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+export function fileIdentity(path: string): FileIdentity | undefined {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return !!a && !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/**
+ * The check of the configuration by the running image itself: used instead of running
+ * the executable again when that file is, unchanged (same inode, size, mtime and ctime),
+ * the one this image was started from, so the run could show nothing this image cannot.
+ */
+export type InProcessCheck = (runArgs: readonly string[]) => Promise<{ code: number; lines: string[] }>;
+
+export async function preflightSameBinary(self: { path: string }, runArgs: readonly string[], check: InProcessCheck): Promise<PreflightResult> {
+  const problem = executableProblem(self.path);
+  if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
+  const r = await check(runArgs);
+  if (r.code === 0) return { ok: true };
+  return { ok: false, reason: `configuration check failed: ${r.lines[r.lines.length - 1] ?? `exit ${r.code}`}`, output: r.lines };
+}
+
 /** `run --check` inserted before the user's options (and so before any `--`). */
 export function checkArgs(runArgs: readonly string[], format: number): string[] {
   const rest = runArgs[0] === "run" ? runArgs.slice(1) : runArgs;

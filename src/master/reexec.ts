@@ -16,7 +16,7 @@ import process from "node:process";
 import { VERSION } from "../version.ts";
 import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
-import { preflight, type PreflightPorts } from "./preflight.ts";
+import { fileIdentity, preflight, preflightSameBinary, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
 import type { Session } from "../mcli/server.ts";
@@ -92,7 +92,11 @@ export class Reloader {
         return { cancel: () => clearTimeout(t) };
       },
     };
-    const checked = await preflight(ports, host.runtime.self, host.current.args, HANDOVER_FORMAT, join(host.runDir, "preflight.out"));
+    const self = host.runtime.self;
+    const checked =
+      host.runtime.compiled && host.inProcessCheck && sameFile(host.selfIdentity, fileIdentity(self.path))
+        ? await preflightSameBinary(self, host.current.args, host.inProcessCheck)
+        : await preflight(ports, self, host.current.args, HANDOVER_FORMAT, join(host.runDir, "preflight.out"));
     if (!checked.ok) {
       for (const line of checked.output) host.log.alert(`preflight: ${line}`);
       this.failed(checked.reason);

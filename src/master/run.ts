@@ -23,6 +23,7 @@ import type { ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
+import { fileIdentity, type FileIdentity, type InProcessCheck } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
 import { Supervisor, type LoadResult, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
@@ -83,6 +84,9 @@ export class MasterHost {
   /** the options of the current generation */
   current: RunOptions;
   readonly reloader: Reloader;
+  /** the executable as it was when this image started (see preflightSameBinary) */
+  readonly selfIdentity: FileIdentity | undefined;
+  inProcessCheck?: InProcessCheck;
   private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
   private pidfileWritten = false;
 
@@ -100,6 +104,7 @@ export class MasterHost {
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
     this.reloader = new Reloader(this);
+    this.selfIdentity = fileIdentity(runtime.self.path);
   }
 
   // ---- plans ------------------------------------------------------------------------
@@ -399,8 +404,14 @@ export class MasterHost {
  * Runs the master until it exits. `opts` is what this image's command line loaded; a new
  * image after re-exec whose configuration did not load passes none, with the problems.
  */
-export async function startMaster(runtime: Runtime, opts: RunOptions | undefined, handoverProblems?: string[]): Promise<void> {
+export async function startMaster(
+  runtime: Runtime,
+  opts: RunOptions | undefined,
+  handoverProblems?: string[],
+  inProcessCheck?: InProcessCheck,
+): Promise<void> {
   const host = new MasterHost(runtime, opts);
+  if (inProcessCheck) host.inProcessCheck = inProcessCheck;
   try {
     const handover = process.env[HANDOVER_VAR];
     if (handover) host.resume(handover, opts, handoverProblems);

@@ -63,7 +63,10 @@ interface Restart {
   history: RestartHistory;
 }
 
-const ACCEPT_POLL_MS = 20;
+/** `accepting` readiness is polled quickly while workers are young, then more slowly. */
+const ACCEPT_POLL_FAST_MS = 5;
+const ACCEPT_POLL_FAST_FOR_MS = 500;
+const ACCEPT_POLL_MS = 25;
 const SIGKILL = 9;
 const SIGTERM = 15;
 
@@ -172,7 +175,9 @@ export class Supervisor {
 
   private schedulePoll(): void {
     if (this.pollTimer) return;
-    this.pollTimer = this.ports.after(ACCEPT_POLL_MS, () => {
+    const now = this.ports.now();
+    const young = [...this.waitingReady].some((pid) => now - (this.state.processes.get(pid)?.startedAt ?? 0) < ACCEPT_POLL_FAST_FOR_MS);
+    this.pollTimer = this.ports.after(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, () => {
       this.pollTimer = undefined;
       for (const pid of [...this.waitingReady]) {
         if (this.ports.isAccepting(pid)) this.markReady(pid);
