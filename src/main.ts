@@ -29,6 +29,28 @@ const lineTo = (fd: number) => (line: string) => {
 };
 const errLine = lineTo(2);
 
+/** Raw text to fd 1, whole even on a non-blocking pipe (EAGAIN: try again); EPIPE ends it quietly. */
+const textToStdout = (text: string) => {
+  const data = new TextEncoder().encode(text);
+  for (let off = 0; off < data.length; ) {
+    try {
+      off += writeSync(1, data, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+    }
+  }
+};
+
+/** The master CLI client (`steward cli`, `steward reload`), loaded only when one of them runs. */
+const masterCliClient = async () =>
+  (await import("./mcli/client.ts")).createMasterCliClient({
+    cwd: process.cwd(),
+    stdin: process.stdin,
+    stdout: process.stdout,
+    write: textToStdout,
+    stderr: errLine,
+  });
+
 const runtime = await detectRuntime();
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
@@ -86,6 +108,10 @@ if (runtime.args[0] === SHIM_MODE) {
     startMaster: (opts) => startMaster(runtime, opts, undefined, check),
     stdout: lineTo(1),
     stderr: resuming ? (line) => problems.push(line) : errLine,
+    mcli: {
+      cli: async (request) => (await masterCliClient()).cli(request),
+      reload: async (request) => (await masterCliClient()).reload(request),
+    },
   });
   if (resuming) await startMaster(runtime, undefined, problems, check);
   runtime.exit(code);

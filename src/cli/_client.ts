@@ -3,6 +3,7 @@
  * and refusing politely when this build has no client.
  */
 
+import { parseMasterCliAddress } from "../config/address.ts";
 import { UsageError } from "./_usage.ts";
 import type { CommandInput } from "./deps.ts";
 
@@ -27,9 +28,18 @@ export function masterCliAddress(input: CommandInput): string | undefined {
   return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
 }
 
-/** @throws UsageError when neither -S nor STEWARD_MASTER_CLI gives an address */
+/**
+ * The address as given (settings such as `,level,user` included: they are the master's
+ * business, the client ignores them).
+ * @throws UsageError when neither -S nor STEWARD_MASTER_CLI gives one, or it is not an address
+ */
 export function requireMasterCliAddress(input: CommandInput): string {
   const address = masterCliAddress(input);
-  if (address !== undefined) return address;
-  throw new UsageError("option '--master-cli' (-S) is required: the master CLI socket path or HOST:PORT");
+  if (address === undefined) {
+    throw new UsageError("option '--master-cli' (-S) is required: the master CLI socket path or HOST:PORT");
+  }
+  const bind = address.split(",")[0]!.trim();
+  const parsed = parseMasterCliAddress(bind, input.deps.cwd);
+  if (typeof parsed === "string") throw new UsageError(`option '--master-cli' (-S) '${bind}': ${parsed}`);
+  return address;
 }

@@ -10,7 +10,11 @@ import type { CheckedArgs } from "./strict.ts";
 export interface MasterCliRequest {
   /** `-S` as given: a unix socket path or HOST:PORT, possibly followed by `,key,value` settings */
   address: string;
-  /** the command words (`show`, `proc`); none: an interactive prompt when stdin is a TTY */
+  /**
+   * the command arguments: each one command line (`"show proc" "show version"`), or, when
+   * none holds a space or `;`, the words of one command (`show`, `proc`); none: an
+   * interactive prompt when stdin is a TTY, else command lines read from stdin
+   */
   words: string[];
 }
 

@@ -77,6 +77,7 @@ export class Reloader {
     if (requester) this.requester = requester;
     host.log.beginLoad();
     host.log.notice(`Reloading (${origin})`);
+    host.notifier.reloading();
     void this.prepareAndExec(hard);
   }
 
@@ -158,6 +159,7 @@ export class Reloader {
     host.state.failedReloads++;
     host.state.lastFailure = reason;
     host.log.alert(`Reload failed: ${reason}`);
+    host.notifier.reloadFailed(reason);
     this.finish(false);
   }
 

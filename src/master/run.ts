@@ -11,11 +11,12 @@ import type { Config } from "../config/types.ts";
 import { ListenerRegistry, listenerKey } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
+import { createNotifier, NO_NOTIFIER, type Notifier } from "../notify/systemd.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
-import { shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
+import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { createCommandRunner, promptFor, type MasterView } from "../mcli/commands.ts";
 import { CliServer } from "../mcli/server.ts";
@@ -23,21 +24,37 @@ import type { ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
+import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity, type InProcessCheck } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
-import { Supervisor, type LoadResult, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
+import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
 
-function writeStderr(line: string): void {
+function writeLine(fd: number, line: string): void {
   const data = new TextEncoder().encode(line + "\n");
   for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) {
     try {
-      off += writeSync(2, data, off);
+      off += writeSync(fd, data, off);
     } catch {
-      // EAGAIN on a non-blocking stderr: try again
+      // EAGAIN on a non-blocking descriptor: try again
     }
   }
+}
+
+/** With -D: the pipe to the launcher, taken from the environment so that no child inherits it. */
+function takeLauncherFd(px: Posix): number | undefined {
+  const raw = process.env[LAUNCHER_FD_VAR];
+  if (raw === undefined) return undefined;
+  delete process.env[LAUNCHER_FD_VAR];
+  const fd = Number(raw);
+  try {
+    px.setCloexec(fd, true);
+  } catch {
+    return undefined;
+  }
+  px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
+  return fd;
 }
 
 /** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
@@ -76,6 +93,8 @@ export class MasterHost {
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  /** sd_notify to the service manager (a no-op without --systemd) */
+  notifier: Notifier = NO_NOTIFIER;
   notify!: NotifyReceiver;
   notifyPath!: string;
   runDir!: string;
@@ -89,6 +108,16 @@ export class MasterHost {
   inProcessCheck?: InProcessCheck;
   private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
   private pidfileWritten = false;
+  /** -D: the launcher's pipe, until the first load is over */
+  private launcherFd: number | undefined;
+
+  /** Tells a -D launcher the first generation is ready, and lets it go. */
+  private releaseLauncher(): void {
+    if (this.launcherFd === undefined) return;
+    writeLine(this.launcherFd, READY_MARK);
+    this.px.close(this.launcherFd);
+    this.launcherFd = undefined;
+  }
 
   constructor(
     readonly runtime: Runtime,
@@ -96,7 +125,15 @@ export class MasterHost {
   ) {
     this.px = new Posix(runtime.libc);
     this.pid = this.px.pid();
-    this.log = createLogger({ level: opts?.logLevel ?? 3, pid: () => this.pid, write: writeStderr });
+    this.launcherFd = takeLauncherFd(this.px);
+    this.log = createLogger({
+      level: opts?.logLevel ?? 3,
+      pid: () => this.pid,
+      write: (line) => {
+        writeLine(2, line);
+        if (this.launcherFd !== undefined) writeLine(this.launcherFd, line);
+      },
+    });
     this.listeners = new ListenerRegistry(this.px);
     this.cliListeners = new ListenerRegistry(this.px);
     const view = this.view();
@@ -137,6 +174,32 @@ export class MasterHost {
         cliSocket: join(dir, `worker-g${generation}-${id}.sock`),
       }),
       fds: bound.map((l) => l.fd),
+      ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
+      ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
+    });
+  }
+
+  /** How `config`'s programs start; every command is resolved now, for a clear error. */
+  programPlanFor(config: Config): ProgramPlanner {
+    const paths = new Map<string, string>();
+    for (const program of config.program) {
+      const r = resolveCommand(program.command[0]!, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd());
+      if ("error" in r) throw new StartError(`program '${program.name}': command: ${r.error}`);
+      paths.set(program.name, r.path);
+    }
+    return (program) => ({
+      label: `program '${program.name}'`,
+      path: paths.get(program.name)!,
+      argv: program.command,
+      ...(program.cwd !== undefined ? { cwd: program.cwd } : {}),
+      env: {
+        ...inheritedEnv(process.env),
+        ...program.env,
+        NOTIFY_SOCKET: this.notifyPath,
+        STEWARD_MASTER_PID: String(this.pid),
+        STEWARD_CLI_SOCKET: join(this.runDir, `program-${program.name}.sock`),
+      },
+      fds: [],
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
@@ -233,8 +296,12 @@ export class MasterHost {
   }
 
   private makeSupervisor(config: Config, plan: WorkerPlanner): Supervisor {
+    const programPlan = this.programPlanFor(config);
     return new Supervisor(config, this.state, this.ports(), this.log, plan, {
+      stopping: () => this.notifier.stopping(),
       loaded: () => {
+        this.notifier.ready(this.pid);
+        this.releaseLauncher();
         const pidfile = this.current.config.global.pidfile;
         if (pidfile) {
           writePidfile(pidfile, this.pid);
@@ -244,7 +311,7 @@ export class MasterHost {
       oldGone: () => {
         if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
       },
-    });
+    }, programPlan);
   }
 
   // ---- children and signals ---------------------------------------------------------
@@ -295,6 +362,7 @@ export class MasterHost {
   /** SPEC §5.1, step by step. */
   startFresh(): void {
     const config = this.current.config;
+    this.notifier = createNotifier(this.px, process.env, this.current.systemd, (m) => this.log.warn(m));
     // 1. Orphaned descendants are ours to reap (PID 1 reaps them anyway).
     if (this.pid !== 1) this.px.setChildSubreaper();
     // 2. The master's own directory, and the socket workers send sd_notify messages to.
@@ -339,6 +407,7 @@ export class MasterHost {
     }
     delete process.env[HANDOVER_VAR];
     this.current = handover.options;
+    this.notifier = createNotifier(this.px, process.env, (opts ?? handover.options).systemd, (m) => this.log.warn(m));
     this.runDir = handover.runDir;
     this.state = restoreState(handover);
     this.state.version = VERSION;
@@ -379,11 +448,18 @@ export class MasterHost {
   /** Runs a load of `opts` as a reload; `done` gets the result. */
   reloadWith(opts: RunOptions, hard: boolean, done: (r: LoadResult) => void): void {
     let plan: WorkerPlanner;
+    let programPlan: ProgramPlanner;
     try {
       plan = this.planFor(opts.config);
+      programPlan = this.programPlanFor(opts.config);
     } catch (e) {
       this.closeUnusedListeners(this.current.config);
-      done({ ok: false, reason: (e as Error).message, exitCode: 1 });
+      const reason = (e as Error).message;
+      this.state.failedReloads++;
+      this.state.lastFailure = reason;
+      this.log.alert(`Reload failed: ${reason}`);
+      this.notifier.reloadFailed(reason);
+      done({ ok: false, reason, exitCode: 1 });
       return;
     }
     this.supervisor.reload(opts.config, plan, hard, (result) => {
@@ -394,9 +470,12 @@ export class MasterHost {
         } catch (e) {
           this.log.warn(`Master CLI: ${(e as Error).message}`);
         }
-      } else this.closeUnusedListeners(this.current.config);
+      } else {
+        this.closeUnusedListeners(this.current.config);
+        this.notifier.reloadFailed(result.reason);
+      }
       done(result);
-    });
+    }, programPlan);
   }
 }
 
@@ -410,6 +489,9 @@ export async function startMaster(
   handoverProblems?: string[],
   inProcessCheck?: InProcessCheck,
 ): Promise<void> {
+  if (opts?.daemon && process.env[LAUNCHER_FD_VAR] === undefined && process.env[HANDOVER_VAR] === undefined) {
+    runtime.exit(await launchDaemon(runtime.self, opts.args, (line) => writeLine(2, line)));
+  }
   const host = new MasterHost(runtime, opts);
   if (inProcessCheck) host.inProcessCheck = inProcessCheck;
   try {

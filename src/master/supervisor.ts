@@ -9,7 +9,7 @@
  *   reaped, so the master never exits while a child it knows of is alive;
  * - once stopping, nothing new is started and the exit code no longer changes.
  */
-import type { Config } from "../config/types.ts";
+import type { Config, OnFailure, ProgramConfig } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
 import { signalName } from "../config/signals.ts";
 import type { Logger } from "../log.ts";
@@ -43,10 +43,15 @@ export interface SupervisorHooks {
   loaded?(generation: number): void;
   /** no old worker is left (listeners the current configuration dropped may now be closed) */
   oldGone?(): void;
+  /** the master begins to stop */
+  stopping?(): void;
 }
 
 /** How a worker is built: the spawn plan for worker `id` of `generation`. */
 export type WorkerPlanner = (id: number, generation: number) => ChildSpec;
+
+/** How a `[[program]]` is started. */
+export type ProgramPlanner = (program: ProgramConfig) => ChildSpec;
 
 export type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: number };
 
@@ -79,7 +84,8 @@ export class Supervisor {
   /** workers waiting to be observed ready (load or restart), by PID */
   private readonly waitingReady = new Set<number>();
   private pollTimer?: Timer;
-  private readonly restarts = new Map<number, Restart>();
+  /** restart state by `worker:ID` or `program:NAME` */
+  private readonly restarts = new Map<string, Restart>();
   private hardStopTimer?: Timer;
   private exitCode = 0;
   private finished = false;
@@ -91,6 +97,9 @@ export class Supervisor {
     private readonly log: Logger,
     private plan: WorkerPlanner,
     private readonly hooks: SupervisorHooks = {},
+    private programPlan: ProgramPlanner = () => {
+      throw new Error("no program planner");
+    },
   ) {}
 
   // ---- start ------------------------------------------------------------------------
@@ -99,6 +108,7 @@ export class Supervisor {
   start(): void {
     this.state.phase = "starting";
     this.log.beginLoad();
+    for (const program of this.config.program) this.spawnProgram(program, this.programPlan);
     this.runLoad(this.state.reloads, this.config, this.plan, (result) => {
       if (result.ok) {
         this.state.phase = "running";
@@ -156,6 +166,29 @@ export class Supervisor {
       ready: false,
     });
     this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`);
+    return pid;
+  }
+
+  private spawnProgram(program: ProgramConfig, plan: ProgramPlanner): number | undefined {
+    let pid: number;
+    try {
+      pid = this.ports.spawn(plan(program));
+    } catch (e) {
+      this.log.alert(`Cannot start program '${program.name}': ${(e as Error).message}`);
+      return undefined;
+    }
+    this.state.processes.set(pid, {
+      pid,
+      kind: "program",
+      name: program.name,
+      id: 0,
+      generation: this.state.reloads,
+      startedAt: this.ports.now(),
+      version: this.state.version,
+      role: "current",
+      ready: true,
+    });
+    this.log.notice(`Program '${program.name}' (${pid}) started`);
     return pid;
   }
 
@@ -247,9 +280,15 @@ export class Supervisor {
     }
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
+    if (p.kind === "program") {
+      this.programExited(p, ws);
+      this.maybeFinish();
+      return;
+    }
     const label = `worker ${p.id} (${p.pid})`;
     if (this.state.phase === "stopping") {
-      this.log.notice(`${p.role === "old" ? "Old" : "Current"} ${label} ${describeExit(ws)}`);
+      const role = p.role === "old" ? "Old" : p.role === "current" ? "Current" : "New";
+      this.log.notice(`${role} ${label} ${describeExit(ws)}`);
     } else if (p.role === "loading") {
       this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`);
       const status = exitStatusOf(ws);
@@ -267,25 +306,43 @@ export class Supervisor {
   }
 
   private currentWorkerDied(p: ProcessEntry, ws: WaitStatus): void {
-    const label = `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}`;
-    const policy = this.config.global.onFailure;
+    this.applyPolicy(`worker:${p.id}`, `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}`, p, ws, this.config.global.onFailure, () => {
+      const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
+      if (pid !== undefined) this.watchReady(pid, this.config);
+      this.checkAllGone();
+    });
+  }
+
+  private programExited(p: ProcessEntry, ws: WaitStatus): void {
+    const label = `Program '${p.name}' (${p.pid}) ${describeExit(ws)}`;
+    if (this.state.phase === "stopping" || p.role === "old") {
+      this.log.notice(label);
+      return;
+    }
+    const program = this.config.program.find((c) => c.name === p.name);
+    if (!program) {
+      this.log.notice(label);
+      return;
+    }
+    this.applyPolicy(`program:${p.name}`, label, p, ws, program.onFailure, () => this.spawnProgram(program, this.programPlan));
+  }
+
+  /** SPEC §5.6 for one process: log, restart with back-off, or stop the master. */
+  private applyPolicy(key: string, label: string, p: ProcessEntry, ws: WaitStatus, policy: OnFailure, respawn: () => void): void {
     if (policy === "ignore") {
       this.log.warn(`${label} (on-failure = ignore)`);
       return;
     }
     if (policy === "restart") {
-      const r = this.restarts.get(p.id) ?? { history: { failures: [], lastDelay: 0 } };
+      const r = this.restarts.get(key) ?? { history: { failures: [], lastDelay: 0 } };
       const decision = decideRestart(r.history, this.ports.now(), this.ports.now() - p.startedAt);
       r.history = decision.history;
-      this.restarts.set(p.id, r);
+      this.restarts.set(key, r);
       if (decision.action === "restart") {
         this.log.warn(`${label}; restarting it in ${formatDuration(decision.delay)} (on-failure = restart)`);
         r.timer = this.ports.after(decision.delay, () => {
           r.timer = undefined;
-          if (this.state.phase === "stopping") return;
-          const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
-          if (pid !== undefined) this.watchReady(pid, this.config);
-          this.checkAllGone();
+          if (this.state.phase !== "stopping") respawn();
         });
         return;
       }
@@ -304,7 +361,7 @@ export class Supervisor {
   private checkAllGone(last?: WaitStatus): void {
     if (this.state.phase !== "running" || this.load) return;
     if (workers(this.state).length > 0) return;
-    if ([...this.restarts.values()].some((r) => r.timer)) return;
+    if ([...this.restarts].some(([key, r]) => key.startsWith("worker:") && r.timer)) return;
     const code = last && !isNormalExit(last) ? exitStatusOf(last) : 0;
     this.log.notice(`All workers exited.`);
     this.stop(code, SIGTERM);
@@ -375,7 +432,7 @@ export class Supervisor {
    * and get their stop signal (SIGTERM when `hard`); on failure they stay current and
    * untouched, and the new workers are killed.
    */
-  reload(config: Config, plan: WorkerPlanner, hard: boolean, done: (r: LoadResult) => void): void {
+  reload(config: Config, plan: WorkerPlanner, hard: boolean, done: (r: LoadResult) => void, programPlan?: ProgramPlanner): void {
     if (this.state.phase !== "running" || this.load) {
       done({ ok: false, reason: "Another reload is still in progress.", exitCode: 1 });
       return;
@@ -401,7 +458,9 @@ export class Supervisor {
       delete this.state.lastFailure;
       this.config = config;
       this.plan = plan;
+      if (programPlan) this.programPlan = programPlan;
       this.retireOldGeneration(generation, hard);
+      this.reloadPrograms();
       this.log.notice("Loading success.");
       this.hooks.loaded?.(generation);
       done(result);
@@ -413,8 +472,11 @@ export class Supervisor {
     const g = this.config.global;
     const now = this.ports.now();
     const signalled: number[] = [];
-    for (const r of this.restarts.values()) r.timer?.cancel();
-    this.restarts.clear();
+    for (const [key, r] of this.restarts) {
+      if (!key.startsWith("worker:")) continue;
+      r.timer?.cancel();
+      this.restarts.delete(key);
+    }
     for (const p of this.state.processes.values()) {
       if (p.kind !== "worker" || p.generation === generation) continue;
       if (p.role === "current") {
@@ -434,6 +496,32 @@ export class Supervisor {
     if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
   }
 
+  /**
+   * Programs after a successful reload: `start-on-reload = true` ones are stopped (SIGTERM)
+   * and started again from the new configuration; `false` ones keep running untouched;
+   * removed ones are stopped; new ones are started.
+   */
+  private reloadPrograms(): void {
+    const running = [...this.state.processes.values()].filter((p) => p.kind === "program" && p.role === "current");
+    const now = this.ports.now();
+    const stop = (p: ProcessEntry, why: string) => {
+      p.role = "old";
+      p.stopSentAt = now;
+      this.ports.kill(p.pid, SIGTERM);
+      this.log.notice(`Program '${p.name}' (${p.pid}) sent SIGTERM (${why})`);
+    };
+    for (const p of running) if (!this.config.program.some((c) => c.name === p.name)) stop(p, "no longer configured");
+    for (const program of this.config.program) {
+      const current = running.filter((p) => p.name === program.name);
+      if (current.length > 0 && !program.startOnReload) continue;
+      for (const p of current) stop(p, "start-on-reload");
+      const r = this.restarts.get(`program:${program.name}`);
+      r?.timer?.cancel();
+      this.restarts.delete(`program:${program.name}`);
+      this.spawnProgram(program, this.programPlan);
+    }
+  }
+
   private hardKill(pids: number[]): void {
     const left = pids.filter((pid) => this.state.processes.has(pid));
     if (left.length === 0) return;
@@ -451,6 +539,7 @@ export class Supervisor {
     if (this.state.phase === "stopping") return;
     this.state.phase = "stopping";
     this.exitCode = code;
+    this.hooks.stopping?.();
     if (this.load) {
       this.load.deadline.cancel();
       this.load = undefined;

@@ -2,6 +2,7 @@
  * The master CLI's commands (SPEC §7.3) and routing to workers (§7.4). Replies are built
  * from a read-only view of the master; only `reload` and `hard-reload` act.
  */
+import { Buffer } from "node:buffer";
 import { connect } from "node:net";
 import type { MasterState, ProcessEntry } from "../master/state.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
@@ -29,7 +30,13 @@ interface Command {
   run(view: MasterView, session: Session, args: string[]): string | null | Promise<string | null>;
 }
 
+/** a worker that does not accept within this is reported as having no CLI */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** a worker that accepted but stays silent this long ends the exchange (the session idle limit) */
+const REPLY_TIMEOUT_MS = 10 * 60_000;
+
+/** Commands that act on the session itself: the master runs them even when a default target is set (as HAProxy does). */
+const SESSION_COMMANDS: ReadonlySet<string> = new Set(["prompt", "quit", "operator", "user"]);
 
 function uptimeOf(view: MasterView, startedAt: number): string {
   return formatUptime((Date.now() - startedAt) / 1000);
@@ -177,8 +184,15 @@ function helpText(level: Level, about?: string[]): string {
 function unknown(level: Level, words: string[]): string {
   const names = COMMANDS.filter((c) => levelAllows(level, c.level)).map((c) => c.words.join(" "));
   const attempt = words.slice(0, Math.min(words.length, 3)).join(" ");
+  // `show` alone: the commands it begins; else the known names closest to what was typed
+  const completions = names.filter((n) => n.startsWith(`${words.join(" ")} `));
   const firstWords = [...new Set(names.map((n) => n.split(" ")[0]!))];
-  const matches = words[0] === "show" && words.length > 1 ? closeMatches(words.slice(0, 2).join(" "), names) : closeMatches(words[0]!, firstWords.concat(names));
+  const matches =
+    completions.length > 0
+      ? completions
+      : words[0] === "show" && words.length > 1
+        ? closeMatches(words.slice(0, 2).join(" "), names)
+        : closeMatches(words[0]!, firstWords.concat(names));
   return `Unknown command: '${attempt}'${matches.length > 0 ? `\nDid you mean: ${matches.join(", ")}?` : ""}`;
 }
 
@@ -211,8 +225,12 @@ export function forward(socketPath: string, line: string): Promise<string> {
       resolve(text);
     };
     const sock = connect({ path: socketPath });
-    const timer = setTimeout(() => done(chunks.length ? Buffer.concat(chunks).toString() : "Can't connect to the target CLI!"), CONNECT_TIMEOUT_MS);
-    sock.on("connect", () => sock.end(`${line}\n`));
+    let timer = setTimeout(() => done("Can't connect to the target CLI!"), CONNECT_TIMEOUT_MS);
+    sock.on("connect", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => done(Buffer.concat(chunks).toString().replace(/\n+$/, "")), REPLY_TIMEOUT_MS);
+      sock.end(`${line}\n`);
+    });
     sock.on("data", (d: Buffer) => chunks.push(d));
     sock.on("error", () => done(chunks.length ? Buffer.concat(chunks).toString() : "Can't connect to the target CLI!"));
     sock.on("close", () => done(Buffer.concat(chunks).toString().replace(/\n+$/, "")));
@@ -233,7 +251,7 @@ export function createCommandRunner(view: MasterView): CommandRunner {
       if (target === "master") return runOnMaster(view, session, words.slice(1));
       return route(view, session, target, words.slice(1));
     }
-    if (session.target !== undefined) {
+    if (session.target !== undefined && !SESSION_COMMANDS.has(first)) {
       const target = resolveTarget(view.state, session.target);
       if (typeof target === "string" && target !== "master") return target;
       if (target !== "master") return route(view, session, target, words);

@@ -6,7 +6,10 @@
  * while nothing happens.
  *
  * Invariants: a session runs one command at a time, in order; a reply is always followed
- * by one empty line; bad input closes at most the session that sent it.
+ * by one empty line; bad input closes at most the session that sent it. The master closes
+ * a session only after reading what the client sent (a lingering close): closing a
+ * socket with unread input makes the kernel reset the connection, and the client would
+ * lose the reply or the error that explains the close.
  */
 import type { MasterCliConfig } from "../config/types.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SHUT_WR } from "../sys/constants.ts";
@@ -16,6 +19,12 @@ import { splitCommands, type Level } from "./protocol.ts";
 export const MAX_SESSIONS_PER_LISTENER = 64;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
 export const MAX_LINE = 64 * 1024;
+/** how long a closing session keeps reading (and discarding) before the descriptor is closed */
+export const LINGER_MS = 2_000;
+/** before an exec, how long the sessions that end with the image may take to send their command and get the reply */
+export const EXEC_DRAIN_MS = 250;
+/** refused connections kept lingering at once; beyond, they are closed at once */
+const MAX_REFUSED_LINGERING = 64;
 
 export interface CliListener {
   key: string;
@@ -44,16 +53,24 @@ export class Session {
   /** default routing target (`@1`, `@!123`), if set */
   target?: string;
   input = "";
+  /** per session: a character split across reads must not continue in another session */
+  readonly decoder = new TextDecoder();
   queue: string[][] = [];
   out: Uint8Array[] = [];
   busy = false;
   peerClosed = false;
   closing = false;
+  /** closing, output written and SHUT_WR sent: input is read and discarded until EOF */
+  lingering?: ReturnType<typeof setTimeout>;
   lastActive = Date.now();
+  /** replies sent so far */
+  replies = 0;
 
   constructor(
     readonly fd: number,
     readonly listener: CliListener,
+    /** false for a connection refused for the listener's session limit */
+    readonly counted = true,
   ) {
     this.level = listener.config.level;
   }
@@ -63,13 +80,14 @@ export class Session {
 export type CommandRunner = (session: Session, words: string[]) => string | null | Promise<string | null>;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const TOO_MANY = `Too many sessions (at most ${MAX_SESSIONS_PER_LISTENER} per listener).\n\n`;
 
 export class CliServer {
   readonly listeners = new Map<string, CliListener>();
   readonly sessions = new Map<number, Session>();
   private readonly buf = new Uint8Array(65536);
   private idleTimer?: ReturnType<typeof setInterval>;
+  private refusedLingering = 0;
 
   constructor(
     private readonly px: Posix,
@@ -109,8 +127,14 @@ export class CliServer {
     return s;
   }
 
-  /** Before execve: listeners (and the requesting session) stay open, without SIGIO. */
+  /**
+   * Before execve: listeners (and the requesting session) stay open, without SIGIO;
+   * connections waiting in the backlog stay there for the next image. Every other session
+   * ends with this image: what it already sent is answered first, so that it is closed
+   * after its replies, never reset over unread input.
+   */
   prepareExec(keep: Session | undefined): void {
+    this.endSessionsBeforeExec(keep);
     for (const l of this.listeners.values()) {
       this.px.stopSignalWhenReadable(l.fd);
       this.px.setCloexec(l.fd, false);
@@ -158,8 +182,39 @@ export class CliServer {
       const r = revents[listeners.length + j]!;
       if (r & POLLNVAL) return this.drop(s);
       if (r & POLLIN || r & POLLHUP || r & POLLERR) this.readAll(s);
-      if (this.sessions.has(s.fd)) this.flush(s);
+      if (this.alive(s)) this.flush(s);
     });
+  }
+
+  /**
+   * The sessions other than `keep` end with this image. Each first gets what it is owed:
+   * the replies to what it already sent, and, when it was accepted but has sent nothing
+   * yet (a client between its connect and its write), a short wait for its command. Then
+   * it is closed with nothing unread, which the client sees as an orderly end.
+   */
+  private endSessionsBeforeExec(keep: Session | undefined): void {
+    const ending = () => [...this.sessions.values()].filter((s) => s !== keep);
+    for (const s of ending()) this.readAll(s);
+    const deadline = Date.now() + EXEC_DRAIN_MS;
+    for (;;) {
+      const waiting = ending().filter((s) => s.out.length > 0 || (s.replies === 0 && !s.peerClosed && !s.busy && !s.closing));
+      const left = deadline - Date.now();
+      if (waiting.length === 0 || left <= 0) break;
+      const pollfds = new Int32Array(waiting.length * 2);
+      waiting.forEach((s, i) => {
+        pollfds[i * 2] = s.fd;
+        pollfds[i * 2 + 1] = POLLIN | (s.out.length > 0 ? POLLOUT : 0);
+      });
+      this.px.fn.poll(pollfds, waiting.length, Math.min(left, 20));
+      for (const s of waiting) {
+        this.readAll(s);
+        this.flush(s);
+      }
+    }
+    for (const s of ending()) {
+      if (s.busy) this.send(s, "The master is re-executing for a reload: this command was interrupted; try again.\n\n");
+      this.drop(s);
+    }
   }
 
   private acceptAll(l: CliListener): void {
@@ -172,13 +227,23 @@ export class CliServer {
         return;
       }
       if (fd === null) return;
-      if (l.sessions >= MAX_SESSIONS_PER_LISTENER) {
-        this.px.writeSome(fd, encoder.encode(`Too many sessions (at most ${MAX_SESSIONS_PER_LISTENER} per listener).\n\n`));
+      const refused = l.sessions >= MAX_SESSIONS_PER_LISTENER;
+      if (refused && this.refusedLingering >= MAX_REFUSED_LINGERING) {
+        this.px.writeSome(fd, encoder.encode(TOO_MANY));
         this.px.close(fd);
         continue;
       }
       this.px.signalWhenReadable(fd);
-      const s = new Session(fd, l);
+      const s = new Session(fd, l, !refused);
+      if (refused) {
+        // Told why, then closed once its input is read (see lingering close above).
+        this.refusedLingering++;
+        this.sessions.set(fd, s);
+        s.closing = true;
+        this.send(s, TOO_MANY);
+        this.readAll(s);
+        continue;
+      }
       l.sessions++;
       this.sessions.set(fd, s);
       this.armIdleTimer();
@@ -201,8 +266,8 @@ export class CliServer {
         break;
       }
       s.lastActive = Date.now();
-      if (s.closing) continue;
-      s.input += decoder.decode(this.buf.subarray(0, n), { stream: true });
+      if (s.closing || s.lingering !== undefined) continue;
+      s.input += s.decoder.decode(this.buf.subarray(0, n), { stream: true });
       let nl: number;
       while ((nl = s.input.indexOf("\n")) >= 0) {
         const line = s.input.slice(0, nl);
@@ -255,7 +320,7 @@ export class CliServer {
 
   /** Completes an asynchronous command (also for a session adopted across exec). */
   finish(s: Session, reply: string | null): void {
-    if (!this.sessions.has(s.fd)) return;
+    if (!this.alive(s)) return;
     s.busy = false;
     this.reply(s, reply);
     this.pump(s);
@@ -268,6 +333,7 @@ export class CliServer {
       s.queue = [];
       return;
     }
+    s.replies++;
     const body = text === "" || text.endsWith("\n") ? text : `${text}\n`;
     this.send(s, `${body}\n${s.prompt ? this.promptOf(s) : ""}`);
   }
@@ -278,6 +344,7 @@ export class CliServer {
   }
 
   private flush(s: Session): void {
+    if (!this.alive(s)) return;
     while (s.out.length > 0) {
       const chunk = s.out[0]!;
       let n: number | null;
@@ -294,13 +361,33 @@ export class CliServer {
   }
 
   private maybeClose(s: Session): void {
-    if (!this.sessions.has(s.fd) || s.out.length > 0 || s.busy) return;
-    if (s.closing || (s.peerClosed && s.queue.length === 0)) this.drop(s);
+    if (!this.alive(s) || s.out.length > 0 || s.busy) return;
+    if (s.peerClosed && (s.closing || s.queue.length === 0)) return this.drop(s);
+    if (s.closing && s.lingering === undefined) this.linger(s);
+  }
+
+  /** Closing while the client may still be sending: half-close, then read to EOF (bounded) before closing. */
+  private linger(s: Session): void {
+    this.px.fn.shutdown(s.fd, SHUT_WR);
+    s.queue = [];
+    s.input = "";
+    s.lingering = setTimeout(() => this.drop(s), LINGER_MS);
+  }
+
+  /**
+   * Whether `s` is still open. By identity: a dropped session's descriptor number may
+   * already belong to a newer session when a late reply (a worker's) arrives.
+   */
+  private alive(s: Session): boolean {
+    return this.sessions.get(s.fd) === s;
   }
 
   drop(s: Session): void {
-    if (!this.sessions.delete(s.fd)) return;
-    s.listener.sessions--;
+    if (!this.alive(s)) return;
+    this.sessions.delete(s.fd);
+    if (s.counted) s.listener.sessions--;
+    else this.refusedLingering--;
+    if (s.lingering !== undefined) clearTimeout(s.lingering);
     this.px.fn.shutdown(s.fd, SHUT_WR);
     this.px.close(s.fd);
     if (this.sessions.size === 0) this.disarmIdleTimer();

@@ -254,6 +254,31 @@ export class Posix {
     return fds.map((_, i) => (buf[i * 2 + 1]! >>> 16) & 0xffff);
   }
 
+  /**
+   * Sends one datagram to a unix socket path, or to an abstract name (`@name`, as
+   * systemd's NOTIFY_SOCKET may be). Throws on failure.
+   */
+  sendDatagram(path: string, data: Uint8Array): void {
+    const name = new TextEncoder().encode(path.startsWith("@") ? path.slice(1) : path);
+    const abstract = path.startsWith("@");
+    const sa = new Uint8Array(2 + (abstract ? 1 : 0) + name.length + (abstract ? 0 : 1));
+    new DataView(sa.buffer).setUint16(0, C.AF_UNIX, true);
+    sa.set(name, abstract ? 3 : 2);
+    const fd = this.check(this.fn.socket(C.AF_UNIX, C.SOCK_DGRAM | C.SOCK_CLOEXEC, 0), "socket", path);
+    try {
+      if (this.fn.sendto(fd, data, data.length, 0, sa, sa.length) < 0) this.fail("sendto", path);
+    } finally {
+      this.fn.close(fd);
+    }
+  }
+
+  /** CLOCK_MONOTONIC in microseconds (what systemd's MONOTONIC_USEC wants). */
+  monotonicMicros(): bigint {
+    const ts = new BigInt64Array(2);
+    this.check(this.fn.clock_gettime(1 /* CLOCK_MONOTONIC */, ts), "clock_gettime");
+    return ts[0]! * 1_000_000n + ts[1]! / 1000n;
+  }
+
   /** true when something accepts connections at this unix path */
   unixPathInUse(path: string): boolean {
     const fd = this.fn.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);

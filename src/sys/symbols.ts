@@ -22,6 +22,8 @@ export const LIBC_SYMBOLS = {
   getsockname: { args: ["i32", "buffer", "buffer"], returns: "i32" },
   recv: { args: ["i32", "buffer", "u64", "i32"], returns: "i64" },
   recvmsg: { args: ["i32", "buffer", "i32"], returns: "i64" },
+  sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
+  clock_gettime: { args: ["i32", "buffer"], returns: "i32" },
   accept4: { args: ["i32", "pointer", "pointer", "i32"], returns: "i32" },
   read: { args: ["i32", "buffer", "u64"], returns: "i64" },
   write: { args: ["i32", "buffer", "u64"], returns: "i64" },

@@ -328,3 +328,85 @@ describe("reload", () => {
     assert.equal(state.reloads, 3);
   });
 });
+
+describe("programs", () => {
+  const program = (name: string, over: Partial<import("../../src/config/types.ts").ProgramConfig> = {}) => ({
+    name,
+    command: ["/bin/agent"],
+    env: {},
+    startOnReload: true,
+    onFailure: "restart" as const,
+    ...over,
+  });
+  function withPrograms(programs: ReturnType<typeof program>[], global: Partial<GlobalConfig> = {}) {
+    const sys = new FakeSystem();
+    const lines: string[] = [];
+    const log: Logger = {
+      notice: (m) => lines.push(m),
+      warn: (m) => lines.push(m),
+      alert: (m) => lines.push(m),
+      debug: () => {},
+      loadLines: () => lines,
+      beginLoad: () => {},
+      restoreLoad: () => {},
+    };
+    const cfg = { ...config({ ready: { kind: "spawn" }, ...global }), program: programs };
+    const state: MasterState = { pid: 1, startedAt: 0, reloads: 0, failedReloads: 0, version: "t", phase: "starting", processes: new Map() };
+    const sup = new Supervisor(
+      cfg,
+      state,
+      sys,
+      log,
+      (id, g) => ({ label: "w", path: "/bin/w", argv: ["w", String(id), String(g)], env: {}, fds: [] }),
+      {},
+      (p) => ({ label: p.name, path: p.command[0]!, argv: [...p.command, p.name], env: {}, fds: [] }),
+    );
+    sys.onDeath = (ws) => sup.childExited(ws);
+    sup.start();
+    const programs_ = () => [...state.processes.values()].filter((p) => p.kind === "program");
+    return { sys, sup, state, lines, cfg, programs: programs_ };
+  }
+
+  test("programs start with the master, before the workers, and are stopped with it", async () => {
+    const { sys, sup, programs } = withPrograms([program("agent")]);
+    const all = [...sys.processes.values()];
+    assert.equal(all[0]!.spec.argv.at(-1), "agent");
+    assert.equal(programs().length, 1);
+    sup.signal("SIGTERM");
+    assert.deepEqual(sys.processes.get(programs()[0]?.pid ?? all[0]!.pid)!.signals, [15]);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(sys.exitCode, 0);
+  });
+
+  test("on reload, start-on-reload = true replaces the program; false leaves it untouched", () => {
+    const { sys, sup, cfg, programs } = withPrograms([program("fresh"), program("steady", { startOnReload: false })]);
+    const [fresh, steady] = programs();
+    sys.ignoring.add(15);
+    sup.reload(cfg, (id, g) => ({ label: "w", path: "/bin/w", argv: ["w", String(id), String(g)], env: {}, fds: [] }), false, () => {});
+    assert.deepEqual(sys.processes.get(fresh!.pid)!.signals, [15]);
+    assert.deepEqual(sys.processes.get(steady!.pid)!.signals, []);
+    const after = programs().filter((p) => p.role === "current").map((p) => p.name).sort();
+    assert.deepEqual(after, ["fresh", "steady"]);
+    assert.equal(programs().find((p) => p.name === "steady" && p.role === "current")!.pid, steady!.pid);
+  });
+
+  test("each program's on-failure: restart after back-off, ignore, exit", async () => {
+    const r = withPrograms([program("a", { onFailure: "restart" })]);
+    const a = r.programs()[0]!;
+    r.sup.childExited({ pid: a.pid, exited: true, code: 1 });
+    assert.equal(r.programs().length, 0);
+    r.sys.advance(1000);
+    assert.equal(r.programs().length, 1);
+
+    const i = withPrograms([program("b", { onFailure: "ignore" })]);
+    i.sup.childExited({ pid: i.programs()[0]!.pid, exited: true, code: 1 });
+    i.sys.advance(5000);
+    assert.equal(i.programs().length, 0);
+    assert.equal(i.state.phase, "running");
+
+    const e = withPrograms([program("c", { onFailure: "exit" })]);
+    e.sup.childExited({ pid: e.programs()[0]!.pid, exited: true, code: 4 });
+    await new Promise((res) => setTimeout(res, 0));
+    assert.equal(e.sys.exitCode, 4);
+  });
+});

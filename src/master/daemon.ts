@@ -1,0 +1,51 @@
+/**
+ * `-D` (SPEC §8): the launcher starts the master in the background — a new session,
+ * stdio on /dev/null — and waits for the first load. The master copies its log lines to
+ * a pipe (fd 3, named by STEWARD_LAUNCHER_FD) until the first generation is ready, then
+ * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the
+ * start-up log and exits with the master's exit status.
+ */
+import { spawn } from "node:child_process";
+import process from "node:process";
+
+export const LAUNCHER_FD_VAR = "STEWARD_LAUNCHER_FD";
+export const READY_MARK = "\u0000READY";
+
+export function launchDaemon(self: { path: string; prefix: string[] }, args: readonly string[], stderr: (line: string) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(self.path, [...self.prefix, ...args], {
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore", "pipe"],
+      env: { ...process.env, [LAUNCHER_FD_VAR]: "3" },
+    });
+    const lines: string[] = [];
+    let buffered = "";
+    let ready = false;
+    const pipe = child.stdio[3] as NodeJS.ReadableStream | null;
+    pipe?.on("data", (d: Buffer | string) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line === READY_MARK) {
+          ready = true;
+          child.unref();
+          (pipe as unknown as { destroy?: () => void }).destroy?.();
+          resolve(0);
+          return;
+        }
+        lines.push(line);
+      }
+    });
+    child.on("exit", (code, signal) => {
+      if (ready) return;
+      for (const line of lines) stderr(line);
+      resolve(code ?? (signal ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 }) as Record<string, number>)[signal]! : 1));
+    });
+    child.on("error", (e) => {
+      stderr(`steward: cannot start the master in the background: ${e.message}`);
+      resolve(1);
+    });
+  });
+}
