@@ -148,6 +148,7 @@ export class MasterHost {
 
   /** Binds what `config` listens on (keeping what is bound) and returns how its workers start. */
   planFor(config: Config): WorkerPlanner {
+    this.checkIdentity(config);
     const command = config.worker.command;
     const resolved = resolveCommand(command[0]!, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd());
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
@@ -177,6 +178,17 @@ export class MasterHost {
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
+  }
+
+  /** `user`/`group` can be applied only by a master that may change identity. */
+  private checkIdentity(config: Config): void {
+    const { uid, gid, user, group } = config.global;
+    if (uid === undefined && gid === undefined) return;
+    const me = this.px.fn.getuid();
+    if (me === 0) return;
+    if ((uid === undefined || uid === me) && gid === undefined) return;
+    const who = [user !== undefined ? `user '${user}'` : "", group !== undefined ? `group '${group}'` : ""].filter(Boolean).join(" and ");
+    throw new StartError(`global: cannot run workers as ${who}: the master runs as uid ${me} and only root can switch identity`);
   }
 
   /** How `config`'s programs start; every command is resolved now, for a clear error. */
