@@ -112,6 +112,25 @@ if (runtime.args[0] === SHIM_MODE) {
       cli: async (request) => (await masterCliClient()).cli(request),
       reload: async (request) => (await masterCliClient()).reload(request),
     },
+    upgrade: async (request) => {
+      if (!runtime.compiled) {
+        errLine("steward: upgrade replaces the compiled executable; from source (bun/deno) there is none to replace");
+        return 1;
+      }
+      const [{ upgrade }, client] = await Promise.all([import("./upgrade/install.ts"), import("./mcli/client.ts")]);
+      return upgrade(request, {
+        target: runtime.self.path,
+        pid: process.pid,
+        stdout: lineTo(1),
+        stderr: errLine,
+        reload: async (address) => {
+          const where = client.clientAddress(address, process.cwd());
+          if (typeof where === "string") throw new Error(where);
+          const socket = await client.connectTo(where, client.addressName(address));
+          return (await client.exchange(socket, "reload\n")).reply;
+        },
+      });
+    },
   });
   if (resuming) await startMaster(runtime, undefined, problems, check);
   runtime.exit(code);
