@@ -24,8 +24,14 @@ export interface BoundListener {
   ownsFile: boolean;
 }
 
-export function listenerKey(address: ListenAddress): string {
-  return address.kind === "unix" ? `unix:${address.path}` : `tcp:${address.host}:${address.port}`;
+/**
+ * The identity of a listener across reloads: its address. Port 0 means "any free port",
+ * so two such listeners are different sockets: they are told apart by name.
+ */
+export function listenerKey(address: ListenAddress, name?: string): string {
+  if (address.kind === "unix") return `unix:${address.path}`;
+  const key = `tcp:${address.host}:${address.port}`;
+  return address.port === 0 && name !== undefined ? `${key}#${name}` : key;
 }
 
 export function urlOf(addr: SockAddr): string {
@@ -59,7 +65,7 @@ export class ListenerRegistry {
   }
 
   keyOf(config: ListenerConfig): string {
-    return listenerKey(config.address);
+    return listenerKey(config.address, config.name);
   }
 
   get(key: string): BoundListener | undefined {
@@ -68,7 +74,7 @@ export class ListenerRegistry {
 
   /** Binds one configured listener; throws ListenerError with the OS reason. */
   bind(config: ListenerConfig): BoundListener {
-    const key = listenerKey(config.address);
+    const key = this.keyOf(config);
     const existing = this.byKey.get(key);
     if (existing) return existing;
     try {

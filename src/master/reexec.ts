@@ -46,6 +46,8 @@ export class Reloader {
 
   private busy = false;
   private pending = false;
+  /** the preflight run of the new binary, while it runs */
+  private preflightPid?: number;
   private requester?: Requester;
 
   constructor(private readonly host: MasterHost) {}
@@ -85,8 +87,12 @@ export class Reloader {
     const { host } = this;
     const ports: PreflightPorts = {
       spawn: (path, argv, outputPath) =>
-        host.px.spawn({ path, argv, env: childEnv(), passFds: [], ownProcessGroup: true, outputPath }),
-      waitFor: (pid) => host.waitFor(pid),
+        (this.preflightPid = host.px.spawn({ path, argv, env: childEnv(), passFds: [], ownProcessGroup: true, outputPath })),
+      waitFor: (pid) =>
+        host.waitFor(pid).then((ws) => {
+          this.preflightPid = undefined;
+          return ws;
+        }),
       kill: (pid, sig) => void host.px.kill(pid, sig),
       after: (ms, fn) => {
         const t = setTimeout(fn, ms);
@@ -152,6 +158,14 @@ export class Reloader {
       host.listeners.keepAcrossExec(false);
       this.failed(`exec of ${self.path} failed: ${(e as Error).message}`);
     }
+  }
+
+  /** The master is stopping: a preflight still running goes with it (its whole process group). */
+  stopping(): void {
+    const pid = this.preflightPid;
+    if (pid === undefined) return;
+    this.host.px.kill(-pid, 9);
+    this.host.px.kill(pid, 9);
   }
 
   private failed(reason: string): void {

@@ -310,7 +310,10 @@ export class MasterHost {
   private makeSupervisor(config: Config, plan: WorkerPlanner): Supervisor {
     const programPlan = this.programPlanFor(config);
     return new Supervisor(config, this.state, this.ports(), this.log, plan, {
-      stopping: () => this.notifier.stopping(),
+      stopping: () => {
+        this.notifier.stopping();
+        this.reloader.stopping();
+      },
       loaded: () => {
         this.notifier.ready(this.pid);
         this.releaseLauncher();

@@ -81,6 +81,13 @@ export function showProc(view: MasterView): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** A process's state in words, when it sent no STATUS= of its own. Old workers were ready once: they are stopping now. */
+function statusOf(p: ProcessEntry): string {
+  if (p.role === "old") return "stopping";
+  if (p.role === "failed") return "failed";
+  return p.ready ? "ready" : "starting";
+}
+
 export function showProcJson(view: MasterView): string {
   const { state } = view;
   const groups = byRole(state);
@@ -93,7 +100,7 @@ export function showProcJson(view: MasterView): string {
     reloads: Math.max(0, state.reloads - p.generation),
     uptime: Math.floor((now - p.startedAt) / 1000),
     version: p.version,
-    status: p.status ?? (p.ready ? "ready" : p.role === "old" ? "stopping" : "starting"),
+    status: p.status ?? statusOf(p),
     role: p.role,
     rss: (view.rssKiB(p.pid) ?? 0) * 1024,
   });
@@ -192,7 +199,7 @@ function unknown(level: Level, words: string[]): string {
       ? completions
       : words[0] === "show" && words.length > 1
         ? closeMatches(words.slice(0, 2).join(" "), names)
-        : closeMatches(words[0]!, firstWords.concat(names));
+        : closeMatches(words[0]!, [...new Set([...firstWords, ...names])]);
   return `Unknown command: '${attempt}'${matches.length > 0 ? `\nDid you mean: ${matches.join(", ")}?` : ""}`;
 }
 

@@ -52,14 +52,16 @@ export class Session {
   prompt = false;
   /** default routing target (`@1`, `@!123`), if set */
   target?: string;
-  input = "";
-  /** per session: a character split across reads must not continue in another session */
-  readonly decoder = new TextDecoder();
+  /** the bytes of a line not ended yet (UTF-8 is decoded per whole line: no sequence holds a newline byte) */
+  partial: Uint8Array[] = [];
+  partialBytes = 0;
   queue: string[][] = [];
   out: Uint8Array[] = [];
   busy = false;
   peerClosed = false;
   closing = false;
+  /** a line went over MAX_LINE: what came before it is answered, then the session closes */
+  tooLong = false;
   /** closing, output written and SHUT_WR sent: input is read and discarded until EOF */
   lingering?: ReturnType<typeof setTimeout>;
   lastActive = Date.now();
@@ -80,6 +82,8 @@ export class Session {
 export type CommandRunner = (session: Session, words: string[]) => string | null | Promise<string | null>;
 
 const encoder = new TextEncoder();
+/** never used in streaming mode: whole lines only (a streaming decoder would hold per-session state) */
+const decoder = new TextDecoder();
 const TOO_MANY = `Too many sessions (at most ${MAX_SESSIONS_PER_LISTENER} per listener).\n\n`;
 
 export class CliServer {
@@ -88,6 +92,7 @@ export class CliServer {
   private readonly buf = new Uint8Array(65536);
   private idleTimer?: ReturnType<typeof setInterval>;
   private refusedLingering = 0;
+  private pollfds = new Int32Array(64);
 
   constructor(
     private readonly px: Posix,
@@ -172,14 +177,27 @@ export class CliServer {
   service(): void {
     const listeners = [...this.listeners.values()];
     const sessions = [...this.sessions.values()];
-    const fds = [...listeners.map((l) => l.fd), ...sessions.map((s) => s.fd)];
-    const events = [...listeners.map(() => POLLIN), ...sessions.map((s) => POLLIN | (s.out.length > 0 ? POLLOUT : 0))];
-    const revents = this.px.pollNow(fds, events);
+    const count = listeners.length + sessions.length;
+    if (count === 0) return;
+    // struct pollfd { int fd; short events; short revents; }, in a buffer kept across calls
+    if (this.pollfds.length < count * 2) this.pollfds = new Int32Array(count * 4);
+    const pollfds = this.pollfds;
     listeners.forEach((l, i) => {
-      if (revents[i]! & POLLIN) this.acceptAll(l);
+      pollfds[i * 2] = l.fd;
+      pollfds[i * 2 + 1] = POLLIN;
     });
     sessions.forEach((s, j) => {
-      const r = revents[listeners.length + j]!;
+      const i = listeners.length + j;
+      pollfds[i * 2] = s.fd;
+      pollfds[i * 2 + 1] = POLLIN | (s.out.length > 0 ? POLLOUT : 0);
+    });
+    if (this.px.fn.poll(pollfds, count, 0) < 0) return; // EINTR: the next SIGIO comes back here
+    const revents = (i: number) => (pollfds[i * 2 + 1]! >>> 16) & 0xffff;
+    listeners.forEach((l, i) => {
+      if (revents(i) & POLLIN) this.acceptAll(l);
+    });
+    sessions.forEach((s, j) => {
+      const r = revents(listeners.length + j);
       if (r & POLLNVAL) return this.drop(s);
       if (r & POLLIN || r & POLLHUP || r & POLLERR) this.readAll(s);
       if (this.alive(s)) this.flush(s);
@@ -213,6 +231,8 @@ export class CliServer {
     }
     for (const s of ending()) {
       if (s.busy) this.send(s, "The master is re-executing for a reload: this command was interrupted; try again.\n\n");
+      // a person at a prompt is told why the session ends
+      else if (s.prompt && !s.closing) this.send(s, "\nThe master is re-executing for a reload: this session ends; reconnect.\n");
       this.drop(s);
     }
   }
@@ -266,32 +286,50 @@ export class CliServer {
         break;
       }
       s.lastActive = Date.now();
-      if (s.closing || s.lingering !== undefined) continue;
-      s.input += s.decoder.decode(this.buf.subarray(0, n), { stream: true });
-      let nl: number;
-      while ((nl = s.input.indexOf("\n")) >= 0) {
-        const line = s.input.slice(0, nl);
-        s.input = s.input.slice(nl + 1);
-        this.acceptLine(s, line);
-        if (s.closing) break;
-      }
-      if (s.input.length > MAX_LINE) {
-        s.input = "";
-        s.queue = [];
-        this.send(s, `Line too long (more than ${MAX_LINE} bytes): closing the session.\n`);
-        s.closing = true;
-      }
+      if (s.closing || s.tooLong || s.lingering !== undefined) continue;
+      this.takeLines(s, this.buf.subarray(0, n));
     }
-    if (s.peerClosed && s.input.trim() !== "" && !s.closing) {
-      this.acceptLine(s, s.input);
-      s.input = "";
-    }
+    if (s.peerClosed && s.partialBytes > 0 && !s.closing && !s.tooLong) this.acceptLine(s, this.lineOf(s, new Uint8Array(0)));
     this.pump(s);
+  }
+
+  /** Queues the commands of every line `chunk` ends; keeps the rest for the next read. */
+  private takeLines(s: Session, chunk: Uint8Array): void {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+      this.acceptLine(s, this.lineOf(s, chunk.subarray(start, nl)));
+      start = nl + 1;
+    }
+    if (start === chunk.length) return;
+    s.partial.push(chunk.slice(start)); // a copy: the read buffer is reused
+    s.partialBytes += chunk.length - start;
+    if (s.partialBytes > MAX_LINE) {
+      // the commands before it are still answered (pump), then the error, then the close
+      s.partial = [];
+      s.partialBytes = 0;
+      s.tooLong = true;
+    }
+  }
+
+  /** The text of the line whose last bytes are `tail` (earlier ones wait in `s.partial`). */
+  private lineOf(s: Session, tail: Uint8Array): string {
+    if (s.partialBytes === 0) return decoder.decode(tail);
+    const bytes = new Uint8Array(s.partialBytes + tail.length);
+    let at = 0;
+    for (const part of s.partial) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    bytes.set(tail, at);
+    s.partial = [];
+    s.partialBytes = 0;
+    return decoder.decode(bytes);
   }
 
   private acceptLine(s: Session, line: string): void {
     const commands = splitCommands(line.replace(/\r$/, ""));
-    if (commands.length === 0 && s.prompt) commands.push([]);
+    // An empty line re-prints the prompt, if the prompt is on when its turn comes.
+    if (commands.length === 0) commands.push([]);
     s.queue.push(...commands);
   }
 
@@ -299,6 +337,7 @@ export class CliServer {
   pump(s: Session): void {
     while (!s.busy && !s.closing && s.queue.length > 0) {
       const words = s.queue.shift()!;
+      if (words.length === 0 && !s.prompt) continue;
       let result: string | null | Promise<string | null>;
       try {
         result = words.length === 0 ? "" : this.run(s, words);
@@ -314,6 +353,10 @@ export class CliServer {
         return;
       }
       this.reply(s, result);
+    }
+    if (s.tooLong && !s.busy && !s.closing && s.queue.length === 0) {
+      this.send(s, `Line too long (more than ${MAX_LINE} bytes): closing the session.\n`);
+      s.closing = true;
     }
     this.maybeClose(s);
   }
@@ -370,7 +413,8 @@ export class CliServer {
   private linger(s: Session): void {
     this.px.fn.shutdown(s.fd, SHUT_WR);
     s.queue = [];
-    s.input = "";
+    s.partial = [];
+    s.partialBytes = 0;
     s.lingering = setTimeout(() => this.drop(s), LINGER_MS);
   }
 

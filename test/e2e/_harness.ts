@@ -13,3 +13,4 @@ export * from "./_process.ts";
 export * from "./_steward.ts";
 export * from "./_config.ts";
 export * from "./_http.ts";
+export * from "./_reload.ts";

@@ -12,6 +12,8 @@ export interface Reply {
 export interface WorkerReport {
   pid: number;
   listener?: string;
+  /** the worker's arguments (http-worker.cjs) */
+  argv?: string[];
   env: Record<string, string>;
 }
 

@@ -283,28 +283,35 @@ export class TestBed {
     return path;
   }
 
-  /** Starts steward with `args` (after the mode's prefix), cwd = the temp dir. */
-  start(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Steward {
+  /**
+   * Starts steward with `args` (after the mode's prefix, or after `command` when given,
+   * e.g. a copy of the binary), cwd = the temp dir.
+   */
+  start(args: string[], options: { env?: Record<string, string>; cwd?: string; command?: string[] } = {}): Steward {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) {
       if (value !== undefined && !SCRUBBED.test(key)) env[key] = value;
     }
     env.NO_COLOR = "1";
     Object.assign(env, options.env);
-    const steward = new Steward([...stewardCommand(this.mode), ...args], { cwd: options.cwd ?? this.dir, env });
+    const steward = new Steward([...(options.command ?? stewardCommand(this.mode)), ...args], { cwd: options.cwd ?? this.dir, env });
     this.stewards.push(steward);
     return steward;
   }
 
   /** Starts steward with a configuration file (written from `text` as `name`). */
-  startWith(text: string, name = "steward.toml", options: { env?: Record<string, string>; args?: string[] } = {}): Steward {
+  startWith(
+    text: string,
+    name = "steward.toml",
+    options: { env?: Record<string, string>; args?: string[]; command?: string[] } = {},
+  ): Steward {
     const file = this.write(name, text);
-    return this.start(["-f", file, ...(options.args ?? [])], { env: options.env });
+    return this.start(["-f", file, ...(options.args ?? [])], { env: options.env, command: options.command });
   }
 
   /** Runs a short-lived steward command to its end. */
-  async run(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
-    const steward = this.start(args, { env: options.env });
+  async run(args: string[], options: { env?: Record<string, string>; timeoutMs?: number; command?: string[] } = {}): Promise<RunResult> {
+    const steward = this.start(args, { env: options.env, command: options.command });
     const exit = await steward.waitForExit(options.timeoutMs ?? 15_000);
     return {
       code: exit.code,
