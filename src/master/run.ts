@@ -114,7 +114,7 @@ export class MasterHost {
   /** Tells a -D launcher the first generation is ready, and lets it go. */
   private releaseLauncher(): void {
     if (this.launcherFd === undefined) return;
-    writeLine(this.launcherFd, READY_MARK);
+    this.px.writeAll(this.launcherFd, `${READY_MARK}\n`);
     this.px.close(this.launcherFd);
     this.launcherFd = undefined;
   }
@@ -131,7 +131,8 @@ export class MasterHost {
       pid: () => this.pid,
       write: (line) => {
         writeLine(2, line);
-        if (this.launcherFd !== undefined) writeLine(this.launcherFd, line);
+        // through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources
+        if (this.launcherFd !== undefined) this.px.writeAll(this.launcherFd, `${line}\n`);
       },
     });
     this.listeners = new ListenerRegistry(this.px);
@@ -315,13 +316,14 @@ export class MasterHost {
         this.reloader.stopping();
       },
       loaded: () => {
-        this.notifier.ready(this.pid);
-        this.releaseLauncher();
+        // the pidfile first: whoever waits for READY (a -D launcher, systemd) may read it at once
         const pidfile = this.current.config.global.pidfile;
         if (pidfile) {
           writePidfile(pidfile, this.pid);
           this.pidfileWritten = true;
         }
+        this.notifier.ready(this.pid);
+        this.releaseLauncher();
       },
       oldGone: () => {
         if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);

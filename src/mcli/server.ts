@@ -434,15 +434,19 @@ export class CliServer {
     if (s.lingering !== undefined) clearTimeout(s.lingering);
     this.px.fn.shutdown(s.fd, SHUT_WR);
     this.px.close(s.fd);
-    if (this.sessions.size === 0) this.disarmIdleTimer();
   }
 
-  /** The idle check runs only while sessions exist. */
+  /**
+   * The idle check runs only while sessions exist: it stops itself at the first tick that
+   * finds none (rather than at every last close, so a stream of short sessions does not
+   * create and cancel a timer each).
+   */
   private armIdleTimer(): void {
     if (this.idleTimer) return;
     this.idleTimer = setInterval(() => {
+      if (this.sessions.size === 0) return this.disarmIdleTimer();
       const now = Date.now();
-      for (const s of this.sessions.values()) {
+      for (const s of [...this.sessions.values()]) {
         if (!s.busy && now - s.lastActive > IDLE_TIMEOUT_MS) this.drop(s);
       }
     }, 30_000);
@@ -455,6 +459,7 @@ export class CliServer {
 
   closeAll(): void {
     for (const s of [...this.sessions.values()]) this.drop(s);
+    this.disarmIdleTimer();
     for (const l of this.listeners.values()) this.px.close(l.fd);
     this.listeners.clear();
   }

@@ -237,6 +237,20 @@ export class Posix {
     this.fail("write", `fd ${fd}`, errno);
   }
 
+  /** Writes all of `text` (retrying a full pipe a bounded number of times); errors are dropped. */
+  writeAll(fd: number, text: string): void {
+    let data = new TextEncoder().encode(text);
+    for (let tries = 0; data.length > 0 && tries < 1000; tries++) {
+      let n: number | null;
+      try {
+        n = this.writeSome(fd, data);
+      } catch {
+        return; // the reader is gone (EPIPE): nothing more to tell it
+      }
+      if (n !== null) data = data.subarray(n);
+    }
+  }
+
   /** poll(2) without waiting: the revents of each descriptor, in order. */
   pollNow(fds: number[], events: number[]): number[] {
     if (fds.length === 0) return [];
