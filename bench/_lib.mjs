@@ -99,3 +99,115 @@ export function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
+
+// ---- helpers for bench/reload-under-load.mjs (process groups, log lines, wrk, /proc) ----
+
+/**
+ * Starts `cmd args` in its own process group with stderr read line by line: every line
+ * goes to `onLine(line, tMs)` (tMs = performance.now() when read) and into `lines`.
+ * Resolves once `ready` matches a line; rejects on exit or after `timeoutMs`.
+ */
+export function startLogged(cmd, args, { ready, timeoutMs = 30000, env = {}, onLine = () => {}, stdout = "ignore" } = {}) {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ["ignore", stdout, "pipe"], detached: true, env: { ...process.env, ...env } });
+  const lines = [];
+  let buf = "";
+  let settled = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new Error(`${cmd} not ready in ${timeoutMs} ms:\n${lines.join("\n")}`));
+    }, timeoutMs);
+    child.on("error", (e) => {
+      if (!settled) (settled = true), clearTimeout(timer), reject(e);
+    });
+    child.stderr.on("data", (d) => {
+      const t = performance.now();
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        lines.push(line);
+        onLine(line, t);
+        if (!settled && ready.test(line)) {
+          settled = true;
+          clearTimeout(timer);
+          resolve({ child, lines, readyMs: t - t0 });
+        }
+      }
+    });
+    child.on("exit", (code, sig) => {
+      if (!settled) (settled = true), clearTimeout(timer), reject(new Error(`${cmd} exited with ${code ?? sig}:\n${lines.join("\n")}`));
+    });
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort() {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts on 127.0.0.1:port (or rejects after timeoutMs). */
+export async function waitForPort(port, timeoutMs = 10000) {
+  const net = await import("node:net");
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((r) => {
+      const c = net.connect(port, "127.0.0.1", () => (c.destroy(), r(true)));
+      c.on("error", () => r(false));
+    });
+    if (ok) return;
+    if (performance.now() > end) throw new Error(`nothing accepts on 127.0.0.1:${port}`);
+    await sleep(50);
+  }
+}
+
+/** Children of `pid` from /proc: [{pid, state}] (state Z = zombie). */
+export function childrenOf(pid) {
+  const out = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[1]) === pid) out.push({ pid: Number(d), state: f[0] });
+  }
+  return out;
+}
+
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses wrk's report. */
+export function parseWrk(out) {
+  const num = (re) => Number(re.exec(out)?.[1] ?? 0);
+  const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requests: num(/(\d+) requests in/),
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    connect: se ? Number(se[1]) : 0,
+    read: se ? Number(se[2]) : 0,
+    write: se ? Number(se[3]) : 0,
+    timeout: se ? Number(se[4]) : 0,
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
+  };
+}
