@@ -7,7 +7,6 @@
  * No client-side timeout: a `reload` is answered only when the load ends, which the
  * master bounds by `ready-timeout` (any length); the master closes idle sessions itself.
  */
-import { Buffer } from "node:buffer";
 import { connect, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
@@ -121,10 +120,11 @@ export interface Exchange {
 }
 
 /**
- * Sends `text`, half-closes (the master then runs what it got and closes), and collects
- * the reply until the master closes. `onText` sees it as it arrives.
+ * Sends `input` (text, or a stream such as stdin, relayed as it comes), half-closes at
+ * its end (the master then runs what it got and closes), and collects the reply until the
+ * master closes. `onText` sees the reply as it arrives.
  */
-export function exchange(socket: Socket, text: string, onText?: (text: string) => void): Promise<Exchange> {
+export function exchange(socket: Socket, input: string | Readable, onText?: (text: string) => void): Promise<Exchange> {
   return new Promise((resolve) => {
     const decoder = new TextDecoder();
     let reply = "";
@@ -143,7 +143,8 @@ export function exchange(socket: Socket, text: string, onText?: (text: string) =
       if (rest !== "") onText?.(rest);
       resolve(broken === undefined ? { reply } : { reply, broken });
     });
-    socket.end(text);
+    if (typeof input === "string") socket.end(input);
+    else input.pipe(socket);
   });
 }
 
@@ -175,9 +176,9 @@ export function createMasterCliClient(term: ClientTerminal): Required<MasterCliC
       if (!socket) return 1;
       const lines = commandLines(request.words);
       if (lines.length === 0 && term.stdin.isTTY) return interactive(socket, term);
-      // No command and no terminal: commands come from stdin, as with socat.
-      const text = lines.length > 0 ? lines.map((l) => `${l}\n`).join("") : await readAll(term.stdin);
-      const { broken } = await exchange(socket, text, term.write);
+      // No command and no terminal: commands come from stdin as they are written, as with socat.
+      const input = lines.length > 0 ? lines.map((l) => `${l}\n`).join("") : term.stdin;
+      const { broken } = await exchange(socket, input, term.write);
       if (broken === undefined) return 0;
       lost(name, broken);
       return 1;
@@ -196,15 +197,6 @@ export function createMasterCliClient(term: ClientTerminal): Required<MasterCliC
       return reloadSucceeded(reply) ? 0 : 1;
     },
   };
-}
-
-function readAll(input: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    input.on("data", (c: Uint8Array | string) => chunks.push(typeof c === "string" ? new TextEncoder().encode(c) : c));
-    input.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    input.on("error", reject);
-  });
 }
 
 /**

@@ -23,8 +23,10 @@ export const MAX_LINE = 64 * 1024;
 export const LINGER_MS = 2_000;
 /** before an exec, how long the sessions that end with the image may take to send their command and get the reply */
 export const EXEC_DRAIN_MS = 250;
-/** refused connections kept lingering at once; beyond, they are closed at once */
-const MAX_REFUSED_LINGERING = 64;
+/** refused connections kept lingering (each for at most LINGER_MS) at once; beyond, they are closed at once */
+const MAX_REFUSED_LINGERING = 512;
+/** connections accepted in one go before the sessions get their turn */
+const ACCEPTS_PER_TURN = 256;
 
 export interface CliListener {
   key: string;
@@ -238,7 +240,13 @@ export class CliServer {
   }
 
   private acceptAll(l: CliListener): void {
-    for (let i = 0; i < 256; i++) {
+    for (let i = 0; ; i++) {
+      if (i === ACCEPTS_PER_TURN) {
+        // SIGIO is raised per arrival, not per waiting connection: come back for the rest
+        // after the others had their turn, or they would wait for the next arrival.
+        setTimeout(() => this.service(), 0);
+        return;
+      }
       let fd: number | null;
       try {
         fd = this.px.accept(l.fd);
@@ -249,7 +257,11 @@ export class CliServer {
       if (fd === null) return;
       const refused = l.sessions >= MAX_SESSIONS_PER_LISTENER;
       if (refused && this.refusedLingering >= MAX_REFUSED_LINGERING) {
-        this.px.writeSome(fd, encoder.encode(TOO_MANY));
+        try {
+          this.px.writeSome(fd, encoder.encode(TOO_MANY));
+        } catch {
+          // gone already
+        }
         this.px.close(fd);
         continue;
       }
@@ -297,18 +309,21 @@ export class CliServer {
   private takeLines(s: Session, chunk: Uint8Array): void {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+      if (s.partialBytes + nl - start > MAX_LINE) return this.lineTooLong(s);
       this.acceptLine(s, this.lineOf(s, chunk.subarray(start, nl)));
       start = nl + 1;
     }
     if (start === chunk.length) return;
     s.partial.push(chunk.slice(start)); // a copy: the read buffer is reused
     s.partialBytes += chunk.length - start;
-    if (s.partialBytes > MAX_LINE) {
-      // the commands before it are still answered (pump), then the error, then the close
-      s.partial = [];
-      s.partialBytes = 0;
-      s.tooLong = true;
-    }
+    if (s.partialBytes > MAX_LINE) this.lineTooLong(s);
+  }
+
+  /** The commands before the long line are still answered (pump), then the error, then the close. */
+  private lineTooLong(s: Session): void {
+    s.partial = [];
+    s.partialBytes = 0;
+    s.tooLong = true;
   }
 
   /** The text of the line whose last bytes are `tail` (earlier ones wait in `s.partial`). */
@@ -405,7 +420,7 @@ export class CliServer {
 
   private maybeClose(s: Session): void {
     if (!this.alive(s) || s.out.length > 0 || s.busy) return;
-    if (s.peerClosed && (s.closing || s.queue.length === 0)) return this.drop(s);
+    if (s.peerClosed && (s.closing || (s.queue.length === 0 && !s.tooLong))) return this.drop(s);
     if (s.closing && s.lingering === undefined) this.linger(s);
   }
 
