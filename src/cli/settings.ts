@@ -5,6 +5,7 @@
 
 import type { ArgsDef } from "citty";
 import type { ConfigOverrides, OverrideField, OverrideOrigin } from "../config/types.ts";
+import { OPTION_OF } from "../config/problems.ts";
 import { UsageError } from "./_usage.ts";
 import { REPEATABLE } from "./args.ts";
 import { envVariableOf, type OptionValue, readEnvLogLevel, readEnvOptions } from "./env.ts";
@@ -74,18 +75,7 @@ export function refuseConflicts(settings: Settings): void {
 }
 
 /** The options that become configuration overrides, by the override they set. */
-const OVERRIDE_OPTIONS: Readonly<Record<Exclude<OverrideField, "command">, string>> = {
-  workers: "workers",
-  ready: "ready",
-  readyTimeout: "ready-timeout",
-  stopSignal: "stop-signal",
-  hardStopAfter: "hard-stop-after",
-  maxReloads: "max-reloads",
-  onFailure: "on-failure",
-  pidfile: "pidfile",
-  listen: "listen",
-  masterCli: "master-cli",
-};
+const { command: _command, ...OVERRIDE_OPTIONS }: Readonly<Record<OverrideField, string>> = OPTION_OF;
 
 /** The values config/ validates over the file; it reports problems by `origin`. */
 export function toOverrides(settings: Settings, command: string[] | undefined): ConfigOverrides {

@@ -23,7 +23,7 @@ export function keyPathText(path: KeyPath): string {
 }
 
 /** The command-line option and the environment variable that set each override. */
-const OPTION_OF: Readonly<Record<OverrideField, string>> = {
+export const OPTION_OF: Readonly<Record<OverrideField, string>> = {
   workers: "workers",
   ready: "ready",
   readyTimeout: "ready-timeout",

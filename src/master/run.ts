@@ -3,11 +3,10 @@
  * start) or the second half of §5.3 (a new image taking over after re-exec); the reload
  * itself (preflight, handover, execve) is in reexec.ts.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
-import type { Config } from "../config/types.ts";
+import type { Config, ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { ListenerRegistry, listenerKey } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
@@ -18,9 +17,10 @@ import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
 import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
-import { createCommandRunner, promptFor, type MasterView } from "../mcli/commands.ts";
+import { createCommandRunner, promptFor } from "../mcli/commands.ts";
+import { cliSocketPath, masterView } from "./view.ts";
+import { makeRunDir, parentOf, takeLauncherFd, writeLine, writePidfile } from "./files.ts";
 import { CliServer } from "../mcli/server.ts";
-import type { ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
@@ -30,57 +30,6 @@ import type { MasterState } from "./state.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
-
-function writeLine(fd: number, line: string): void {
-  const data = new TextEncoder().encode(line + "\n");
-  for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch {
-      // EAGAIN on a non-blocking descriptor: try again
-    }
-  }
-}
-
-/** With -D: the pipe to the launcher, taken from the environment so that no child inherits it. */
-function takeLauncherFd(px: Posix): number | undefined {
-  const raw = process.env[LAUNCHER_FD_VAR];
-  if (raw === undefined) return undefined;
-  delete process.env[LAUNCHER_FD_VAR];
-  const fd = Number(raw);
-  try {
-    px.setCloexec(fd, true);
-  } catch {
-    return undefined;
-  }
-  px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
-  return fd;
-}
-
-/** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
-function makeRunDir(pid: number): string {
-  const base = process.env.XDG_RUNTIME_DIR || tmpdir();
-  const dir = join(base, `steward-${pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
-}
-
-function writePidfile(path: string, pid: number): void {
-  const tmp = join(dirname(path), `.${pid}.pid.tmp`);
-  writeFileSync(tmp, `${pid}\n`);
-  renameSync(tmp, path);
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    return Number.isFinite(ppid) && ppid > 0 ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export class StartError extends Error {}
 
@@ -137,7 +86,7 @@ export class MasterHost {
     });
     this.listeners = new ListenerRegistry(this.px);
     this.cliListeners = new ListenerRegistry(this.px);
-    const view = this.view();
+    const view = masterView(this);
     this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
@@ -173,7 +122,7 @@ export class MasterHost {
         generation,
         masterPid: this.pid,
         notifySocket: this.notifyPath,
-        cliSocket: join(dir, `worker-g${generation}-${id}.sock`),
+        cliSocket: cliSocketPath(dir, { kind: "worker", generation, id }),
       }),
       fds: bound.map((l) => l.fd),
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
@@ -210,7 +159,7 @@ export class MasterHost {
         ...program.env,
         NOTIFY_SOCKET: this.notifyPath,
         STEWARD_MASTER_PID: String(this.pid),
-        STEWARD_CLI_SOCKET: join(this.runDir, `program-${program.name}.sock`),
+        STEWARD_CLI_SOCKET: cliSocketPath(this.runDir, { kind: "program", name: program.name }),
       },
       fds: [],
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
@@ -244,40 +193,6 @@ export class MasterHost {
       this.cli.removeListener(l.key);
       this.cliListeners.close(l.key);
     }
-  }
-
-  private view(): MasterView {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const host = this;
-    return {
-      get pid() {
-        return host.pid;
-      },
-      version: VERSION,
-      get state() {
-        return host.state;
-      },
-      listenerLines: () =>
-        host.current.config.listen.map((c, i) => {
-          const b = host.listeners.get(host.listeners.keyOf(c));
-          return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
-        }),
-      startupLogs: () => host.log.loadLines(),
-      env: () => ({ ...process.env }),
-      reload: (session, hard) =>
-        new Promise<string>((resolve) =>
-          host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
-        ),
-      cliSocketOf: (p) => join(host.runDir, p.kind === "worker" ? `worker-g${p.generation}-${p.id}.sock` : `program-${p.name}.sock`),
-      rssKiB: (pid) => {
-        try {
-          const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-          return m ? Number(m[1]) : undefined;
-        } catch {
-          return undefined;
-        }
-      },
-    };
   }
 
   /** Closes the listeners `config` no longer names (once no old worker needs them). */

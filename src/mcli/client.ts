@@ -1,7 +1,7 @@
 /**
  * The master CLI's client side: `steward cli` and `steward reload` (SPEC §2, §7.2). It
  * talks the same text protocol as socat would, through node:net, so it runs unchanged
- * under Bun and Deno. It never looks at the process itself: the entry point passes the
+ * under either runtime. It never looks at the process itself: the entry point passes the
  * terminal in (`ClientTerminal`).
  *
  * No client-side timeout: a `reload` is answered only when the load ends, which the

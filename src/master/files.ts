@@ -1,0 +1,62 @@
+/**
+ * The master's small dealings with files and descriptors: log lines, its run directory,
+ * the pidfile, the -D launcher's pipe, /proc lookups.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import type { Posix } from "../sys/posix.ts";
+import { LAUNCHER_FD_VAR } from "./daemon.ts";
+
+export function writeLine(fd: number, line: string): void {
+  const data = new TextEncoder().encode(line + "\n");
+  for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) {
+    try {
+      off += writeSync(fd, data, off);
+    } catch {
+      // EAGAIN on a non-blocking descriptor: try again
+    }
+  }
+}
+
+/** With -D: the pipe to the launcher, taken from the environment so that no child inherits it. */
+export function takeLauncherFd(px: Posix): number | undefined {
+  const raw = process.env[LAUNCHER_FD_VAR];
+  if (raw === undefined) return undefined;
+  delete process.env[LAUNCHER_FD_VAR];
+  const fd = Number(raw);
+  try {
+    px.setCloexec(fd, true);
+  } catch {
+    return undefined;
+  }
+  px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
+  return fd;
+}
+
+/** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
+export function makeRunDir(pid: number): string {
+  const base = process.env.XDG_RUNTIME_DIR || tmpdir();
+  const dir = join(base, `steward-${pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+export function writePidfile(path: string, pid: number): void {
+  const tmp = join(dirname(path), `.${pid}.pid.tmp`);
+  writeFileSync(tmp, `${pid}\n`);
+  renameSync(tmp, path);
+}
+
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return Number.isFinite(ppid) && ppid > 0 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,52 @@
+/**
+ * What the master CLI may see of a master (a read-only view) and the one thing it may
+ * ask of it (a reload).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import type { MasterView } from "../mcli/commands.ts";
+import { VERSION } from "../version.ts";
+import type { MasterHost } from "./run.ts";
+
+/** The socket a worker or program may serve forwarded CLI commands on (its STEWARD_CLI_SOCKET). */
+export function cliSocketPath(
+  runDir: string,
+  p: { kind: "worker"; generation: number; id: number } | { kind: "program"; name: string },
+): string {
+  return join(runDir, p.kind === "worker" ? `worker-g${p.generation}-${p.id}.sock` : `program-${p.name}.sock`);
+}
+
+function rssKiB(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function masterView(host: MasterHost): MasterView {
+  return {
+    get pid() {
+      return host.pid;
+    },
+    version: VERSION,
+    get state() {
+      return host.state;
+    },
+    listenerLines: () =>
+      host.current.config.listen.map((c, i) => {
+        const b = host.listeners.get(host.listeners.keyOf(c));
+        return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
+      }),
+    startupLogs: () => host.log.loadLines(),
+    env: () => ({ ...process.env }),
+    reload: (session, hard) =>
+      new Promise<string>((resolve) =>
+        host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
+      ),
+    cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
+    rssKiB,
+  };
+}
