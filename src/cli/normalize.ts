@@ -76,7 +76,7 @@ function expandShortFlag(token: string): readonly string[] {
   const flag = token.slice(0, 2);
   if (token.length > 2 && GLUED_VALUE_FLAGS.has(flag)) {
     // `=` keeps a glued value that starts with `-` from being read as an option.
-    return [`${SHORT_FLAGS[flag][0]}=${token.slice(2)}`];
+    return [`${SHORT_FLAGS[flag]![0]}=${token.slice(2)}`];
   }
   return [token];
 }

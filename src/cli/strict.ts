@@ -28,7 +28,7 @@ export function checkArgs(args: readonly string[], spelled: readonly string[], d
   const lists: Record<string, string[]> = {};
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const token = args[i];
+    const token = args[i]!;
     if (!isOption(token)) {
       positionals.push(token);
       continue;
@@ -47,7 +47,7 @@ export function checkArgs(args: readonly string[], spelled: readonly string[], d
       continue;
     }
     let value = inline;
-    if (value === undefined && i + 1 < args.length && !isOption(args[i + 1])) value = args[++i];
+    if (value === undefined && i + 1 < args.length && !isOption(args[i + 1]!)) value = args[++i];
     if (value === undefined || value === "") throw new UsageError(`option '${typed}' needs a value`);
     if (REPEATABLE.has(name)) (lists[name] ??= []).push(value);
   }
@@ -71,13 +71,13 @@ function ownDef(defs: ArgsDef, name: string): ArgDef | undefined {
 
 /** The option as the user wrote it, without a value: `--config=x` → `--config`, `-fx` → `-f`. */
 function typedName(spelling: string): string {
-  if (spelling.startsWith("--")) return spelling.split("=", 1)[0];
+  if (spelling.startsWith("--")) return spelling.split("=", 1)[0]!;
   return GLUED_VALUE_FLAGS.has(spelling.slice(0, 2)) ? spelling.slice(0, 2) : spelling;
 }
 
 /** ` (did you mean '--workers'?)` for `--wrkers` or `-workers`; empty when nothing is close. */
 function hint(token: string, defs: ArgsDef): string {
-  const word = token.replace(/^-+/, "").split("=", 1)[0];
+  const word = token.replace(/^-+/, "").split("=", 1)[0]!;
   if (word.length < 2) return "";
   const names = Object.entries(defs).filter(([, def]) => def.type !== "positional").map(([name]) => name);
   const close = suggest(word, names);

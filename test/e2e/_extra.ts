@@ -39,7 +39,7 @@ export function stat(pid: number): Stat | undefined {
   return {
     pid,
     comm: text.slice(text.indexOf("(") + 1, close),
-    state: fields[0],
+    state: fields[0]!,
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     session: Number(fields[3]),
@@ -101,7 +101,7 @@ export function zombiesOf(pid: number): Stat[] {
 export function statusField(pid: number, field: string): string | undefined {
   try {
     const m = new RegExp(`^${field}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? m[1].trim() : undefined;
+    return m ? m[1]!.trim() : undefined;
   } catch {
     return undefined;
   }

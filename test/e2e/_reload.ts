@@ -201,7 +201,7 @@ export function childrenOf(ppid: number): ProcInfo[] {
       } catch {
         // a zombie has none
       }
-      found.push({ pid: Number(entry), state: fields[0], ppid, cmdline });
+      found.push({ pid: Number(entry), state: fields[0]!, ppid, cmdline });
     } catch {
       // gone meanwhile
     }

@@ -60,7 +60,7 @@ export class Steward {
 
   constructor(argv: string[], options: { cwd: string; env: Record<string, string> }) {
     this.argv = argv;
-    this.child = spawn(argv[0], argv.slice(1), {
+    this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
       env: options.env,
       // own process group, so cleanup can SIGKILL exactly what this test created
@@ -143,8 +143,8 @@ export class Steward {
     let exitedAt: number | undefined;
     for (let i = from; ; ) {
       for (; i < this.lines.length; i++) {
-        const match = re.exec(this.lines[i].text);
-        if (match) return { line: this.lines[i], match };
+        const match = re.exec(this.lines[i]!.text);
+        if (match) return { line: this.lines[i]!, match };
       }
       if (this.exit) exitedAt ??= Date.now();
       if (exitedAt !== undefined && Date.now() - exitedAt > 500) {
@@ -200,7 +200,7 @@ export class Steward {
   async listener(name: string, timeoutMs = 15_000): Promise<Listener> {
     const re = new RegExp(`Listener '${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}' bound to (\\S+) \\(fd (\\d+)\\)`);
     const { match } = await this.waitForLine(re, timeoutMs);
-    return { name, url: match[1], fd: Number(match[2]) };
+    return { name, url: match[1]!, fd: Number(match[2]) };
   }
 
   /** Workers from `Worker ID (PID) started (generation G)` lines, in order. */

@@ -80,7 +80,7 @@ for (const mode of MODES) {
       assert.match(line.text, new RegExp(`\\(${steward.pid}\\) : Loading success\\.`));
       await expectReaped(steward, steward.pid, ORPHANS);
       const [worker] = await steward.waitForWorkers(1);
-      assert.deepEqual(childrenOf(steward.pid), [worker.pid], `only the worker is left under the master${steward.log(10)}`);
+      assert.deepEqual(childrenOf(steward.pid), [worker!.pid], `only the worker is left under the master${steward.log(10)}`);
       steward.signal("SIGTERM");
       await steward.expectExit(0);
     }));

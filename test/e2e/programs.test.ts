@@ -59,7 +59,7 @@ async function recorded(bed: TestBed, name: string, pid: number): Promise<{ fds:
   const fds = new Map<number, string>();
   for (const line of readFileSync(`${base}.fds`, "utf8").split("\n")) {
     const m = /^(\d+) (.*)$/.exec(line);
-    if (m) fds.set(Number(m[1]), m[2]);
+    if (m) fds.set(Number(m[1]), m[2]!);
   }
   return { fds, env: parseEnviron(readFileSync(`${base}.env`, "latin1")) };
 }
@@ -87,12 +87,12 @@ for (const mode of MODES) {
       const section = proc.split("# programs")[1];
       assert.ok(section !== undefined, `show proc has a '# programs' section:\n${proc}`);
       assert.match(section, new RegExp(`^${side.pid}\\s+side\\s`, "m"), `show proc lists the program:\n${proc}`);
-      assert.ok(!proc.split("# programs")[0].includes(`${side.pid} `), `the program is not listed as a worker:\n${proc}`);
+      assert.ok(!proc.split("# programs")[0]!.includes(`${side.pid} `), `the program is not listed as a worker:\n${proc}`);
 
       steward.signal("SIGTERM");
       await steward.expectExit(0);
       await steward.waitForLine(new RegExp(`program side ${side.pid} received SIGTERM`), 1_000);
-      assert.ok(!isAlive(side.pid) && !isAlive(worker.pid), `program and worker are gone${steward.log()}`);
+      assert.ok(!isAlive(side.pid) && !isAlive(worker!.pid), `program and worker are gone${steward.log()}`);
     }));
 
     test("reload: start-on-reload = true is replaced (SIGTERM, new PID); false keeps its PID untouched across reloads", e2e(mode, async (bed) => {
@@ -159,7 +159,7 @@ for (const mode of MODES) {
       // longer than the restart back-off: nothing is restarted, nobody exits
       const until = Date.now() + 1_500;
       while (Date.now() < until) {
-        assert.equal((await ask(http.url)).pid, worker.pid);
+        assert.equal((await ask(http.url)).pid, worker!.pid);
         await sleep(100);
       }
       assert.equal(steward.matching(/Program 'crash' \(\d+\) started/).length, 1, `no new instance${steward.log()}`);
@@ -180,14 +180,14 @@ for (const mode of MODES) {
       await steward.ready();
       const [worker] = await steward.waitForWorkers(1);
       await programRunning(steward, "other", other.pid);
-      await steward.waitForLine(new RegExp(`http-worker ${worker.pid} serving`));
+      await steward.waitForLine(new RegExp(`http-worker ${worker!.pid} serving`));
       assert.equal(steward.exit, undefined, `'other' and the worker were up before 'crash' exited${steward.log()}`);
       await steward.expectExit(3);
       await steward.waitForLine(new RegExp(`Program 'crash' \\(${crash.pid}\\) exited with code 3`), 1_000);
-      await steward.waitForLine(new RegExp(`http-worker ${worker.pid} received SIGTERM`), 1_000);
+      await steward.waitForLine(new RegExp(`http-worker ${worker!.pid} received SIGTERM`), 1_000);
       await steward.waitForLine(new RegExp(`program other ${other.pid} received SIGTERM`), 1_000);
       await steward.waitForLine(/Exiting master with code 3\./, 1_000);
-      assert.ok(!isAlive(worker.pid) && !isAlive(other.pid), `everything stopped before the master exited${steward.log()}`);
+      assert.ok(!isAlive(worker!.pid) && !isAlive(other.pid), `everything stopped before the master exited${steward.log()}`);
     }));
 
     test("user = \"nobody\": workers and programs run as nobody (uid, gid, groups); the master stays root", e2e(mode, async (bed) => {
@@ -199,13 +199,13 @@ for (const mode of MODES) {
       await steward.ready();
       const [worker] = await steward.waitForWorkers(1);
       const http = await steward.listener("http");
-      assert.equal((await ask(http.url)).pid, worker.pid, "the worker serves as nobody");
+      assert.equal((await ask(http.url)).pid, worker!.pid, "the worker serves as nobody");
       await recorded(bed, "side", side.pid);
 
       const nobody = /^nobody:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"));
       assert.ok(nobody, "/etc/passwd has nobody");
       const [uid, gid] = [nobody[1], nobody[2]];
-      for (const [what, pid] of [["worker", worker.pid], ["program", side.pid]] as const) {
+      for (const [what, pid] of [["worker", worker!.pid], ["program", side.pid]] as const) {
         assert.deepEqual(statusField(pid, "Uid")?.split(/\s+/), [uid, uid, uid, uid], `${what} ${pid} Uid`);
         assert.deepEqual(statusField(pid, "Gid")?.split(/\s+/), [gid, gid, gid, gid], `${what} ${pid} Gid`);
         const groups = statusField(pid, "Groups")?.split(/\s+/).filter((g) => g !== "") ?? [];

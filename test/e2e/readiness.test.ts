@@ -21,8 +21,8 @@ async function expectLoadingFailure(steward: Steward, code: number, reason: RegE
   const exit = await steward.expectExit(code, 15_000);
   const failure = steward.matching(/Loading failure: (.*)/);
   assert.equal(failure.length, 1, `one 'Loading failure:' line${steward.log()}`);
-  assert.match(failure[0].match[1], reason, steward.log());
-  assert.match(failure[0].match[1], new RegExp(`\\b${pid}\\b`), `the reason names the worker's PID${steward.log()}`);
+  assert.match(failure[0]!.match[1]!, reason, steward.log());
+  assert.match(failure[0]!.match[1]!, new RegExp(`\\b${pid}\\b`), `the reason names the worker's PID${steward.log()}`);
   assert.equal(steward.matching(/Loading success\./).length, 0, steward.log());
   await waitGone([pid], 1_000);
   return { pid, ms: exit.at - started.line.at };

@@ -119,7 +119,7 @@ for (const mode of MODES) {
       await waitUntil(() => {
         const last = steward.lines[steward.lines.length - 1];
         const reloads = count(/Reloading \(/);
-        return reloads > 0 && reloads === count(/Loading success\.|Reload failed:/) && Date.now() - last.at > 1_500;
+        return reloads > 0 && reloads === count(/Loading success\.|Reload failed:/) && Date.now() - last!.at > 1_500;
       }, 60_000, () => `the reloads to settle${steward.log()}`);
 
       assert.ok(isAlive(master) && !steward.exit, `the master is alive${steward.log()}`);

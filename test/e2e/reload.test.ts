@@ -102,7 +102,7 @@ for (const mode of MODES) {
       assert.equal(added.url, `tcp://127.0.0.1:${addedPort}`);
       const gen1 = workersOf(steward, 1);
       assert.equal(gen1.length, 3, `3 workers in generation 1${steward.log()}`);
-      assert.ok(outcome.line.index > steward.matching(/Listener 'added' bound to/)[0].line.index);
+      assert.ok(outcome.line.index > steward.matching(/Listener 'added' bound to/)[0]!.line.index);
 
       // kept: same socket; the new generation answers with the new env and arguments
       assert.equal(fdTarget(master, http.fd), httpSocket, `listener 'http' kept its socket${steward.log()}`);

@@ -65,14 +65,14 @@ for (const mode of MODES) {
 
       // fd 3 and 4 are the master's 'http' and 'admin' sockets, in configuration order
       const masterSocket = (fd: number) => readlinkSync(`/proc/${steward.pid}/fd/${fd}`);
-      assert.equal(table[3].target, masterSocket(http.fd), `fd 3 is listener 'http' (${shown})`);
-      assert.equal(table[4].target, masterSocket(admin.fd), `fd 4 is listener 'admin' (${shown})`);
-      assert.match(table[3].target, /^socket:\[\d+\]$/);
+      assert.equal(table[3]!.target, masterSocket(http.fd), `fd 3 is listener 'http' (${shown})`);
+      assert.equal(table[4]!.target, masterSocket(admin.fd), `fd 4 is listener 'admin' (${shown})`);
+      assert.match(table[3]!.target, /^socket:\[\d+\]$/);
 
       // the shell exec'd node in place: the PID that answers is the one steward started
       const report = await ask(http.url);
-      assert.equal(report.pid, worker.pid);
-      assert.equal(report.env.LISTEN_PID, String(worker.pid));
+      assert.equal(report.pid, worker!.pid);
+      assert.equal(report.env.LISTEN_PID, String(worker!.pid));
       assert.equal(report.env.LISTEN_FDS, "2");
       assert.equal(report.env.LISTEN_FDNAMES, "http:admin");
       assert.equal(report.listener, "http");

@@ -43,13 +43,13 @@ for (const mode of MODES) {
       const stoppedAt = Date.now();
       steward.signal("SIGTERM");
 
-      await steward.waitForLine(new RegExp(`ignore-sigterm ${worker.pid} received SIGTERM`), 5_000);
+      await steward.waitForLine(new RegExp(`ignore-sigterm ${worker!.pid} received SIGTERM`), 5_000);
       const exit = await steward.expectExit(0);
       const took = exit.at - stoppedAt;
       assert.ok(took >= 900, `exited ${took}ms after SIGTERM, before hard-stop-after (1s)${steward.log()}`);
       assert.ok(took < 5_000, `exited only ${took}ms after SIGTERM${steward.log()}`);
-      assert.ok(!isAlive(worker.pid), `worker ${worker.pid} outlived the master${steward.log()}`);
-      await steward.waitForLine(new RegExp(`\\(${worker.pid}\\).*(signal 9|SIGKILL)`), 1_000);
+      assert.ok(!isAlive(worker!.pid), `worker ${worker!.pid} outlived the master${steward.log()}`);
+      await steward.waitForLine(new RegExp(`\\(${worker!.pid}\\).*(signal 9|SIGKILL)`), 1_000);
     }));
 
     test("a master killed with SIGKILL leaves no worker alive (within ~1s)", e2e(mode, async (bed) => {

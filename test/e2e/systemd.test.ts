@@ -80,9 +80,9 @@ for (const mode of MODES) {
       // MONOTONIC_USEC is CLOCK_MONOTONIC when the reload started: after the datagram
       // before it was received, not after its own receipt
       for (const i of [1, 3]) {
-        const usec = Number(RELOADING.exec(got[i].text)![1]);
-        assert.ok(usec <= got[i].monotonic_usec, `MONOTONIC_USEC ${usec} is later than its receipt ${got[i].monotonic_usec}`);
-        assert.ok(usec >= got[i - 1].monotonic_usec, `MONOTONIC_USEC ${usec} is before the previous datagram (${got[i - 1].monotonic_usec})`);
+        const usec = Number(RELOADING.exec(got[i]!.text)![1]);
+        assert.ok(usec <= got[i]!.monotonic_usec, `MONOTONIC_USEC ${usec} is later than its receipt ${got[i]!.monotonic_usec}`);
+        assert.ok(usec >= got[i - 1]!.monotonic_usec, `MONOTONIC_USEC ${usec} is before the previous datagram (${got[i - 1]!.monotonic_usec})`);
       }
     }));
 
@@ -116,9 +116,9 @@ for (const mode of MODES) {
       const inOneSecond = sink.datagrams().filter(isWatchdog).length - before;
       assert.ok(inOneSecond >= 5 && inOneSecond <= 13, `${inOneSecond} WATCHDOG=1 in 1s, expected about 10${sink.describe()}`);
       const watchdogs = sink.datagrams().filter(isWatchdog);
-      const gaps = watchdogs.slice(1).map((d, i) => (d.monotonic_usec - watchdogs[i].monotonic_usec) / 1000).sort((a, b) => a - b);
+      const gaps = watchdogs.slice(1).map((d, i) => (d.monotonic_usec - watchdogs[i]!.monotonic_usec) / 1000).sort((a, b) => a - b);
       const median = gaps[Math.floor(gaps.length / 2)];
-      assert.ok(median >= 60 && median <= 200, `median gap between WATCHDOG=1 ${median}ms, expected ~100ms (gaps ${gaps.map(Math.round).join(", ")})`);
+      assert.ok(median! >= 60 && median! <= 200, `median gap between WATCHDOG=1 ${median}ms, expected ~100ms (gaps ${gaps.map(Math.round).join(", ")})`);
       assertFromMaster(sink.datagrams(), steward, sink);
       steward.signal("SIGTERM");
       await steward.expectExit(0);

@@ -40,7 +40,7 @@ if (MODES.includes("binary")) {
 
     test("downloads, verifies, installs over the running binary and reloads: same PID, new version", e2e("binary", async (bed) => {
       const exe = bed.path("steward");
-      installCopy(stewardCommand("binary")[0], exe);
+      installCopy(stewardCommand("binary")[0]!, exe);
       const sock = bed.path("master.sock");
       const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1 }), "steward.toml", { command: [exe], args: ["-S", sock] });
       await steward.ready();
@@ -57,7 +57,7 @@ if (MODES.includes("binary")) {
 
     test("a wrong checksum or a failed download changes nothing", e2e("binary", async (bed) => {
       const exe = bed.path("steward");
-      installCopy(stewardCommand("binary")[0], exe);
+      installCopy(stewardCommand("binary")[0]!, exe);
       const before = sha256(exe);
       const bad = await bed.run(["upgrade", "--url", `${url}/steward`, "--sha256", "0".repeat(64)], { command: [exe], timeoutMs: 60_000 });
       assert.equal(bad.code, 1);
@@ -70,7 +70,7 @@ if (MODES.includes("binary")) {
 
     test("a reload that fails puts the previous binary back and leaves the service as it was", e2e("binary", async (bed) => {
       const exe = bed.path("steward");
-      installCopy(stewardCommand("binary")[0], exe);
+      installCopy(stewardCommand("binary")[0]!, exe);
       const before = sha256(exe);
       const sock = bed.path("master.sock");
       const config = bed.path("steward.toml");

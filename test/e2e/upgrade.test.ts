@@ -54,7 +54,7 @@ if (MODES.includes("binary")) {
     let upgraded = "";
 
     before(async () => {
-      original = stewardCommand("binary")[0];
+      original = stewardCommand("binary")[0]!;
       buildDir = mkdtempSync("/tmp/stw-build-");
       upgraded = await buildSteward(NEW_VERSION, join(buildDir, "steward"));
     });
@@ -152,10 +152,10 @@ if (MODES.includes("binary")) {
       steward.signal("SIGTERM");
       await steward.expectExit(0, 10_000);
       for (const w of gen0) assert.ok(!isAlive(w.pid), `worker ${w.pid} outlived the master${steward.log()}`);
-      const left = [check, sleeper].filter((p) => isAlive(p.pid));
-      await waitGone([check.pid, sleeper.pid], 1_000).catch(() => {
+      const left = [check, sleeper].filter((p) => isAlive(p!.pid));
+      await waitGone([check.pid, sleeper!.pid], 1_000).catch(() => {
         throw new Error(
-          `the master exited but its preflight is still running: ${left.map((p) => `${p.pid} (${p.cmdline})`).join("; ")}${steward.log()}`,
+          `the master exited but its preflight is still running: ${left.map((p) => `${p!.pid} (${p!.cmdline})`).join("; ")}${steward.log()}`,
         );
       });
     }));

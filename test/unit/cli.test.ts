@@ -253,7 +253,7 @@ describe("usage errors: exit 2, one line", () => {
       "steward: STEWARD_DAEMON and --systemd cannot be combined: systemd supervises a foreground process; run 'steward --help'");
     const outcome = await steward(["--no-daemon", "-Ws", ...WORKER], { env: { STEWARD_DAEMON: "1" } });
     assert.equal(outcome.code, 0);
-    assert.equal(outcome.started[0].daemon, false);
+    assert.equal(outcome.started[0]!.daemon, false);
   });
 
   test("-q with -v", async () => {
@@ -269,8 +269,8 @@ describe("usage errors: exit 2, one line", () => {
     const outcome = await steward(["-n", "many", ...WORKER], { env: { STEWARD_READY: "eventually" } });
     assert.equal(outcome.code, 2);
     assert.equal(outcome.stderr.length, 2);
-    assert.match(outcome.stderr[0], /^steward: --workers: .*\(got "many"\); run 'steward --help'$/);
-    assert.match(outcome.stderr[1], /^steward: STEWARD_READY: .*\(got "eventually"\); run 'steward --help'$/);
+    assert.match(outcome.stderr[0]!, /^steward: --workers: .*\(got "many"\); run 'steward --help'$/);
+    assert.match(outcome.stderr[1]!, /^steward: STEWARD_READY: .*\(got "eventually"\); run 'steward --help'$/);
     assert.deepEqual(outcome.started, []);
   });
 
@@ -333,8 +333,8 @@ describe("check", () => {
         assert.equal(outcome.code, 1);
         assert.deepEqual(outcome.stdout, []);
         assert.equal(outcome.stderr.length, 2);
-        assert.match(outcome.stderr[0], /^app\.toml:3: global\.workers: /);
-        assert.match(outcome.stderr[1], /^app\.toml:4: global\.wrokers: unknown key \(did you mean 'workers'\?\)$/);
+        assert.match(outcome.stderr[0]!, /^app\.toml:3: global\.workers: /);
+        assert.match(outcome.stderr[1]!, /^app\.toml:4: global\.wrokers: unknown key \(did you mean 'workers'\?\)$/);
       }
     });
   });
@@ -365,33 +365,33 @@ describe("run", () => {
     assert.equal(outcome.code, 0);
     assert.equal(outcome.started.length, 1);
     const [opts] = outcome.started;
-    assert.deepEqual(opts.args, argv);
-    assert.equal(opts.systemd, false);
-    assert.equal(opts.daemon, false);
-    assert.equal(opts.logLevel, 3);
-    assert.equal(opts.config.global.workers, 4);
-    assert.deepEqual(opts.config.worker.command, ["node", "-W", "x.js"]);
-    assert.deepEqual(opts.config.listen.map((listener) => [listener.name, listener.bind]), [
+    assert.deepEqual(opts!.args, argv);
+    assert.equal(opts!.systemd, false);
+    assert.equal(opts!.daemon, false);
+    assert.equal(opts!.logLevel, 3);
+    assert.equal(opts!.config.global.workers, 4);
+    assert.deepEqual(opts!.config.worker.command, ["node", "-W", "x.js"]);
+    assert.deepEqual(opts!.config.listen.map((listener) => [listener.name, listener.bind]), [
       ["http", "tcp://127.0.0.1:18080"],
       ["listen2", "tcp://[::1]:18081"],
     ]);
-    assert.deepEqual(opts.config.masterCli.map((cli) => [cli.bind, cli.level]), [
+    assert.deepEqual(opts!.config.masterCli.map((cli) => [cli.bind, cli.level]), [
       ["/tmp/steward-a.sock", "admin"],
       ["127.0.0.1:9999", "operator"],
     ]);
   });
 
   test("-Ws, -D, -q, -v", async () => {
-    assert.equal((await steward(["-Ws", ...WORKER])).started[0].systemd, true);
-    assert.equal((await steward(["-D", ...WORKER])).started[0].daemon, true);
-    assert.equal((await steward(["-q", ...WORKER])).started[0].logLevel, 0);
-    assert.equal((await steward(["-v", ...WORKER])).started[0].logLevel, 4);
-    assert.equal((await steward(WORKER, { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0].logLevel, 1);
-    assert.equal((await steward(["-v", ...WORKER], { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0].logLevel, 4);
+    assert.equal((await steward(["-Ws", ...WORKER])).started[0]!.systemd, true);
+    assert.equal((await steward(["-D", ...WORKER])).started[0]!.daemon, true);
+    assert.equal((await steward(["-q", ...WORKER])).started[0]!.logLevel, 0);
+    assert.equal((await steward(["-v", ...WORKER])).started[0]!.logLevel, 4);
+    assert.equal((await steward(WORKER, { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0]!.logLevel, 1);
+    assert.equal((await steward(["-v", ...WORKER], { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0]!.logLevel, 4);
   });
 
   test("the last value wins for an option given twice", async () => {
-    assert.equal((await steward(["-n", "2", "--workers=5", ...WORKER])).started[0].config.global.workers, 5);
+    assert.equal((await steward(["-n", "2", "--workers=5", ...WORKER])).started[0]!.config.global.workers, 5);
   });
 
   test("command line over environment over file", async () => {
@@ -399,7 +399,7 @@ describe("run", () => {
       const workers = async (argv: string[], env: Record<string, string>) => {
         const outcome = await steward(argv, { cwd: dir, env });
         assert.deepEqual(outcome.stderr, []);
-        return outcome.started[0].config.global.workers;
+        return outcome.started[0]!.config.global.workers;
       };
       assert.equal(await workers(["-f", "app.toml"], {}), 2);
       assert.equal(await workers(["-f", "app.toml"], { STEWARD_WORKERS: "3" }), 3);
@@ -412,7 +412,7 @@ describe("run", () => {
     await withFiles({ "app.toml": VALID_TOML }, async (dir) => {
       const env = { STEWARD_LISTEN: "a=tcp://127.0.0.1:18090 b=tcp://127.0.0.1:18091" };
       const binds = async (argv: string[], environment: Record<string, string>) =>
-        (await steward(["-f", "app.toml", ...argv], { cwd: dir, env: environment })).started[0].config.listen.map((l) => l.name);
+        (await steward(["-f", "app.toml", ...argv], { cwd: dir, env: environment })).started[0]!.config.listen.map((l) => l.name);
       assert.deepEqual(await binds([], {}), ["http"]);
       assert.deepEqual(await binds([], env), ["a", "b"]);
       assert.deepEqual(await binds(["-l", "c=tcp://127.0.0.1:18092"], env), ["c"]);
@@ -430,14 +430,14 @@ describe("run", () => {
     const outcome = await steward(["-n", "2"]);
     assert.equal(outcome.code, 1);
     assert.equal(outcome.stderr.length, 1);
-    assert.match(outcome.stderr[0], /worker\.command: required/);
+    assert.match(outcome.stderr[0]!, /worker\.command: required/);
     assert.deepEqual(outcome.started, []);
   });
 
   test("explicit run", async () => {
     const outcome = await steward(["run", "-n", "2", ...WORKER]);
     assert.equal(outcome.code, 0);
-    assert.equal(outcome.started[0].config.global.workers, 2);
+    assert.equal(outcome.started[0]!.config.global.workers, 2);
   });
 });
 
