@@ -30,6 +30,9 @@ step() { echo; echo "== $*"; }
 step "build (library + dist/steward)"
 npm run --silent build || { echo "build failed"; exit 1; }
 
+step "typecheck (tsc --noEmit, strict)"
+node_modules/.bin/tsc --noEmit -p . || status=1
+
 step "unit tests under Bun"
 $BIN/bun test test/unit 2>&1 | tee "$out/unit-bun.txt"; [ "${PIPESTATUS[0]}" = 0 ] || status=1
 count_bun "$out/unit-bun.txt"

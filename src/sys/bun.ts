@@ -24,7 +24,7 @@ export function bindLibcBun(path = "libc.so.6"): LibcBinding {
   const lib = dlopen(path, table);
   const fn: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(LIBC_SYMBOLS)) {
-    const raw = lib.symbols[name] as (...a: unknown[]) => unknown;
+    const raw = lib.symbols[name] as unknown as (...a: unknown[]) => unknown;
     const ret = spec.returns as CType;
     const args = spec.args as readonly CType[];
     const needsPtr = args.some((t) => t === "pointer");
@@ -40,6 +40,6 @@ export function bindLibcBun(path = "libc.so.6"): LibcBinding {
     fn: fn as LibcFunctions,
     readCString: (address) => (address === 0n ? "" : new CString(Number(address) as never).toString()),
     readI32: (address) => read.i32(Number(address) as never, 0),
-    addressOf: (view) => BigInt(ptr(view)),
+    addressOf: (view) => BigInt(ptr(view as Uint8Array)),
   };
 }
