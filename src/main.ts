@@ -3,7 +3,7 @@
  * (`__exec`, kept minimal because it runs once per child start) or the CLI.
  */
 import process from "node:process";
-import { writeSync } from "node:fs";
+import type * as fs from "node:fs";
 import type { Runtime } from "./runtime/types.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
 
@@ -18,6 +18,9 @@ async function detectRuntime(): Promise<Runtime> {
   if (typeof Deno !== "undefined") return (await import("./runtime/deno.ts")).createDenoRuntime(import.meta.url);
   throw new Error("steward runs under Bun or Deno");
 }
+
+/** node:fs, loaded after the exec shim has gone its way: the shim writes through libc. */
+let writeSync: typeof fs.writeSync;
 
 /** A line to fd 1 or 2; a closed pipe (EPIPE) is not an error worth dying for. */
 const lineTo = (fd: number) => (line: string) => {
@@ -54,8 +57,19 @@ const masterCliClient = async () =>
 const runtime = await detectRuntime();
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
-  runtime.exit(runExecShim(new Posix(runtime.libc), process.env, errLine));
-} else if (runtime.args[0] === PREFLIGHT_MODE) {
+  const px = new Posix(runtime.libc);
+  const shimErrLine = (line: string) => {
+    try {
+      const data = new TextEncoder().encode(line + "\n");
+      for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) off += px.writeSome(2, data.subarray(off)) ?? 0;
+    } catch {
+      // the reader went away: nothing to tell
+    }
+  };
+  runtime.exit(runExecShim(px, process.env, shimErrLine));
+}
+({ writeSync } = await import("node:fs"));
+if (runtime.args[0] === PREFLIGHT_MODE) {
   // A reload's preflight of this binary: can it take over the state, and is the configuration valid?
   const [{ runCli }, { READABLE_FORMATS }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
@@ -105,7 +119,12 @@ if (runtime.args[0] === SHIM_MODE) {
     version: VERSION,
     env: process.env,
     cwd: process.cwd(),
-    startMaster: (opts) => startMaster(runtime, opts, undefined, check),
+    startMaster: (opts) => {
+      const running = startMaster(runtime, opts, undefined, check);
+      // The master has started (its CLI and configuration work is done): drop what that left.
+      runtime.compact?.();
+      return running;
+    },
     stdout: lineTo(1),
     stderr: resuming ? (line) => problems.push(line) : errLine,
     mcli: {
@@ -132,6 +151,10 @@ if (runtime.args[0] === SHIM_MODE) {
       });
     },
   });
-  if (resuming) await startMaster(runtime, undefined, problems, check);
+  if (resuming) {
+    const running = startMaster(runtime, undefined, problems, check);
+    runtime.compact?.();
+    await running;
+  }
   runtime.exit(code);
 }

@@ -5,13 +5,14 @@
  * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the
  * start-up log and exits with the master's exit status.
  */
-import { spawn } from "node:child_process";
 import process from "node:process";
 
 export const LAUNCHER_FD_VAR = "STEWARD_LAUNCHER_FD";
 export const READY_MARK = "\u0000READY";
 
-export function launchDaemon(self: { path: string; prefix: string[] }, args: readonly string[], stderr: (line: string) => void): Promise<number> {
+export async function launchDaemon(self: { path: string; prefix: string[] }, args: readonly string[], stderr: (line: string) => void): Promise<number> {
+  // loaded only by a launcher: the master itself never needs node:child_process
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve) => {
     const child = spawn(self.path, [...self.prefix, ...args], {
       detached: true,

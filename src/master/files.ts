@@ -3,7 +3,6 @@
  * the pidfile, the -D launcher's pipe, /proc lookups.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import type { Posix } from "../sys/posix.ts";
@@ -37,7 +36,8 @@ export function takeLauncherFd(px: Posix): number | undefined {
 
 /** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
 export function makeRunDir(pid: number): string {
-  const base = process.env.XDG_RUNTIME_DIR || tmpdir();
+  // not node:os's tmpdir(): importing node:os costs the master RSS for one lookup
+  const base = process.env.XDG_RUNTIME_DIR || process.env.TMPDIR || "/tmp";
   const dir = join(base, `steward-${pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });

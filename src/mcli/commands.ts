@@ -3,7 +3,6 @@
  * from a read-only view of the master; only `reload` and `hard-reload` act.
  */
 import { Buffer } from "node:buffer";
-import { connect } from "node:net";
 import type { MasterState, ProcessEntry } from "../master/state.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
 import type { CommandRunner, Session } from "./server.ts";
@@ -220,7 +219,9 @@ export function resolveTarget(state: MasterState, prefix: string): ProcessEntry 
 }
 
 /** Forwards one command to a worker's STEWARD_CLI_SOCKET and relays its whole reply. */
-export function forward(socketPath: string, line: string): Promise<string> {
+export async function forward(socketPath: string, line: string): Promise<string> {
+  // node:net is loaded on first use: most masters never route a command (~1 MiB of RSS)
+  const { connect } = await import("node:net");
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let settled = false;

@@ -15,6 +15,13 @@ export function createBunRuntime(): Runtime {
     onSignal(signal: SignalName, handler: () => void) {
       process.on(signal, handler);
     },
+    compact() {
+      // Bun.shrink: a full collection that also drops compiled code not on the stack and
+      // gives freed heap pages back (~1.5 MiB of the master's RssAnon; Bun.gc alone ~0.5).
+      const bun = Bun as unknown as { shrink?: () => void };
+      if (typeof bun.shrink === "function") bun.shrink();
+      else Bun.gc(true);
+    },
     exit(code: number): never {
       process.exit(code);
     },

@@ -38,4 +38,9 @@ export interface Runtime {
   /** calls `handler` on each delivery of `signal`; the runtime no longer applies the default action */
   onSignal(signal: SignalName, handler: () => void): void;
   exit(code: number): never;
+  /**
+   * A hint that start-up is over: free its garbage and the compiled code of what ran only
+   * once (it is compiled again if it ever runs again). Optional; may do nothing.
+   */
+  compact?(): void;
 }
