@@ -16,27 +16,7 @@ export function requireBinary() {
 
 /** Starts steward in its own process group; resolves once `ready` matches a stderr line. */
 export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {} } = {}) {
-  const t0 = performance.now();
-  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true, env: { ...process.env, ...env } });
-  const lines = [];
-  let buf = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`steward not ready in ${timeoutMs} ms:\n${lines.join("\n")}`)), timeoutMs);
-    child.stderr.on("data", (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        lines.push(line);
-        if (ready.test(line)) {
-          clearTimeout(timer);
-          resolve({ child, lines, readyMs: performance.now() - t0, port: portOf(lines) });
-        }
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`steward exited with ${code}:\n${lines.join("\n")}`)));
-  });
+  return startLogged(binary, args, { ready, timeoutMs, env }).then((r) => ({ ...r, port: portOf(r.lines) }));
 }
 
 export function portOf(lines) {

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Config, GlobalConfig } from "../../src/config/types.ts";
+import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import type { Logger } from "../../src/log.ts";
 import { Supervisor } from "../../src/master/supervisor.ts";
 import type { MasterState } from "../../src/master/state.ts";
@@ -8,16 +9,7 @@ import { FakeSystem } from "../../src/runtime/fake.ts";
 
 function config(global: Partial<GlobalConfig> = {}, listeners = 1): Config {
   return {
-    global: {
-      workers: 2,
-      ready: { kind: "accepting" },
-      readyTimeout: 30_000,
-      stopSignal: 15,
-      hardStopAfter: 300_000,
-      maxReloads: 50,
-      onFailure: "exit",
-      ...global,
-    },
+    global: { ...DEFAULT_GLOBAL, workers: 2, ...global },
     listen: Array.from({ length: listeners }, (_, i) => ({
       name: `l${i}`,
       bind: `tcp://127.0.0.1:${8000 + i}`,
