@@ -179,6 +179,7 @@ export class Reloader {
 
   private finish(ok: boolean): void {
     this.busy = false;
+    this.host.settleSoon();
     const requester = this.requester;
     this.requester = undefined;
     requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.host.log.loadLines().join("\n")}`);

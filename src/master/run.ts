@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
 import { createNotifier, NO_NOTIFIER, type Notifier } from "../notify/systemd.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
+import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
@@ -59,6 +60,27 @@ export class MasterHost {
   private pidfileWritten = false;
   /** -D: the launcher's pipe, until the first load is over */
   private launcherFd: number | undefined;
+  private settleTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * A load (the first, or a reload, good or failed) is over: once the master has been
+   * quiet for a second, give back what start-up left behind: the runtime's garbage and
+   * the executable's pages it read (sys/mappings.ts).
+   */
+  settleSoon(): void {
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (this.reloader.inProgress || this.supervisor.loading || this.state.phase !== "running") return;
+      this.runtime.compact?.();
+      try {
+        const kib = dropCleanFilePages(this.px.fn, readFileSync("/proc/self/smaps", "utf8"));
+        this.log.debug(`Gave back ${(kib / 1024).toFixed(1)} MiB of start-up pages of the executable`);
+      } catch (e) {
+        this.log.debug(`Could not give back start-up pages: ${(e as Error).message}`);
+      }
+    }, 1000);
+  }
 
   /** Tells a -D launcher the first generation is ready, and lets it go. */
   private releaseLauncher(): void {
@@ -239,6 +261,7 @@ export class MasterHost {
         }
         this.notifier.ready(this.pid);
         this.releaseLauncher();
+        this.settleSoon();
       },
       oldGone: () => {
         if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);

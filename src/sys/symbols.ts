@@ -52,6 +52,8 @@ export const LIBC_SYMBOLS = {
   setgid: { args: ["u32"], returns: "i32" },
   setgroups: { args: ["u64", "buffer"], returns: "i32" },
   getuid: { args: [], returns: "u32" },
+  // memory (sys/mappings.ts)
+  madvise: { args: ["pointer", "u64", "i32"], returns: "i32" },
   // posix_spawn: the runtime never learns of these children, so steward's reaper is
   // the only one that waits for them (see workers/reaper.ts)
   posix_spawn: { args: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"], returns: "i32" },

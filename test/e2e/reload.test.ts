@@ -68,6 +68,22 @@ for (const mode of MODES) {
       assert.deepEqual(zombiesOf(master), [], "no zombie child of the master");
     }));
 
+    test("a second after each load the master gives back its executable's start-up pages, and still reloads and serves", e2e(mode, async (bed) => {
+      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1, "ready-timeout": "5s" }), "steward.toml", {
+        env: { STEWARD_LOG_LEVEL: "debug" },
+      });
+      await steward.ready();
+      const gaveBack = /Gave back (\d+\.\d) MiB of start-up pages/;
+      const first = await steward.waitForLine(gaveBack, 10_000);
+      assert.ok(Number(first.match[1]) > 0, `some pages were given back after the first load${steward.log()}`);
+      const http = await steward.listener("http");
+      await expectServedBy(http.url, workersOf(steward, 0).map((w) => w.pid), 0, () => steward.log());
+      const outcome = await expectReloaded(steward, "SIGUSR2");
+      assert.equal(outcome.reload, 1, steward.log());
+      await steward.waitForLine(gaveBack, 10_000, first.line.index + 1);
+      await expectServedBy(http.url, workersOf(steward, 1).map((w) => w.pid), 1, () => steward.log());
+    }));
+
     test("a changed configuration applies: workers 2→3, env, command args, a listener added, one removed, one kept", e2e(mode, async (bed) => {
       const [removedPort, addedPort] = [await freePort(), await freePort()];
       const config = (variant: "one" | "two") =>
