@@ -17,13 +17,17 @@ count_bun() { # bun test prints " N pass" and " N fail"
   f=$(grep -E '^ *[0-9]+ fail$' "$1" | tail -1 | grep -oE '[0-9]+' || echo 0)
   passed=$((passed + p)); failed=$((failed + f))
 }
-count_deno() { # deno test prints "ok | 5 passed (14 steps) | 0 failed"; count tests and steps
-  local line p s f
+count_deno() { # deno test prints "ok | 5 passed (14 steps) | 0 failed" or "FAILED | 5 passed (14 steps) | 2 failed (3 steps)"
+  local line p s f fs
   line=$(sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '(ok|FAILED) \| [0-9]+ passed' | tail -1)
-  p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
-  s=$(echo "$line" | grep -oE '\([0-9]+ steps?\)' | grep -oE '[0-9]+' || echo 0)
-  f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
-  passed=$((passed + p + s)); failed=$((failed + f))
+  p=$(echo "$line" | grep -oE '[0-9]+ passed' | head -1 | grep -oE '[0-9]+' || echo 0)
+  s=$(echo "$line" | grep -oE '[0-9]+ passed \([0-9]+ steps?\)' | grep -oE '\([0-9]+' | grep -oE '[0-9]+' || echo 0)
+  f=$(echo "$line" | grep -oE '[0-9]+ failed' | head -1 | grep -oE '[0-9]+' || echo 0)
+  fs=$(echo "$line" | grep -oE '[0-9]+ failed \([0-9]+ steps?\)' | grep -oE '\([0-9]+' | grep -oE '[0-9]+' || echo 0)
+  # describe() blocks are counted as tests and their test()s as steps: count the leaves
+  [ "$s" -gt 0 ] && p=$s
+  [ "$fs" -gt 0 ] && f=$fs
+  passed=$((passed + p)); failed=$((failed + f))
 }
 step() { echo; echo "== $*"; }
 

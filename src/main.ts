@@ -5,6 +5,8 @@
 import process from "node:process";
 import type * as fs from "node:fs";
 import type { Runtime } from "./runtime/types.ts";
+import type { RunOptions } from "./master/options.ts";
+import type { InProcessCheck } from "./master/preflight.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
 
 /** `steward __preflight FORMAT run --check ARGS...`: see master/preflight.ts */
@@ -102,18 +104,24 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
   const resuming = process.env[HANDOVER_VAR] !== undefined;
   const problems: string[] = [];
   // A reload of an unchanged binary checks its configuration in this process (master/preflight.ts).
-  const check = async (args: readonly string[]) => {
+  // It is the `run` the new image will do, up to the master's start: its options are kept,
+  // so that the new generation can be started before the exec (master/reexec.ts).
+  const check: InProcessCheck = async (args) => {
     const lines: string[] = [];
     const rest = args[0] === "run" ? args.slice(1) : args;
-    const code = await runCli(["run", "--check", ...rest], {
+    let options: RunOptions | undefined;
+    const code = await runCli(["run", ...rest], {
       version: VERSION,
       env: process.env,
       cwd: process.cwd(),
-      startMaster: () => Promise.reject(new Error("a check never starts a master")),
+      startMaster: (opts) => {
+        options = opts;
+        return Promise.resolve();
+      },
       stdout: () => {},
       stderr: (line) => lines.push(line),
     });
-    return { code, lines };
+    return options ? { code, lines, options } : { code, lines };
   };
   const code = await runCli(runtime.args, {
     version: VERSION,

@@ -7,6 +7,7 @@
  */
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import type { WaitStatus } from "../sys/posix.ts";
+import type { RunOptions } from "./options.ts";
 import { describeExit } from "./supervisor.ts";
 
 export const PREFLIGHT_MODE = "__preflight";
@@ -21,7 +22,8 @@ export interface PreflightPorts {
   after(ms: number, fn: () => void): { cancel(): void };
 }
 
-export type PreflightResult = { ok: true } | { ok: false; reason: string; output: string[] };
+/** `options`: what the new image will load, when the check ran in this process (same binary) */
+export type PreflightResult = { ok: true; options?: RunOptions } | { ok: false; reason: string; output: string[] };
 
 /** What identifies an executable file's content and permissions without reading it. */
 export interface FileIdentity {
@@ -50,13 +52,13 @@ export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefine
  * the executable again when that file is, unchanged (same inode, size, mtime and ctime),
  * the one this image was started from, so the run could show nothing this image cannot.
  */
-export type InProcessCheck = (runArgs: readonly string[]) => Promise<{ code: number; lines: string[] }>;
+export type InProcessCheck = (runArgs: readonly string[]) => Promise<{ code: number; lines: string[]; options?: RunOptions }>;
 
 export async function preflightSameBinary(self: { path: string }, runArgs: readonly string[], check: InProcessCheck): Promise<PreflightResult> {
   const problem = executableProblem(self.path);
   if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
   const r = await check(runArgs);
-  if (r.code === 0) return { ok: true };
+  if (r.code === 0) return r.options ? { ok: true, options: r.options } : { ok: true };
   return { ok: false, reason: `configuration check failed: ${r.lines[r.lines.length - 1] ?? `exit ${r.code}`}`, output: r.lines };
 }
 

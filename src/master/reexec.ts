@@ -113,11 +113,14 @@ export class Reloader {
       this.busy = false; // stopping meanwhile: nothing to reload into
       return;
     }
-    this.exec(hard);
+    // The same binary checked the configuration in this process: its workers can start now,
+    // while the master re-executes, rather than after it (the new image gates them).
+    const early = checked.options ? host.startEarly(checked.options) : undefined;
+    this.exec(hard, early);
   }
 
   /** Writes the state and execs; returns only when execve failed. */
-  private exec(hard: boolean): void {
+  private exec(hard: boolean, early?: Handover["early"]): void {
     const { host } = this;
     const { px } = host;
     const { processes, phase: _phase, ...master } = host.state;
@@ -137,6 +140,7 @@ export class Reloader {
       loadLines: host.log.loadLines(),
       reloadPending: this.pending,
       hard,
+      ...(early ? { early } : {}),
     };
     const statePath = join(host.runDir, "handover.json");
     writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
@@ -156,6 +160,7 @@ export class Reloader {
       host.notify.execFailed();
       host.cli.execFailed(this.requester?.session);
       host.listeners.keepAcrossExec(false);
+      if (early) host.supervisor.abandonEarly(early.generation);
       this.failed(`exec of ${self.path} failed: ${(e as Error).message}`);
     }
   }
@@ -190,7 +195,14 @@ export class Reloader {
   }
 
   /** In the new image: finish the reload the previous image started. */
-  resumeIn(_state: MasterState, handover: Handover, opts: RunOptions | undefined, problems: string[] | undefined, requester?: Requester): void {
+  resumeIn(
+    _state: MasterState,
+    handover: Handover,
+    opts: RunOptions | undefined,
+    problems: string[] | undefined,
+    requester?: Requester,
+    adoptEarly = false,
+  ): void {
     this.busy = true;
     this.pending = handover.reloadPending;
     if (requester) this.requester = requester;
@@ -200,7 +212,7 @@ export class Reloader {
       this.failed(`configuration: ${problems[0] ?? "invalid"}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`);
       return;
     }
-    this.host.reloadWith(opts, handover.hard, (r) => this.finish(r.ok));
+    this.host.reloadWith(opts, handover.hard, (r) => this.finish(r.ok), adoptEarly);
   }
 }
 

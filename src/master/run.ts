@@ -361,13 +361,18 @@ export class MasterHost {
       throw new StartError(`cannot take over the previous master's state: ${(e as Error).message}`);
     }
     delete process.env[HANDOVER_VAR];
+    // A generation the previous image started before the exec is gated here if this image
+    // loaded the very same configuration; otherwise it is killed and this image starts its own.
+    const early = handover.early;
+    const adoptEarly = !!early && !!opts && JSON.stringify(opts.config) === JSON.stringify(early.options.config);
     this.current = handover.options;
     this.notifier = createNotifier(this.px, process.env, (opts ?? handover.options).systemd, (m) => this.log.warn(m));
     this.runDir = handover.runDir;
     this.state = restoreState(handover);
     this.state.version = VERSION;
+    const kept = adoptEarly ? [...handover.options.config.listen, ...early.options.config.listen] : handover.options.config.listen;
     for (const l of handover.listeners) {
-      const config = handover.options.config.listen.find((c) => this.listeners.keyOf(c) === l.key);
+      const config = kept.find((c) => this.listeners.keyOf(c) === l.key);
       if (config) this.listeners.adopt({ ...l, config });
       else this.px.close(l.fd);
     }
@@ -391,23 +396,46 @@ export class MasterHost {
     );
     this.reapAll(); // children that exited while no image was listening
     this.supervisor.resume();
+    if (early && !adoptEarly) {
+      this.supervisor.abandonEarly(early.generation);
+      if (opts) this.log.notice(`The configuration changed during the exec: generation ${early.generation} is started again from it`);
+    }
     this.notify.drain();
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
     const requester = requesterSession
       ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) }
       : undefined;
-    this.reloader.resumeIn(this.state, handover, opts, problems, requester);
+    this.reloader.resumeIn(this.state, handover, opts, problems, requester, adoptEarly);
     this.cli.service(); // connections that waited in the backlog during the exec
   }
 
-  /** Runs a load of `opts` as a reload; `done` gets the result. */
-  reloadWith(opts: RunOptions, hard: boolean, done: (r: LoadResult) => void): void {
+  /**
+   * Before a re-exec into this same binary: starts the workers of the next generation from
+   * `opts` (already checked), so that they start while the master re-executes. Returns
+   * what the handover must say of them, or undefined if they could not be started (the
+   * new image then starts them itself, and reports why if it cannot either).
+   */
+  startEarly(opts: RunOptions): { generation: number; options: RunOptions } | undefined {
+    let plan: WorkerPlanner;
+    try {
+      plan = this.planFor(opts.config);
+      this.programPlanFor(opts.config);
+    } catch {
+      return undefined;
+    }
+    const generation = this.supervisor.spawnEarly(opts.config, plan);
+    return generation === undefined ? undefined : { generation, options: opts };
+  }
+
+  /** Runs a load of `opts` as a reload (gating the workers started early with `adopt`); `done` gets the result. */
+  reloadWith(opts: RunOptions, hard: boolean, done: (r: LoadResult) => void, adopt = false): void {
     let plan: WorkerPlanner;
     let programPlan: ProgramPlanner;
     try {
       plan = this.planFor(opts.config);
       programPlan = this.programPlanFor(opts.config);
     } catch (e) {
+      if (adopt) this.supervisor.abandonEarly(this.state.reloads + 1);
       this.closeUnusedListeners(this.current.config);
       const reason = (e as Error).message;
       this.state.failedReloads++;
@@ -430,7 +458,7 @@ export class MasterHost {
         this.notifier.reloadFailed(result.reason);
       }
       done(result);
-    }, programPlan);
+    }, programPlan, adopt);
   }
 }
 

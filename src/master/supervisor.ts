@@ -81,6 +81,8 @@ export function describeExit(ws: WaitStatus): string {
 
 export class Supervisor {
   private load?: Load;
+  /** a worker started before the exec (spawnEarly) that exited before its load began */
+  private earlyExit?: { reason: string; status: number };
   /** workers waiting to be observed ready (load or restart), by PID */
   private readonly waitingReady = new Set<number>();
   private pollTimer?: Timer;
@@ -123,16 +125,38 @@ export class Supervisor {
     });
   }
 
-  private runLoad(generation: number, config: Config, plan: WorkerPlanner, done: (r: LoadResult) => void): void {
+  private runLoad(generation: number, config: Config, plan: WorkerPlanner, done: (r: LoadResult) => void, adopt = false): void {
     const g = config.global;
+    const early = adopt ? this.loadingOf(generation) : [];
+    // workers started before the exec have been waiting since they started
+    const since = Math.min(this.ports.now(), ...early.map((p) => p.startedAt));
     const load: Load = {
       generation,
       config,
       pending: new Set(),
-      deadline: this.ports.after(g.readyTimeout, () => this.loadTimedOut(load)),
+      deadline: this.ports.after(Math.max(0, g.readyTimeout - (this.ports.now() - since)), () => this.loadTimedOut(load)),
       done,
     };
     this.load = load;
+    if (adopt) {
+      const exited = this.earlyExit;
+      this.earlyExit = undefined;
+      for (const p of early) load.pending.add(p.pid);
+      if (exited) {
+        this.failLoad(exited.reason, exited.status);
+        return;
+      }
+      if (early.length !== g.workers) {
+        this.failLoad(`${early.length} of ${g.workers} workers were started before the exec`, 1);
+        return;
+      }
+      for (const p of early) {
+        if (p.ready) load.pending.delete(p.pid);
+        else this.watchReady(p.pid, config);
+      }
+      this.checkLoadDone();
+      return;
+    }
     for (let id = 1; id <= g.workers; id++) {
       const pid = this.spawnWorker(id, generation, "loading", plan);
       if (pid === undefined) {
@@ -292,7 +316,9 @@ export class Supervisor {
     } else if (p.role === "loading") {
       this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`);
       const status = exitStatusOf(ws);
-      this.failLoad(`${label} ${describeExit(ws)} before it was ready`, status === 0 ? 1 : status);
+      const reason = `${label} ${describeExit(ws)} before it was ready`;
+      if (this.load) this.failLoad(reason, status === 0 ? 1 : status);
+      else this.earlyExit ??= { reason, status: status === 0 ? 1 : status };
     } else if (p.role === "failed") {
       this.log.debug(`Failed ${label} ${describeExit(ws)}`);
     } else if (p.role === "old") {
@@ -427,12 +453,45 @@ export class Supervisor {
     }
   }
 
+  /** The workers of `generation` still loading (started, not yet gated). */
+  private loadingOf(generation: number) {
+    return workers(this.state, "loading").filter((p) => p.generation === generation);
+  }
+
   /**
-   * Starts generation reloads+1 from `config`. On success the previous workers become old
-   * and get their stop signal (SIGTERM when `hard`); on failure they stay current and
-   * untouched, and the new workers are killed.
+   * Starts the workers of generation reloads+1 without gating them: the image that calls
+   * this execs at once, and the next one gates them (`reload` with `adopt`). Returns the
+   * generation, or undefined (and nothing left running) when a worker could not be started.
    */
-  reload(config: Config, plan: WorkerPlanner, hard: boolean, done: (r: LoadResult) => void, programPlan?: ProgramPlanner): void {
+  spawnEarly(config: Config, plan: WorkerPlanner): number | undefined {
+    if (this.state.phase !== "running" || this.load) return undefined;
+    const generation = this.state.reloads + 1;
+    for (let id = 1; id <= config.global.workers; id++) {
+      if (this.spawnWorker(id, generation, "loading", plan) === undefined) {
+        this.abandonEarly(generation);
+        return undefined;
+      }
+    }
+    return generation;
+  }
+
+  /** Workers started by spawnEarly that will not be gated: killed, as a failed load's are. */
+  abandonEarly(generation: number): void {
+    this.earlyExit = undefined;
+    for (const p of this.loadingOf(generation)) {
+      p.role = "failed";
+      this.ports.kill(-p.pid, SIGKILL);
+      this.ports.kill(p.pid, SIGKILL);
+    }
+  }
+
+  /**
+   * Starts generation reloads+1 from `config` (with `adopt`, gates the workers spawnEarly
+   * started instead). On success the previous workers become old and get their stop
+   * signal (SIGTERM when `hard`); on failure they stay current and untouched, and the new
+   * workers are killed.
+   */
+  reload(config: Config, plan: WorkerPlanner, hard: boolean, done: (r: LoadResult) => void, programPlan?: ProgramPlanner, adopt = false): void {
     if (this.state.phase !== "running" || this.load) {
       done({ ok: false, reason: "Another reload is still in progress.", exitCode: 1 });
       return;
@@ -464,7 +523,7 @@ export class Supervisor {
       this.log.notice("Loading success.");
       this.hooks.loaded?.(generation);
       done(result);
-    });
+    }, adopt);
   }
 
   /** Everything but `generation` is told to stop; survivors of too many reloads get SIGTERM. */

@@ -68,8 +68,32 @@ for (const mode of MODES) {
       assert.deepEqual(zombiesOf(master), [], "no zombie child of the master");
     }));
 
+    test(mode === "binary"
+      ? "an unchanged compiled binary starts the new generation before it re-executes, and the new image gates it"
+      : "from source, the new image starts the new generation after the re-exec", e2e(mode, async (bed) => {
+      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 2, "ready-timeout": "5s" }, { DRAIN: "1" }));
+      await steward.ready();
+      const http = await steward.listener("http");
+      let previous = workersOf(steward, 0);
+      for (let generation = 1; generation <= 2; generation++) {
+        const from = steward.lines.length;
+        const outcome = await expectReloaded(steward, "SIGUSR2");
+        assert.equal(outcome.reload, generation, steward.log());
+        const reexec = (await steward.waitForLine(/Master re-executed/, 10_000, from)).line.index;
+        const started = workersOf(steward, generation);
+        assert.equal(started.length, 2, steward.log());
+        for (const w of started) {
+          if (mode === "binary") assert.ok(w.index < reexec, `worker ${w.id} of generation ${generation} started before the re-exec${steward.log()}`);
+          else assert.ok(w.index > reexec, `worker ${w.id} of generation ${generation} started after the re-exec${steward.log()}`);
+        }
+        await waitReaped(steward.pid, previous.map((w) => w.pid));
+        await expectServedBy(http.url, started.map((w) => w.pid), generation, () => steward.log());
+        previous = started;
+      }
+    }));
+
     test("a second after each load the master gives back its executable's start-up pages, and still reloads and serves", e2e(mode, async (bed) => {
-      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1, "ready-timeout": "5s" }), "steward.toml", {
+      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1, "ready-timeout": "5s" }, { DRAIN: "1" }), "steward.toml", {
         env: { STEWARD_LOG_LEVEL: "debug" },
       });
       await steward.ready();
@@ -81,6 +105,7 @@ for (const mode of MODES) {
       const outcome = await expectReloaded(steward, "SIGUSR2");
       assert.equal(outcome.reload, 1, steward.log());
       await steward.waitForLine(gaveBack, 10_000, first.line.index + 1);
+      await waitReaped(steward.pid, workersOf(steward, 0).map((w) => w.pid));
       await expectServedBy(http.url, workersOf(steward, 1).map((w) => w.pid), 1, () => steward.log());
     }));
 

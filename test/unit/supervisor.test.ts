@@ -293,6 +293,70 @@ describe("reload", () => {
     assert.equal(state.failedReloads, 0);
   });
 
+  test("workers started before the exec (spawnEarly) are gated by the reload that adopts them", () => {
+    const { sys, sup, state } = running();
+    const cfg = config({ readyTimeout: 1000 });
+    const generation = sup.spawnEarly(cfg, planB);
+    assert.equal(generation, 1);
+    const early = [...sys.processes.values()].filter((p) => p.spec.path === "/bin/b");
+    assert.equal(early.length, 2);
+    assert.deepEqual([...state.processes.values()].map((p) => `${p.generation}:${p.role}`), ["0:current", "0:current", "1:loading", "1:loading"]);
+    sys.advance(400); // the exec, and the new image's start-up
+    let result: { ok: boolean; reason?: string } | undefined;
+    sup.reload(cfg, planB, false, (r) => (result = r), undefined, true);
+    assert.equal([...sys.processes.values()].filter((p) => p.spec.path === "/bin/b").length, 2, "no worker started twice");
+    for (const p of early) p.accepting = true;
+    sys.advance(50);
+    assert.deepEqual(result, { ok: true });
+    assert.deepEqual([...state.processes.values()].map((p) => `${p.generation}:${p.role}`), ["0:old", "0:old", "1:current", "1:current"]);
+  });
+
+  test("ready-timeout counts from the early spawn, not from the adoption", async () => {
+    const { sys, sup, flush } = running();
+    const cfg = config({ readyTimeout: 1000 });
+    sup.spawnEarly(cfg, planB);
+    sys.advance(700);
+    let result: { ok: boolean; reason?: string } | undefined;
+    sup.reload(cfg, planB, false, (r) => (result = r), undefined, true);
+    sys.advance(299);
+    assert.equal(result as unknown, undefined, "still loading");
+    sys.advance(1);
+    await flush();
+    assert.equal(result?.ok, false);
+    assert.match(result!.reason!, /not ready within 1s/);
+    for (const p of sys.processes.values()) if (p.spec.path === "/bin/b") assert.equal(p.alive, false);
+  });
+
+  test("an early worker that exits before the adoption fails the reload; the others are killed", async () => {
+    const { sys, sup, state, flush } = running();
+    const cfg = config();
+    sup.spawnEarly(cfg, planB);
+    const [first, second] = [...sys.processes.values()].filter((p) => p.spec.path === "/bin/b");
+    first!.alive = false;
+    sup.childExited({ pid: first!.pid, exited: true, code: 3 }); // reaped by the new image before it adopts
+    let result: { ok: boolean; reason?: string; exitCode?: number } | undefined;
+    sup.reload(cfg, planB, false, (r) => (result = r), undefined, true);
+    await flush();
+    assert.equal(result?.ok, false);
+    assert.match(result!.reason!, /worker 1 \(\d+\) exited with code 3 before it was ready/);
+    assert.equal(second!.alive, false);
+    assert.equal(state.failedReloads, 1);
+    assert.deepEqual([...state.processes.values()].filter((p) => p.role === "current").length, 2);
+  });
+
+  test("early workers not adopted (the new image loaded another configuration) are killed", async () => {
+    const { sys, sup, state, flush } = running();
+    const generation = sup.spawnEarly(config(), planB)!;
+    sup.abandonEarly(generation);
+    await flush();
+    for (const p of sys.processes.values()) if (p.spec.path === "/bin/b") assert.equal(p.alive, false);
+    assert.equal([...state.processes.values()].filter((p) => p.role === "loading").length, 0);
+    // and the reload the new image runs instead starts its own generation 1
+    sup.reload(config({ ready: { kind: "spawn" }, workers: 3 }), planB, false, () => {});
+    assert.equal(state.reloads, 1);
+    assert.equal([...state.processes.values()].filter((p) => p.role === "current").length, 3);
+  });
+
   test("a reload during another is refused", () => {
     const { sup } = running();
     sup.reload(config(), planB, false, () => {});
