@@ -5,6 +5,9 @@
  * removed and kept).
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
   ask,
@@ -17,6 +20,7 @@ import {
   fixture,
   freePort,
   isAlive,
+  liveChildrenOf,
   MODES,
   serving,
   showFds,
@@ -91,6 +95,37 @@ for (const mode of MODES) {
         previous = started;
       }
     }));
+
+    if (mode === "binary") {
+      test("a configuration that changes during the exec: the workers started before it are killed, and the generation starts again from what the new image read", e2e(mode, async (bed) => {
+        // The configuration file is a FIFO: each read gets what the test writes next — the
+        // start, the check before the exec, the new image's own read — so the second and
+        // third reads can differ, as when the file is edited during the exec.
+        const fifo = join(bed.dir, "steward.toml");
+        execFileSync("mkfifo", [fifo]);
+        const text = (workers: number) => serving(fixture("http-worker.cjs"), { workers, "ready-timeout": "5s" }, { DRAIN: "1" });
+        const steward = bed.start(["-f", fifo]);
+        await writeFile(fifo, text(1));
+        await steward.ready();
+        const http = await steward.listener("http");
+        const from = steward.lines.length;
+        steward.signal("SIGUSR2");
+        await writeFile(fifo, text(2)); // read by the check: 2 workers started before the exec
+        // once they are, the check has read and closed the file (a write before that could
+        // join the same read)
+        await steward.waitForLine(/Worker 2 \(\d+\) started \(generation 1\)/, 10_000, from);
+        await writeFile(fifo, text(3)); // read by the new image
+        await steward.waitForLine(/The configuration changed during the exec: generation 1 is started again from it/, 10_000, from);
+        await steward.waitForLine(/Loading success\./, 10_000, from);
+        const gen1 = workersOf(steward, 1);
+        assert.equal(gen1.length, 5, `2 workers started early, then 3 from the new image's configuration${steward.log()}`);
+        const [early, final] = [gen1.slice(0, 2), gen1.slice(2)];
+        assert.deepEqual(final.map((w) => w.id), [1, 2, 3], steward.log());
+        await waitReaped(steward.pid, [...early, ...workersOf(steward, 0)].map((w) => w.pid));
+        assert.deepEqual(liveChildrenOf(steward.pid).map((p) => p.pid).sort(), final.map((w) => w.pid).sort(), steward.log());
+        await expectServedBy(http.url, final.map((w) => w.pid), 1, () => steward.log());
+      }));
+    }
 
     test("a second after each load the master gives back its executable's start-up pages, and still reloads and serves", e2e(mode, async (bed) => {
       const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1, "ready-timeout": "5s" }, { DRAIN: "1" }), "steward.toml", {
