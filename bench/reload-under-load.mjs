@@ -29,6 +29,9 @@
 //   --backends N         Node servers behind HAProxy (default 1)
 //   --haproxy-default-drain  leave out HAProxy's `option idle-close-on-response`
 //   --idle-reloads N     first, N reloads of each side with no load, 200 ms apart (default 10; 0 = skip)
+//   --node-startup N     first, N start-ups of the Node worker alone (no steward), spawn -> its port
+//                        accepts, idle and under the same wrk load (default 15; 0 = skip): the
+//                        part of a reload's latency that is the worker's own start-up
 //   --keep-logs          keep the masters' stderr logs (the directory is printed)
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -57,7 +60,7 @@ import {
 // ---- options ----------------------------------------------------------------------------
 
 const argv = process.argv.slice(2);
-const opt = { seconds: 30, repeats: 1, intervals: [200, 50], modes: ["close", "keepalive"], sides: ["steward", "haproxy"], workers: 1, backends: 1, haproxyDefaultDrain: false, keepLogs: false, idleReloads: 10 };
+const opt = { seconds: 30, repeats: 1, intervals: [200, 50], modes: ["close", "keepalive"], sides: ["steward", "haproxy"], workers: 1, backends: 1, haproxyDefaultDrain: false, keepLogs: false, idleReloads: 10, nodeStartup: 15 };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const next = () => {
@@ -74,11 +77,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--haproxy-default-drain") opt.haproxyDefaultDrain = true;
   else if (a === "--keep-logs") opt.keepLogs = true;
   else if (a === "--idle-reloads") opt.idleReloads = Number(next());
+  else if (a === "--node-startup") opt.nodeStartup = Number(next());
   else if (/^\d+(\.\d+)?$/.test(a)) opt.seconds = Number(a);
   else usage(`unknown argument ${a}`);
 }
 function usage(msg) {
-  console.error(`reload-under-load: ${msg}\nusage: node bench/reload-under-load.mjs [seconds=30] [--repeats N] [--intervals 200,50] [--modes close,keepalive] [--sides steward,haproxy] [--workers N] [--backends N] [--haproxy-default-drain] [--idle-reloads N] [--keep-logs]`);
+  console.error(`reload-under-load: ${msg}\nusage: node bench/reload-under-load.mjs [seconds=30] [--repeats N] [--intervals 200,50] [--modes close,keepalive] [--sides steward,haproxy] [--workers N] [--backends N] [--haproxy-default-drain] [--idle-reloads N] [--node-startup N] [--keep-logs]`);
   process.exit(2);
 }
 if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x >= 0))) usage("bad number");
@@ -501,6 +505,56 @@ async function idleLatency(sideName, n) {
   return { lat, resent };
 }
 
+/** ms from spawning `node drain-worker.cjs` (binding a port itself) until that port accepts. */
+async function nodeStartOnce() {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = track(spawn("node", [drainWorker], { env: { ...process.env, PORT: String(port) }, stdio: "ignore", detached: true }));
+  let ms = NaN;
+  const net = await import("node:net");
+  while (performance.now() - t0 < 10000) {
+    const ok = await new Promise((r) => {
+      const c = net.connect(port, "127.0.0.1", () => (c.destroy(), r(true)));
+      c.on("error", () => r(false));
+    });
+    if (ok) {
+      ms = performance.now() - t0;
+      break;
+    }
+    await sleep(2);
+  }
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {}
+  started.delete(child);
+  return ms;
+}
+
+/**
+ * The Node worker's own start-up, no steward involved: `n` start-ups idle, then `n` while wrk
+ * (new connection per request) loads a steward serving the same worker, with no reloads.
+ */
+async function nodeStartup(n) {
+  const idle = [];
+  for (let i = 0; i < n; i++) {
+    idle.push(await nodeStartOnce());
+    await sleep(100);
+  }
+  const side = makeSide("steward", "node-startup");
+  const { port } = await side.start();
+  await sleep(500);
+  const load = wrk(port, "close");
+  await sleep(500);
+  const loaded = [];
+  for (let i = 0; i < n; i++) {
+    loaded.push(await nodeStartOnce());
+    await sleep(100);
+  }
+  await load;
+  await side.stop();
+  return { idle: idle.filter(Number.isFinite), loaded: loaded.filter(Number.isFinite) };
+}
+
 /** WARNING/ALERT lines (and steward's non-zero worker exits), digits folded, with counts. */
 function logNotes(sideName, lines) {
   const counts = new Map();
@@ -555,6 +609,15 @@ if (opt.idleReloads > 0) {
     const { lat, resent } = await idleLatency(side, opt.idleReloads);
     console.log(`  ${side.padEnd(8)} p50 ${f0(lat.length ? percentile(lat, 50) : NaN)} ms, p99 ${f0(lat.length ? percentile(lat, 99) : NaN)} ms, min ${f0(Math.min(...lat))} ms (${lat.length}/${opt.idleReloads} ok${resent ? `, ${resent} re-sent` : ""})`);
   }
+}
+
+let nodeStart;
+if (opt.nodeStartup > 0 && opt.sides.includes("steward")) {
+  nodeStart = await nodeStartup(opt.nodeStartup);
+  const show = (xs) => `p50 ${f0(percentile(xs, 50))} ms, p99 ${f0(percentile(xs, 99))} ms, min ${f0(Math.min(...xs))} ms (${xs.length}/${opt.nodeStartup})`;
+  console.log(`\nthe Node worker alone (no steward), spawn -> its port accepts:`);
+  console.log(`  ${"idle".padEnd(50)}${show(nodeStart.idle)}`);
+  console.log(`  ${"under wrk -t2 -c50, new connection per request".padEnd(50)}${show(nodeStart.loaded)}`);
 }
 
 const results = [];
@@ -618,5 +681,8 @@ if (opt.sides.includes("steward")) {
   if (closeRuns.length) console.log(`  0 errors, new connection per request, while reloading: ${closeErr} ${closeErr === 0 ? "(met)" : "(NOT met)"}`);
   if (kaRuns.length) console.log(`  0 errors, keep-alive, while reloading: ${kaErr} ${kaErr === 0 ? "(met)" : "(NOT met)"}`);
   if (lat.length) console.log(`  reload latency p50 <= 100 ms (Node worker, accepting readiness): median of run p50s ${f0(median(lat))} ms ${median(lat) <= 100 ? "(met)" : "(NOT met)"}`);
+  if (lat.length && nodeStart?.loaded.length) {
+    console.log(`    of which the Node worker's own start-up under the same load (measured alone, above): p50 ${f0(percentile(nodeStart.loaded, 50))} ms`);
+  }
 }
 process.exit(0);
