@@ -8,6 +8,8 @@ import type { Runtime } from "./runtime/types.ts";
 import type { RunOptions } from "./master/options.ts";
 import type { InProcessCheck } from "./master/preflight.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
+import { HANDOVER_VAR } from "./master/handover.ts";
+import { SignalRouter, STOP_SIGNALS } from "./master/signal-router.ts";
 
 /** `steward __preflight FORMAT run --check ARGS...`: see master/preflight.ts */
 const PREFLIGHT_MODE = "__preflight";
@@ -57,6 +59,10 @@ const masterCliClient = async () =>
   });
 
 const runtime = await detectRuntime();
+// A new image of a master re-executing for a reload: its stop signals are hooked before
+// anything else loads, so that one arriving now waits for the master (master/signal-router.ts).
+const signals = process.env[HANDOVER_VAR] !== undefined ? new SignalRouter(runtime) : undefined;
+signals?.hold(STOP_SIGNALS);
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
   const px = new Posix(runtime.libc);
@@ -93,10 +99,9 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
   });
   runtime.exit(code);
 } else {
-  const [{ runCli }, { startMaster }, { HANDOVER_VAR }, { VERSION }] = await Promise.all([
+  const [{ runCli }, { startMaster }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
     import("./master/run.ts"),
-    import("./master/handover.ts"),
     import("./version.ts"),
   ]);
   // A new image after a reload's re-exec must not die on a configuration that changed
@@ -128,7 +133,7 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
     env: process.env,
     cwd: process.cwd(),
     startMaster: (opts) => {
-      const running = startMaster(runtime, opts, undefined, check);
+      const running = startMaster(runtime, opts, undefined, check, signals);
       // The master has started (its CLI and configuration work is done): drop what that left.
       runtime.compact?.();
       return running;
@@ -160,7 +165,7 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
     },
   });
   if (resuming) {
-    const running = startMaster(runtime, undefined, problems, check);
+    const running = startMaster(runtime, undefined, problems, check, signals);
     runtime.compact?.();
     await running;
   }

@@ -38,7 +38,12 @@ export interface Handover {
   /** the options of the load that made the current generation */
   options: RunOptions;
   /** the master CLI: its listeners, and the session that asked for this reload, if one did */
-  cli: { listeners: HandedListener[]; requester?: HandedSession };
+  cli: {
+    listeners: HandedListener[];
+    requester?: HandedSession;
+    /** sessions accepted just before the exec that had sent nothing yet */
+    fresh?: HandedSession[];
+  };
   /** the log of this reload so far (for `show startup-logs` and the requester's reply) */
   loadLines: string[];
   /** a reload signal arrived while this reload was being prepared */

@@ -7,8 +7,9 @@
  * that survives execve, so none can kill the master before the new image has handlers;
  * a reload asked for then is merged into this one, whose new image reads the
  * configuration afresh). Stop signals are blocked instead, so that they wait, pending,
- * for the new image's handlers (Deno keeps the mask; Bun's start-up clears it, so a stop
- * signal landing in those few milliseconds ends a compiled master at once).
+ * for the new image's handlers. Deno keeps the mask. Bun's start-up clears it, so in a
+ * compiled master a stop signal is safe only once main.ts has hooked it (signal-router.ts),
+ * a few milliseconds after execve; one landing before that still ends the master at once.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -124,6 +125,8 @@ export class Reloader {
     const { host } = this;
     const { px } = host;
     const { processes, phase: _phase, ...master } = host.state;
+    // CLI sessions end here (answered first), but for those that have sent nothing yet
+    const fresh = host.cli.prepareExec(this.requester?.session);
     const handover: Handover = {
       format: HANDOVER_FORMAT,
       writtenBy: VERSION,
@@ -136,6 +139,7 @@ export class Reloader {
       cli: {
         listeners: host.cliListeners.list().map(({ config: _c, ...l }) => l),
         ...(this.requester ? { requester: host.cli.handOver(this.requester.session) } : {}),
+        fresh,
       },
       loadLines: host.log.loadLines(),
       reloadPending: this.pending,
@@ -143,13 +147,19 @@ export class Reloader {
       ...(early ? { early } : {}),
     };
     const statePath = join(host.runDir, "handover.json");
-    writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
+    try {
+      writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
+    } catch (e) {
+      host.cli.execFailed(this.requester?.session);
+      if (early) host.supervisor.abandonEarly(early.generation);
+      this.failed(`cannot write the state for the new image: ${(e as Error).message}`);
+      return;
+    }
     const self = host.runtime.self;
     const argv = [self.path, ...self.prefix, ...host.current.args];
 
     host.listeners.keepAcrossExec(true);
     host.notify.prepareExec();
-    host.cli.prepareExec(this.requester?.session);
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
     px.maskSignals(Reloader.HELD_SIGNALS, true);
     try {

@@ -25,6 +25,7 @@ import { CliServer } from "../mcli/server.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
+import { SignalRouter } from "./signal-router.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity, type InProcessCheck } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
@@ -93,6 +94,8 @@ export class MasterHost {
   constructor(
     readonly runtime: Runtime,
     opts: RunOptions | undefined,
+    /** stop and reload signals (a new image's were hooked before this image loaded the rest) */
+    readonly signals: SignalRouter = new SignalRouter(runtime),
   ) {
     this.px = new Posix(runtime.libc);
     this.pid = this.px.pid();
@@ -296,8 +299,8 @@ export class MasterHost {
       this.cli.service();
     });
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
-    for (const sig of forward) rt.onSignal(sig, () => this.supervisor.signal(sig));
-    for (const sig of ["SIGHUP", "SIGUSR2"] as const) rt.onSignal(sig, () => this.reloader.request(sig));
+    for (const sig of forward) this.signals.on(sig, () => this.supervisor.signal(sig));
+    for (const sig of ["SIGHUP", "SIGUSR2"] as const) this.signals.on(sig, () => this.reloader.request(sig));
     // Signals that arrived while a previous image re-executed wait blocked: take them now.
     this.px.maskSignals(Reloader.HELD_SIGNALS, false);
   }
@@ -342,6 +345,7 @@ export class MasterHost {
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
     // 6. The first generation.
     this.supervisor.start();
+    this.signals.open();
   }
 
   /**
@@ -388,6 +392,7 @@ export class MasterHost {
       this.cli.add({ key: l.key, fd: l.fd, config: c, sessions: 0 });
     }
     const requesterSession = handover.cli.requester ? this.cli.adoptSession(handover.cli.requester) : undefined;
+    for (const h of handover.cli.fresh ?? []) this.cli.adoptSession(h, false);
     const oldConfig = handover.options.config;
     this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
     this.installSignals();
@@ -407,6 +412,9 @@ export class MasterHost {
       : undefined;
     this.reloader.resumeIn(this.state, handover, opts, problems, requester, adoptEarly);
     this.cli.service(); // connections that waited in the backlog during the exec
+    // a stop signal that reached this image while it started is handled now, as if it had
+    // arrived during the reload
+    this.signals.open();
   }
 
   /**
@@ -471,11 +479,12 @@ export async function startMaster(
   opts: RunOptions | undefined,
   handoverProblems?: string[],
   inProcessCheck?: InProcessCheck,
+  signals?: SignalRouter,
 ): Promise<void> {
   if (opts?.daemon && process.env[LAUNCHER_FD_VAR] === undefined && process.env[HANDOVER_VAR] === undefined) {
     runtime.exit(await launchDaemon(runtime.self, opts.args, (line) => writeLine(2, line)));
   }
-  const host = new MasterHost(runtime, opts);
+  const host = new MasterHost(runtime, opts, signals);
   if (inProcessCheck) host.inProcessCheck = inProcessCheck;
   try {
     const handover = process.env[HANDOVER_VAR];

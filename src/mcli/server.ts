@@ -94,6 +94,8 @@ export class CliServer {
   private readonly buf = new Uint8Array(65536);
   private idleTimer?: ReturnType<typeof setInterval>;
   private refusedLingering = 0;
+  /** sessions prepareExec handed over with nothing sent yet (kept in case the exec fails) */
+  private handedFresh: Session[] = [];
   private pollfds = new Int32Array(64);
 
   constructor(
@@ -112,8 +114,11 @@ export class CliServer {
     this.listeners.delete(key);
   }
 
-  /** A session that survived exec (the one that asked for the reload). */
-  adoptSession(h: HandedSession): Session | undefined {
+  /**
+   * A session that survived exec: the one that asked for the reload (`requester`: its
+   * reply comes first), or one accepted just before the exec that had sent nothing yet.
+   */
+  adoptSession(h: HandedSession, requester = true): Session | undefined {
     const listener = this.listeners.get(h.listenerKey);
     if (!listener) {
       this.px.close(h.fd);
@@ -127,7 +132,7 @@ export class CliServer {
     if (h.target !== undefined) s.target = h.target;
     s.queue = h.pending;
     s.peerClosed = h.peerClosed;
-    s.busy = true; // its reload reply comes first
+    s.busy = requester; // the requester's reload reply comes first
     listener.sessions++;
     this.sessions.set(s.fd, s);
     this.armIdleTimer();
@@ -136,20 +141,23 @@ export class CliServer {
 
   /**
    * Before execve: listeners (and the requesting session) stay open, without SIGIO;
-   * connections waiting in the backlog stay there for the next image. Every other session
+   * connections waiting in the backlog stay there for the next image, and so do those
+   * accepted that have sent nothing yet (returned, for the handover). Every other session
    * ends with this image: what it already sent is answered first, so that it is closed
    * after its replies, never reset over unread input.
    */
-  prepareExec(keep: Session | undefined): void {
-    this.endSessionsBeforeExec(keep);
+  prepareExec(keep: Session | undefined): HandedSession[] {
+    const fresh = this.endSessionsBeforeExec(keep);
     for (const l of this.listeners.values()) {
       this.px.stopSignalWhenReadable(l.fd);
       this.px.setCloexec(l.fd, false);
     }
-    if (keep) {
-      this.px.stopSignalWhenReadable(keep.fd);
-      this.px.setCloexec(keep.fd, false);
+    for (const s of keep ? [keep, ...fresh] : fresh) {
+      this.px.stopSignalWhenReadable(s.fd);
+      this.px.setCloexec(s.fd, false);
     }
+    this.handedFresh = fresh;
+    return fresh.map((s) => this.handOver(s));
   }
 
   execFailed(keep: Session | undefined): void {
@@ -157,10 +165,12 @@ export class CliServer {
       this.px.setCloexec(l.fd, true);
       this.px.signalWhenReadable(l.fd);
     }
-    if (keep) {
-      this.px.setCloexec(keep.fd, true);
-      this.px.signalWhenReadable(keep.fd);
+    for (const s of keep ? [keep, ...this.handedFresh] : this.handedFresh) {
+      this.px.setCloexec(s.fd, true);
+      this.px.signalWhenReadable(s.fd);
     }
+    this.handedFresh = [];
+    this.service(); // what the fresh sessions sent meanwhile
   }
 
   handOver(s: Session): HandedSession {
@@ -207,14 +217,19 @@ export class CliServer {
   }
 
   /**
-   * The sessions other than `keep` end with this image. Each first gets what it is owed:
-   * the replies to what it already sent, and, when it was accepted but has sent nothing
-   * yet (a client between its connect and its write), a short wait for its command. Then
-   * it is closed with nothing unread, which the client sees as an orderly end.
+   * The sessions other than `keep` end with this image, but for those accepted that have
+   * sent nothing yet (a client between its connect and its write): they are returned, to
+   * be handed to the next image like connections still in the backlog. Each other session
+   * first gets what it is owed, the replies to what it already sent (within
+   * EXEC_DRAIN_MS), and is then closed with nothing unread: an orderly end for the client.
    */
-  private endSessionsBeforeExec(keep: Session | undefined): void {
-    const ending = () => [...this.sessions.values()].filter((s) => s !== keep);
-    for (const s of ending()) this.readAll(s);
+  private endSessionsBeforeExec(keep: Session | undefined): Session[] {
+    const isFresh = (s: Session) =>
+      s.counted && s.replies === 0 && s.partialBytes === 0 && s.queue.length === 0 && s.out.length === 0 &&
+      !s.busy && !s.prompt && !s.peerClosed && !s.closing && !s.tooLong && s.lingering === undefined;
+    for (const s of [...this.sessions.values()]) if (s !== keep) this.readAll(s);
+    const fresh = [...this.sessions.values()].filter((s) => s !== keep && isFresh(s));
+    const ending = () => [...this.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
     const deadline = Date.now() + EXEC_DRAIN_MS;
     for (;;) {
       const waiting = ending().filter((s) => s.out.length > 0 || (s.replies === 0 && !s.peerClosed && !s.busy && !s.closing));
@@ -237,6 +252,7 @@ export class CliServer {
       else if (s.prompt && !s.closing) this.send(s, "\nThe master is re-executing for a reload: this session ends; reconnect.\n");
       this.drop(s);
     }
+    return fresh;
   }
 
   private acceptAll(l: CliListener): void {

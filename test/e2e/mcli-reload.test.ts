@@ -9,7 +9,9 @@ import { writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { MODES } from "./_modes.ts";
 import { e2e } from "./_steward.ts";
-import { cliConfig, parseShowProc, RawSession, replies, socat, startCliMaster } from "./_mcli.ts";
+import { fdTable } from "./_reload.ts";
+import { waitUntil } from "./_process.ts";
+import { cliConfig, exchange, parseShowProc, RawSession, replies, socat, startCliMaster } from "./_mcli.ts";
 
 const SUCCESS = /^Success=1\n--\n/;
 
@@ -109,6 +111,23 @@ for (const mode of MODES) {
       assert.match(await s.untilClosed(), /\nThe master is re-executing for a reload: this session ends; reconnect\.\n$/);
       const again = await socat(admin, "prompt\nshow cli level\n");
       assert.equal(again.stdout, "\nmaster> admin\n\nmaster> ");
+    }));
+
+    test("a connection accepted just before the re-exec that has sent nothing yet is served by the new image", e2e(mode, async (bed) => {
+      const { steward, admin, operator } = await startCliMaster(bed, { workers: 1 });
+      const before = fdTable(steward.pid).size;
+      const quiet = new RawSession(admin);
+      await quiet.connected;
+      // the old image has accepted it: one more descriptor in the master
+      await waitUntil(() => fdTable(steward.pid).size === before + 1, 5_000, () => `the master to accept the connection${steward.log()}`);
+      const reload = await exchange(operator, "reload\n", 60_000);
+      assert.match(reload.text, /^Success=1\n/, `${reload.error ?? ""} ${reload.text}${steward.log()}`);
+      assert.equal(quiet.closed, false, `the quiet session was closed at the re-exec: ${JSON.stringify(quiet.text)}`);
+      quiet.end("show proc\n");
+      const text = await quiet.untilClosed(15_000);
+      const table = parseShowProc(text);
+      assert.equal(Number(table.master[0]), steward.pid, text);
+      assert.match(table.master[2]!, /^1\b/, `answered after reload 1, by the new image: ${text}`);
     }));
 
     test("steward reload: exit 0 on success, 1 without a master, 2 without -S; refused at user level", e2e(mode, async (bed) => {

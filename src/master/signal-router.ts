@@ -1,0 +1,47 @@
+/**
+ * One owner for the master's stop and reload signal handlers, able to hook stop signals
+ * before the master exists. A new image after a reload's execve has no handler until its
+ * master is built, and Bun clears the signal mask before any JavaScript runs, so a stop
+ * signal landing then took the default action and ended the master at once (reexec.ts).
+ * main.ts hooks them first thing in a new image; what arrives before open() waits, in order.
+ */
+import type { Runtime, SignalName } from "../runtime/types.ts";
+
+/** the signals that stop the master (SPEC §5.7) */
+export const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
+
+export class SignalRouter {
+  private readonly handlers = new Map<SignalName, () => void>();
+  private readonly hooked = new Set<SignalName>();
+  /** signals delivered before open(), in order; undefined once open */
+  private waiting: SignalName[] | undefined = [];
+
+  constructor(private readonly runtime: Pick<Runtime, "onSignal">) {}
+
+  /** Hooks `signals` now; those that arrive before open() are kept for it. */
+  hold(signals: readonly SignalName[]): void {
+    for (const s of signals) this.hook(s);
+  }
+
+  /** `handler` takes `signal` from now on (from open(), for what was held). */
+  on(signal: SignalName, handler: () => void): void {
+    this.handlers.set(signal, handler);
+    this.hook(signal);
+  }
+
+  /** Delivers what was held, then every signal as it comes. */
+  open(): void {
+    const held = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const s of held) this.handlers.get(s)?.();
+  }
+
+  private hook(signal: SignalName): void {
+    if (this.hooked.has(signal)) return;
+    this.hooked.add(signal);
+    this.runtime.onSignal(signal, () => {
+      if (this.waiting) this.waiting.push(signal);
+      else this.handlers.get(signal)?.();
+    });
+  }
+}

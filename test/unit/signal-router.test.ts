@@ -1,0 +1,56 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { SignalRouter, STOP_SIGNALS } from "../../src/master/signal-router.ts";
+import type { SignalName } from "../../src/runtime/types.ts";
+
+/** A runtime whose signals the test raises itself. */
+function fakeRuntime() {
+  const listeners = new Map<SignalName, Array<() => void>>();
+  return {
+    onSignal(signal: SignalName, handler: () => void) {
+      listeners.set(signal, [...(listeners.get(signal) ?? []), handler]);
+    },
+    raise(signal: SignalName) {
+      for (const h of listeners.get(signal) ?? []) h();
+    },
+    count: (signal: SignalName) => listeners.get(signal)?.length ?? 0,
+  };
+}
+
+describe("signal router (master/signal-router.ts)", () => {
+  test("stop signals held before the master exists are delivered at open(), in order", () => {
+    const rt = fakeRuntime();
+    const router = new SignalRouter(rt);
+    router.hold(STOP_SIGNALS);
+    rt.raise("SIGINT");
+    rt.raise("SIGTERM");
+    const got: string[] = [];
+    for (const s of STOP_SIGNALS) router.on(s, () => got.push(s));
+    assert.deepEqual(got, [], "nothing is delivered before open()");
+    router.open();
+    assert.deepEqual(got, ["SIGINT", "SIGTERM"]);
+    rt.raise("SIGUSR1");
+    assert.deepEqual(got, ["SIGINT", "SIGTERM", "SIGUSR1"], "after open(), at once");
+  });
+
+  test("a signal is hooked once, however many times it is held or handled", () => {
+    const rt = fakeRuntime();
+    const router = new SignalRouter(rt);
+    router.hold(["SIGTERM"]);
+    router.hold(["SIGTERM"]);
+    let n = 0;
+    router.on("SIGTERM", () => n++);
+    router.open();
+    rt.raise("SIGTERM");
+    assert.equal(rt.count("SIGTERM"), 1);
+    assert.equal(n, 1, "one delivery per signal");
+  });
+
+  test("a held signal with no handler by open() is dropped, not thrown", () => {
+    const rt = fakeRuntime();
+    const router = new SignalRouter(rt);
+    router.hold(["SIGUSR1"]);
+    rt.raise("SIGUSR1");
+    assert.doesNotThrow(() => router.open());
+  });
+});
