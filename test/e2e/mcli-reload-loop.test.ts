@@ -2,7 +2,7 @@
  * The master CLI's listeners stay open through re-exec (SPEC §5.3): clients connecting in
  * a tight loop while the master reloads over and over see no refused and no reset
  * connection, and every one of their commands is answered: 50 reloads in every mode
- * (~35 s for the binary, whose reloads wait for its node workers; less from source).
+ * (15-35 s a mode on 2 cores: every reload waits for new node workers).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
