@@ -146,13 +146,17 @@ export class Reloader {
       hard,
       ...(early ? { early } : {}),
     };
+    // Undoing what this image did for the exec once it cannot happen.
+    const abort = (reason: string) => {
+      host.cli.execFailed(this.requester?.session);
+      if (early) host.supervisor.abandonEarly(early.generation);
+      this.failed(reason);
+    };
     const statePath = join(host.runDir, "handover.json");
     try {
       writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
     } catch (e) {
-      host.cli.execFailed(this.requester?.session);
-      if (early) host.supervisor.abandonEarly(early.generation);
-      this.failed(`cannot write the state for the new image: ${(e as Error).message}`);
+      abort(`cannot write the state for the new image: ${(e as Error).message}`);
       return;
     }
     const self = host.runtime.self;
@@ -168,10 +172,8 @@ export class Reloader {
       px.maskSignals(Reloader.HELD_SIGNALS, false);
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
-      host.cli.execFailed(this.requester?.session);
       host.listeners.keepAcrossExec(false);
-      if (early) host.supervisor.abandonEarly(early.generation);
-      this.failed(`exec of ${self.path} failed: ${(e as Error).message}`);
+      abort(`exec of ${self.path} failed: ${(e as Error).message}`);
     }
   }
 
