@@ -201,6 +201,24 @@ export class RawSession {
   }
 }
 
+/** Connects, retrying while the listen backlog is full (EAGAIN on a non-blocking unix connect). */
+export async function connectRetrying(address: string, deadline: number): Promise<RawSession> {
+  for (;;) {
+    const s = new RawSession(address);
+    try {
+      await s.connected;
+      return s;
+    } catch (e) {
+      s.destroy();
+      if (Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** The line a session gets when it is closed, idle, to make room for a new client (src/mcli/sessions.ts). */
+export const EVICTED = /^\n?Closing this session: idle for \d+s while all 64 sessions of this listener are in use, and a new client needs one\.\n$/;
+
 /** One full exchange over a raw session: write `input`, half-close, read until closed. */
 export async function exchange(address: string, input: string | Uint8Array, timeoutMs = 15_000): Promise<{ text: string; error?: string }> {
   const s = new RawSession(address);
