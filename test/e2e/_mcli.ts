@@ -245,7 +245,7 @@ export function parseInfo(reply: string): WorkerInfo {
   return { pid: Number(field("pid")), worker: Number(field("worker")), generation: Number(field("generation")), level: field("level") };
 }
 
-/** The process lines of `show proc` by section. */
+/** The process lines of `show proc` by section: each row's five columns, then its marker (`[not listening]`) if it has one. */
 export interface ProcTable {
   header: string;
   master: string[];
@@ -258,13 +258,14 @@ export interface ProcTable {
 export function parseShowProc(text: string): ProcTable {
   const lines = text.replace(/\n\n$/, "").split("\n");
   assert.equal(lines[0], "#<PID>          <type>          <reloads>       <uptime>        <version>", text);
-  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)$/;
+  // a current worker holding none of the listeners is marked after its version
+  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)(?: (\[not listening\]))?$/;
   const columns = (line: string) => {
     const m = ROW.exec(line);
     assert.ok(m, `a process line: ${JSON.stringify(line)}`);
     for (const end of [15, 31, 47, 63]) assert.equal(line[end], " ", `15-character columns in ${JSON.stringify(line)}`);
     for (const start of [16, 32, 48, 64]) assert.notEqual(line[start], " ", `15-character columns in ${JSON.stringify(line)}`);
-    return m.slice(1);
+    return m[6] === undefined ? m.slice(1, 6) : m.slice(1);
   };
   const master = columns(lines[1]!);
   assert.equal(master[1], "master");
