@@ -315,9 +315,18 @@ export class CliServer {
 
   /** Makes room on `l` by closing its session idle the longest, if one qualifies (sessions.ts). */
   private evictIdle(l: CliListener): boolean {
-    const now = Date.now();
-    const victim = longestIdle(this.sessions.values(), l, now);
-    if (!victim) return false;
+    let victim: Session | undefined;
+    let now: number;
+    for (;;) {
+      now = Date.now();
+      victim = longestIdle(this.sessions.values(), l, now);
+      if (!victim) return false;
+      // input that arrived since the last poll makes it active, not idle: read it first (a
+      // session it leaves active is passed over; one that ended has made room already)
+      this.readAll(victim);
+      if (l.sessions < MAX_SESSIONS_PER_LISTENER) return true;
+      if (longestIdle([victim], l, now) === victim) break;
+    }
     // it no longer holds a place: it lingers like a refused connection until its close
     victim.counted = false;
     l.sessions--;
