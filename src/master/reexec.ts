@@ -77,6 +77,7 @@ export class Reloader {
       return;
     }
     this.busy = true;
+    host.cli.reloadStarted();
     if (requester) this.requester = requester;
     host.log.beginLoad();
     host.log.notice(`Reloading (${origin})`);

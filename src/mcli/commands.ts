@@ -20,6 +20,11 @@ export interface MasterView {
   /** the socket a worker may serve forwarded commands on */
   cliSocketOf(p: ProcessEntry): string;
   rssKiB(pid: number): number | undefined;
+  /**
+   * Whether the process (or a descendant) holds one of the master's listening sockets, read
+   * from /proc now; undefined when the master has no listener or it cannot tell.
+   */
+  holdsListener(pid: number): boolean | undefined;
 }
 
 interface Command {
@@ -50,6 +55,9 @@ function byRole(state: MasterState) {
   };
 }
 
+/** Marks a current worker that holds none of the listeners (it serves nobody while connections wait). */
+export const NOT_LISTENING = "[not listening]";
+
 export function showProc(view: MasterView): string {
   const { state } = view;
   const groups = byRole(state);
@@ -61,6 +69,7 @@ export function showProc(view: MasterView): string {
       uptime: uptimeOf(view, p.startedAt),
       version: p.kind === "worker" ? p.version : "-",
     });
+  const current = (p: ProcessEntry) => (view.holdsListener(p.pid) === false ? `${row(p)} ${NOT_LISTENING}` : row(p));
   const lines = [
     procHeader(),
     procLine({
@@ -71,7 +80,7 @@ export function showProc(view: MasterView): string {
       version: view.version,
     }),
     "# workers",
-    ...groups.current.map(row),
+    ...groups.current.map(current),
     "# old workers",
     ...groups.old.map(row),
     "# programs",
@@ -113,7 +122,10 @@ export function showProcJson(view: MasterView): string {
       status: state.lastFailure ? `Reload failed: ${state.lastFailure}` : state.phase,
       rss: (view.rssKiB(view.pid) ?? 0) * 1024,
     },
-    workers: groups.current.map(entry),
+    workers: groups.current.map((p) => {
+      const listening = view.holdsListener(p.pid);
+      return listening === undefined ? entry(p) : { ...entry(p), listening };
+    }),
     oldWorkers: groups.old.map(entry),
     programs: groups.programs.map(entry),
   });

@@ -15,6 +15,7 @@ import type { MasterCliConfig } from "../config/types.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SHUT_WR } from "../sys/constants.ts";
 import type { Posix } from "../sys/posix.ts";
 import { splitCommands, type Level } from "./protocol.ts";
+import { carriedAcrossExec, evictionNotice, IDLE_AT_EXEC, longestIdle, neverSpoke } from "./sessions.ts";
 
 export const MAX_SESSIONS_PER_LISTENER = 64;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
@@ -47,6 +48,8 @@ export interface HandedSession {
   /** input received after the reload command, still to run */
   pending: string[][];
   peerClosed: boolean;
+  /** Date.now() of its last input or reply (absent in a state written before it existed) */
+  lastActive?: number;
 }
 
 export class Session {
@@ -73,8 +76,8 @@ export class Session {
   constructor(
     readonly fd: number,
     readonly listener: CliListener,
-    /** false for a connection refused for the listener's session limit */
-    readonly counted = true,
+    /** false for a connection refused for the listener's session limit, or evicted from it (sessions.ts) */
+    public counted = true,
   ) {
     this.level = listener.config.level;
   }
@@ -97,6 +100,8 @@ export class CliServer {
   /** sessions prepareExec handed over with nothing sent yet (kept in case the exec fails) */
   private handedFresh: Session[] = [];
   private pollfds = new Int32Array(64);
+  /** when the reload now in progress began (sessions.ts: which silent sessions cross the exec) */
+  private reloadStartedAt?: number;
 
   constructor(
     private readonly px: Posix,
@@ -132,6 +137,7 @@ export class CliServer {
     if (h.target !== undefined) s.target = h.target;
     s.queue = h.pending;
     s.peerClosed = h.peerClosed;
+    if (h.lastActive !== undefined) s.lastActive = h.lastActive;
     s.busy = requester; // the requester's reload reply comes first
     listener.sessions++;
     this.sessions.set(s.fd, s);
@@ -182,7 +188,13 @@ export class CliServer {
       ...(s.target !== undefined ? { target: s.target } : {}),
       pending: s.queue,
       peerClosed: s.peerClosed,
+      lastActive: s.lastActive,
     };
+  }
+
+  /** A reload begins: sessions silent since before this are merely idle at its exec. */
+  reloadStarted(at = Date.now()): void {
+    this.reloadStartedAt = at;
   }
 
   /** Called on SIGIO (and after anything that queued output): accept, read, run, write. */
@@ -224,15 +236,15 @@ export class CliServer {
    * EXEC_DRAIN_MS), and is then closed with nothing unread: an orderly end for the client.
    */
   private endSessionsBeforeExec(keep: Session | undefined): Session[] {
-    const isFresh = (s: Session) =>
-      s.counted && s.replies === 0 && s.partialBytes === 0 && s.queue.length === 0 && s.out.length === 0 &&
-      !s.busy && !s.prompt && !s.peerClosed && !s.closing && !s.tooLong && s.lingering === undefined;
     for (const s of [...this.sessions.values()]) if (s !== keep) this.readAll(s);
-    const fresh = [...this.sessions.values()].filter((s) => s !== keep && isFresh(s));
+    const now = Date.now();
+    const fresh = [...this.sessions.values()].filter((s) => s !== keep && carriedAcrossExec(s, now, this.reloadStartedAt));
+    this.reloadStartedAt = undefined;
     const ending = () => [...this.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
     const deadline = Date.now() + EXEC_DRAIN_MS;
     for (;;) {
-      const waiting = ending().filter((s) => s.out.length > 0 || (s.replies === 0 && !s.peerClosed && !s.busy && !s.closing));
+      // a session silent since before the reload is not waited for: it is merely idle
+      const waiting = ending().filter((s) => s.out.length > 0 || (s.replies === 0 && !s.peerClosed && !s.busy && !s.closing && !neverSpoke(s)));
       const left = deadline - Date.now();
       if (waiting.length === 0 || left <= 0) break;
       const pollfds = new Int32Array(waiting.length * 2);
@@ -250,6 +262,7 @@ export class CliServer {
       if (s.busy) this.send(s, "The master is re-executing for a reload: this command was interrupted; try again.\n\n");
       // a person at a prompt is told why the session ends
       else if (s.prompt && !s.closing) this.send(s, "\nThe master is re-executing for a reload: this session ends; reconnect.\n");
+      else if (neverSpoke(s)) this.send(s, IDLE_AT_EXEC);
       this.drop(s);
     }
     return fresh;
@@ -271,7 +284,7 @@ export class CliServer {
         return;
       }
       if (fd === null) return;
-      const refused = l.sessions >= MAX_SESSIONS_PER_LISTENER;
+      const refused = l.sessions >= MAX_SESSIONS_PER_LISTENER && !this.evictIdle(l);
       if (refused && this.refusedLingering >= MAX_REFUSED_LINGERING) {
         try {
           this.px.writeSome(fd, encoder.encode(TOO_MANY));
@@ -298,6 +311,30 @@ export class CliServer {
       // Input that arrived before O_ASYNC was set raised no SIGIO: read it now.
       this.readAll(s);
     }
+  }
+
+  /** Makes room on `l` by closing its session idle the longest, if one qualifies (sessions.ts). */
+  private evictIdle(l: CliListener): boolean {
+    let victim: Session | undefined;
+    let now: number;
+    for (;;) {
+      now = Date.now();
+      victim = longestIdle(this.sessions.values(), l, now);
+      if (!victim) return false;
+      // input that arrived since the last poll makes it active, not idle: read it first (a
+      // session it leaves active is passed over; one that ended has made room already)
+      this.readAll(victim);
+      if (l.sessions < MAX_SESSIONS_PER_LISTENER) return true;
+      if (longestIdle([victim], l, now) === victim) break;
+    }
+    // it no longer holds a place: it lingers like a refused connection until its close
+    victim.counted = false;
+    l.sessions--;
+    this.refusedLingering++;
+    victim.closing = true;
+    this.send(victim, evictionNotice(victim, now, MAX_SESSIONS_PER_LISTENER));
+    if (this.refusedLingering > MAX_REFUSED_LINGERING) this.drop(victim);
+    return true;
   }
 
   private readAll(s: Session): void {
@@ -408,6 +445,7 @@ export class CliServer {
       return;
     }
     s.replies++;
+    s.lastActive = Date.now();
     const body = text === "" || text.endsWith("\n") ? text : `${text}\n`;
     this.send(s, `${body}\n${s.prompt ? this.promptOf(s) : ""}`);
   }

@@ -201,6 +201,24 @@ export class RawSession {
   }
 }
 
+/** Connects, retrying while the listen backlog is full (EAGAIN on a non-blocking unix connect). */
+export async function connectRetrying(address: string, deadline: number): Promise<RawSession> {
+  for (;;) {
+    const s = new RawSession(address);
+    try {
+      await s.connected;
+      return s;
+    } catch (e) {
+      s.destroy();
+      if (Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** The line a session gets when it is closed, idle, to make room for a new client (src/mcli/sessions.ts). */
+export const EVICTED = /^\n?Closing this session: idle for \d+s while all 64 sessions of this listener are in use, and a new client needs one\.\n$/;
+
 /** One full exchange over a raw session: write `input`, half-close, read until closed. */
 export async function exchange(address: string, input: string | Uint8Array, timeoutMs = 15_000): Promise<{ text: string; error?: string }> {
   const s = new RawSession(address);
@@ -227,7 +245,7 @@ export function parseInfo(reply: string): WorkerInfo {
   return { pid: Number(field("pid")), worker: Number(field("worker")), generation: Number(field("generation")), level: field("level") };
 }
 
-/** The process lines of `show proc` by section. */
+/** The process lines of `show proc` by section: each row's five columns, then its marker (`[not listening]`) if it has one. */
 export interface ProcTable {
   header: string;
   master: string[];
@@ -240,13 +258,14 @@ export interface ProcTable {
 export function parseShowProc(text: string): ProcTable {
   const lines = text.replace(/\n\n$/, "").split("\n");
   assert.equal(lines[0], "#<PID>          <type>          <reloads>       <uptime>        <version>", text);
-  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)$/;
+  // a current worker holding none of the listeners is marked after its version
+  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)(?: (\[not listening\]))?$/;
   const columns = (line: string) => {
     const m = ROW.exec(line);
     assert.ok(m, `a process line: ${JSON.stringify(line)}`);
     for (const end of [15, 31, 47, 63]) assert.equal(line[end], " ", `15-character columns in ${JSON.stringify(line)}`);
     for (const start of [16, 32, 48, 64]) assert.notEqual(line[start], " ", `15-character columns in ${JSON.stringify(line)}`);
-    return m.slice(1);
+    return m[6] === undefined ? m.slice(1, 6) : m.slice(1);
   };
   const master = columns(lines[1]!);
   assert.equal(master[1], "master");

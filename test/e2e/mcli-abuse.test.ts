@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { MODES } from "./_modes.ts";
 import { isAlive } from "./_process.ts";
 import { e2e, type Steward } from "./_steward.ts";
-import { exchange, RawSession, replies, socat, startCliMaster } from "./_mcli.ts";
+import { connectRetrying, exchange, EVICTED, RawSession, replies, socat, startCliMaster } from "./_mcli.ts";
 
 const TOO_LONG = "Line too long (more than 65536 bytes): closing the session.\n";
 const TOO_MANY = "Too many sessions (at most 64 per listener).\n\n";
@@ -47,21 +47,6 @@ async function stillServing(steward: Steward, w: RawSession, address: string): P
   assert.equal((await exchange(address, "echo new\n")).text, "new\n\n");
   assert.ok(isAlive(steward.pid), steward.log());
   assert.equal(steward.exit, undefined);
-}
-
-/** Connects, retrying while the listen backlog is full (EAGAIN on a non-blocking unix connect). */
-async function connectRetrying(address: string, deadline: number): Promise<RawSession> {
-  for (;;) {
-    const s = new RawSession(address);
-    try {
-      await s.connected;
-      return s;
-    } catch (e) {
-      s.destroy();
-      if (Date.now() > deadline) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 for (const mode of MODES) {
@@ -135,7 +120,7 @@ for (const mode of MODES) {
       await stillServing(steward, w, admin);
     }));
 
-    test("200 concurrent clients: 64 sessions per listener, the others told 'Too many sessions'; then all served again", e2e(mode, async (bed) => {
+    test("200 concurrent clients: 64 sessions per listener, the others told why not; then all served again", e2e(mode, async (bed) => {
       const { steward, admin, operator } = await startCliMaster(bed, { workers: 1 });
       const w = await witness(operator);
       const deadline = Date.now() + 30_000;
@@ -144,10 +129,13 @@ for (const mode of MODES) {
       await Promise.all(sessions.map((s) => s.until((t) => t === "in\n\n" || (t === TOO_MANY && s.closed) || s.closed, 30_000).catch(() => undefined)));
       const served = sessions.filter((s) => s.text === "in\n\n" && !s.closed);
       const refused = sessions.filter((s) => s.text === TOO_MANY && s.closed);
-      const other = sessions.filter((s) => !served.includes(s) && !refused.includes(s)).map((s) => `${JSON.stringify(s.text)} ${s.error ?? ""} closed=${s.closed}`);
+      // on a slow machine, connecting all 200 may take over a second: the first sessions,
+      // idle by then, make room for later ones (src/mcli/sessions.ts)
+      const evicted = sessions.filter((s) => EVICTED.test(s.text) && s.closed);
+      const other = sessions.filter((s) => !served.includes(s) && !refused.includes(s) && !evicted.includes(s)).map((s) => `${JSON.stringify(s.text)} ${s.error ?? ""} closed=${s.closed}`);
       assert.deepEqual(other, [], "every client was either served or told why not");
       assert.equal(served.length, 64);
-      assert.equal(refused.length, 136);
+      assert.equal(refused.length + evicted.length, 136);
       // the other listener has its own 64
       await stillServing(steward, w, operator);
       for (const s of served) s.end();

@@ -180,6 +180,7 @@ function fakeView(state = fakeState()): FakeView {
     },
     cliSocketOf: (p) => `/nonexistent/steward-test/${p.pid}.sock`,
     rssKiB: (pid) => (pid === MASTER_PID ? 2048 : 1024),
+    holdsListener: () => true,
   };
 }
 
@@ -240,6 +241,26 @@ describe("show proc", () => {
     assert.equal(json.oldWorkers[0].status, "stopping");
     assert.equal(json.programs[0].type, "metrics-agent");
     assert.equal(json.programs[0].status, "Collecting");
+  });
+});
+
+describe("show proc: a current worker holding none of the listeners", () => {
+  // 5310 holds none; 5311: cannot tell; old worker 4990 holds none too (draining: not marked)
+  const view = (): MasterView => ({ ...fakeView(), holdsListener: (pid) => (pid === 5311 ? undefined : false) });
+
+  test("text: marked after its version; old workers and programs never are", () => {
+    const lines = showProc(view()).split("\n");
+    assert.equal(lines[3], "5310            worker          0               0d00h00m41s     1.2.0 [not listening]");
+    assert.equal(lines[4], "5311            worker          0               0d00h00m41s     1.2.0");
+    assert.equal(lines[6], "4990            worker          1               0d00h03m10s     1.1.0");
+  });
+
+  test("json: listening false / true, absent when unknown; only on current workers", () => {
+    const json = JSON.parse(showProcJson(view())) as Record<string, any>;
+    assert.deepEqual(json.workers.map((w: { listening?: boolean }) => w.listening), [false, undefined]);
+    assert.equal("listening" in json.workers[1], false);
+    assert.equal(JSON.parse(showProcJson(fakeView())).workers[0].listening, true);
+    for (const o of [...json.oldWorkers, ...json.programs]) assert.equal("listening" in o, false);
   });
 });
 
