@@ -1,15 +1,29 @@
 #!/usr/bin/env node
 // Builds the library (dist/*.mjs, with unbuild) and the single executable dist/steward
-// (bun build --compile). STEWARD_BUILD_VERSION stamps another version into both.
+// (bun build --compile). STEWARD_BUILD_VERSION stamps another version into both;
+// STEWARD_BUILD_TARGET (linux-x64, linux-x64-baseline, linux-arm64, linux-x64-musl,
+// linux-arm64-musl) cross-compiles the executable with that target's Bun runtime, fetched
+// from the npm registry once and cached in $BUN_INSTALL_CACHE_DIR (default ~/.bun/install/cache).
+// The target and the build time (STEWARD_BUILD_TIME, default now) are stamped in too:
+// `steward version --json` shows them.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { hostTarget, TARGETS } from "./targets.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const version = process.env.STEWARD_BUILD_VERSION || pkg.version;
 const outfile = process.env.STEWARD_BUILD_OUTFILE || join(root, "dist", "steward");
+// Without a target, bun compiles with the runtime it runs on: the host's (named even when
+// it is not a release target).
+const target = process.env.STEWARD_BUILD_TARGET || hostTarget();
+if (process.env.STEWARD_BUILD_TARGET && !(target in TARGETS)) {
+  console.error(`STEWARD_BUILD_TARGET: unknown target '${target}' (known: ${Object.keys(TARGETS).join(", ")})`);
+  process.exit(2);
+}
+const buildTime = process.env.STEWARD_BUILD_TIME || new Date().toISOString();
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
 
@@ -30,9 +44,12 @@ run(bin("bun"), [
   "1000",
   "--minify-syntax",
   "--minify-whitespace",
+  ...(process.env.STEWARD_BUILD_TARGET ? [`--target=bun-${target}`] : []),
   `--define=__STEWARD_VERSION__=${JSON.stringify(version)}`,
+  `--define=__STEWARD_TARGET__=${JSON.stringify(target)}`,
+  `--define=__STEWARD_BUILD_TIME__=${JSON.stringify(buildTime)}`,
   join(root, "src", "main.ts"),
   "--outfile",
   outfile,
 ]);
-console.log(`built ${outfile} (version ${version})`);
+console.log(`built ${outfile} (version ${version}, target ${target})`);

@@ -149,8 +149,14 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
         errLine("steward: upgrade replaces the compiled executable; from source (bun/deno) there is none to replace");
         return 1;
       }
-      const [{ upgrade }, client] = await Promise.all([import("./upgrade/install.ts"), import("./mcli/client.ts")]);
-      return upgrade(request, {
+      const [{ upgrade }, { fromManifest }, client] = await Promise.all([
+        import("./upgrade/install.ts"),
+        import("./upgrade/from-manifest.ts"),
+        import("./mcli/client.ts"),
+      ]);
+      const artefact = "manifest" in request ? await fromManifest(request, errLine) : request;
+      if (artefact === undefined) return 1;
+      return upgrade(artefact, {
         target: runtime.self.path,
         pid: process.pid,
         stdout: lineTo(1),

@@ -56,8 +56,9 @@ export const CLI_ARGS = {
 export const RELOAD_ARGS = { "master-cli": MASTER_CLI_ADDRESS } as const satisfies ArgsDef;
 
 export const UPGRADE_ARGS = {
-  url: { type: "string", valueHint: "url", description: "where to download the new binary (required)" },
-  sha256: { type: "string", valueHint: "hex", description: "expected SHA-256 of the download (required)" },
+  url: { type: "string", valueHint: "url", description: "where to download the new binary (with --sha256)" },
+  sha256: { type: "string", valueHint: "hex", description: "expected SHA-256 of the download (with --url)" },
+  manifest: { type: "string", valueHint: "url", description: "a release's manifest.json: download the artefact for this host (instead of --url)" },
   "master-cli": MASTER_CLI_ADDRESS,
 } as const satisfies ArgsDef;
 

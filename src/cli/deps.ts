@@ -22,12 +22,15 @@ export interface ReloadRequest {
   address: string;
 }
 
-export interface UpgradeRequest {
-  url: string;
-  /** 64 hexadecimal digits, lower case */
-  sha256: string;
-  address?: string;
-}
+/** `--url` with `--sha256`, or `--manifest` (the artefact and its checksum are read from it) */
+export type UpgradeRequest =
+  | {
+    url: string;
+    /** 64 hexadecimal digits, lower case */
+    sha256: string;
+    address?: string;
+  }
+  | { manifest: string; address?: string };
 
 /** The client side of the master CLI; each resolves to the exit code. */
 export interface MasterCliClient {

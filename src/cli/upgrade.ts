@@ -1,6 +1,7 @@
 /**
- * `steward upgrade --url URL --sha256 HEX [-S ADDR]`: the download, verification and
- * install are injected; this only checks that the request is well-formed.
+ * `steward upgrade --url URL --sha256 HEX [-S ADDR]` or `steward upgrade --manifest URL
+ * [-S ADDR]`: the download, verification and install are injected; this only checks that
+ * the request is well-formed.
  */
 
 import { type ArgsDef, defineCommand } from "citty";
@@ -20,11 +21,19 @@ export const upgrade = defineCommand<ArgsDef>({
   },
 });
 
-/** @throws UsageError for a missing or malformed --url or --sha256 */
+/** @throws UsageError for a missing or malformed --url, --sha256 or --manifest */
 export function upgradeRequest(args: Readonly<Record<string, unknown>>, address: string | undefined): UpgradeRequest {
   const url = typeof args.url === "string" ? args.url : undefined;
   const sha256 = typeof args.sha256 === "string" ? args.sha256.trim() : undefined;
-  if (url === undefined) throw new UsageError("option '--url' is required: where to download the new binary");
+  const manifest = typeof args.manifest === "string" ? args.manifest : undefined;
+  if (manifest !== undefined) {
+    if (url !== undefined || sha256 !== undefined) {
+      throw new UsageError("option '--manifest' replaces '--url' and '--sha256': the manifest names the file and its checksum");
+    }
+    if (!URL.canParse(manifest)) throw new UsageError(`option '--manifest' must be an absolute URL (got '${manifest}')`);
+    return { manifest, ...(address === undefined ? {} : { address }) };
+  }
+  if (url === undefined) throw new UsageError("option '--url' (or '--manifest') is required: where to download the new binary");
   if (sha256 === undefined) throw new UsageError("option '--sha256' is required: the expected SHA-256 of the download");
   if (!URL.canParse(url)) throw new UsageError(`option '--url' must be an absolute URL (got '${url}')`);
   if (!/^[0-9a-fA-F]{64}$/.test(sha256)) {

@@ -482,7 +482,7 @@ describe("cli, reload, upgrade", () => {
     assert.equal(ok.code, 0);
     assert.deepEqual(requests, [{ url: "https://example.com/steward", sha256: "ab".repeat(32), address: "/run/a.sock" }]);
     assertUsage(await steward(["upgrade", "--sha256", sha], { deps: { upgrade } }),
-      "steward: option '--url' is required: where to download the new binary; run 'steward upgrade --help'");
+      "steward: option '--url' (or '--manifest') is required: where to download the new binary; run 'steward upgrade --help'");
     assertUsage(await steward(["upgrade", "--url", "https://example.com/s", "--sha256", "abc"], { deps: { upgrade } }),
       "steward: option '--sha256' must be 64 hexadecimal digits (got 'abc'); run 'steward upgrade --help'");
     assertUsage(await steward(["upgrade", "--url", "example.com/s", "--sha256", sha], { deps: { upgrade } }),
