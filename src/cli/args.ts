@@ -19,7 +19,7 @@ export const CONFIG_ARGS = {
   listen: {
     type: "string",
     valueHint: "[name=]url",
-    description: "a listener: tcp://HOST:PORT, tcp://[V6]:PORT or unix:///path; repeatable; replaces the file's",
+    description: "a listener: tcp://HOST:PORT, tcp://[V6]:PORT or unix:///path; repeatable; replaces the file's [[listen]] list",
   },
   workers: { type: "string", valueHint: "n", description: "worker processes per generation (default 1)" },
   ready: { type: "string", valueHint: "mode", description: "readiness: accepting, notify, spawn or delay:DURATION" },
@@ -54,6 +54,12 @@ export const CLI_ARGS = {
 } as const satisfies ArgsDef;
 
 export const RELOAD_ARGS = { "master-cli": MASTER_CLI_ADDRESS } as const satisfies ArgsDef;
+
+export const STATUS_ARGS = {
+  "master-cli": MASTER_CLI_ADDRESS,
+  json: { type: "boolean", description: "print one JSON object instead of one line" },
+  strict: { type: "boolean", description: "exit 3 when the last reload failed (else 0 while the current generation serves)" },
+} as const satisfies ArgsDef;
 
 export const UPGRADE_ARGS = {
   url: { type: "string", valueHint: "url", description: "where to download the new binary (required)" },
