@@ -282,15 +282,20 @@ export class Supervisor {
     if (!load) return;
     load.deadline.cancel();
     this.load = undefined;
+    const killed: number[] = [];
     for (const p of this.state.processes.values()) {
       if (p.role === "loading" && p.generation === load.generation) {
         p.role = "failed";
         this.waitingReady.delete(p.pid);
         this.ports.kill(-p.pid, SIGKILL);
         this.ports.kill(p.pid, SIGKILL);
+        // the stop that may follow (a failed start) must neither signal it again nor say it did
+        p.stopSentAt = this.ports.now();
+        killed.push(p.pid);
       }
     }
     load.done({ ok: false, reason, exitCode });
+    if (killed.length > 0) this.log.notice(`Sent SIGKILL to the ${killed.length} worker(s) of failed generation ${load.generation}: ${killed.join(", ")}`);
   }
 
   // ---- events -----------------------------------------------------------------------
