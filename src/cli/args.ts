@@ -28,6 +28,7 @@ export const CONFIG_ARGS = {
   "hard-stop-after": { type: "string", valueHint: "duration", description: "SIGKILL old workers still alive after this; 0 = never" },
   "max-reloads": { type: "string", valueHint: "n", description: "SIGTERM old workers that survived more reloads" },
   "on-failure": { type: "string", valueHint: "exit|restart|ignore", description: "what to do when a current worker dies" },
+  "log-format": { type: "string", valueHint: "text|journal|json", description: "log lines: text (default; syslog priority prefixes when stderr is the journal), journal, json" },
 } as const satisfies ArgsDef;
 
 export const RUN_ARGS = {

@@ -47,6 +47,7 @@ export async function startOrCheck(
     logLevel: logLevelOf(settings),
     systemd: settings.values.systemd === true,
     daemon: settings.values.daemon === true,
+    ...(deps.env.JOURNAL_STREAM ? { journalStream: deps.env.JOURNAL_STREAM } : {}),
     args: [...input.argv],
   });
   return 0;
