@@ -7,6 +7,7 @@
  *   journal  the same prefixes always (stderr piped to something that reads them);
  *   json     one JSON object per line: time, level, pid, message, and the event's fields.
  * Lines kept for `show startup-logs` and reload replies stay in the text form.
+ * Hand-written: consola (which filters the levels) has no journal or JSON reporter.
  */
 import { fstatSync } from "node:fs";
 
