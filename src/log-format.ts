@@ -79,6 +79,10 @@ export function renderLine(style: LogStyle, entry: LogEntry): string {
     for (const [key, value] of Object.entries(entry.fields ?? {})) if (!(key in line)) line[key] = value;
     return JSON.stringify(line);
   }
-  if (style.format === "journal" || style.journal) return `<${SYSLOG_PRIORITY[entry.level]}>${entry.text}`;
+  if (style.format === "journal" || style.journal) {
+    // journald reads a priority per line: a message of several lines keeps it on each
+    const prefix = `<${SYSLOG_PRIORITY[entry.level]}>`;
+    return entry.text.split("\n").map((line) => prefix + line).join("\n");
+  }
   return entry.text;
 }

@@ -20,6 +20,7 @@ describe("log formats", () => {
     assert.equal(renderLine({ format: "text", journal: false }, entry), "[WARNING]  (42) : careful");
     assert.equal(renderLine({ format: "text", journal: true }, entry), "<4>[WARNING]  (42) : careful");
     assert.equal(renderLine({ format: "journal", journal: false }, entry), "<4>[WARNING]  (42) : careful");
+    assert.equal(renderLine({ format: "journal", journal: false }, { ...entry, text: "[WARNING]  (42) : a\nb" }), "<4>[WARNING]  (42) : a\n<4>b");
     const fields = { worker: 1, pid: 7, message: "not this one", generation: 2 };
     assert.equal(
       renderLine({ format: "json", journal: true }, { ...entry, fields }),
