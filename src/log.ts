@@ -5,6 +5,7 @@
  */
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 import { format } from "node:util";
+import { type LogFields, type LogLevelName, type LogStyle, renderLine } from "./log-format.ts";
 
 const LABELS: Record<string, string> = {
   fatal: "ALERT",
@@ -21,11 +22,12 @@ const LABELS: Record<string, string> = {
   verbose: "DEBUG",
 };
 
+/** `fields`: the event's facts (worker, pid, generation, ...), written by `log-format = "json"`. */
 export interface Logger {
-  notice(message: string): void;
-  warn(message: string): void;
-  alert(message: string): void;
-  debug(message: string): void;
+  notice(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  alert(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
   /** lines logged since the last `beginLoad()` */
   loadLines(): string[];
   beginLoad(): void;
@@ -37,7 +39,16 @@ export interface LoggerOptions {
   level: number;
   pid: () => number;
   write: (line: string) => void;
+  /** how stderr lines look, asked for each line (a reload may change `log-format`); default text */
+  style?: () => LogStyle;
 }
+
+/** consola passes extra arguments through: this one carries an event's fields to the reporter. */
+class Fields {
+  constructor(readonly fields: LogFields) {}
+}
+
+const LEVEL_NAMES: Record<string, LogLevelName> = { ALERT: "alert", WARNING: "warning", NOTICE: "notice", DEBUG: "debug" };
 
 export function formatLine(type: string, pid: number, message: string): string {
   const label = `[${LABELS[type] ?? "NOTICE"}]`;
@@ -51,18 +62,23 @@ export function createLogger(opts: LoggerOptions): Logger {
     reporters: [
       {
         log(obj: LogObject) {
-          const line = formatLine(obj.type, opts.pid(), format(...obj.args));
+          const fields = obj.args.find((a): a is Fields => a instanceof Fields)?.fields;
+          const message = format(...obj.args.filter((a) => !(a instanceof Fields)));
+          const pid = opts.pid();
+          const line = formatLine(obj.type, pid, message);
           if (load.length < 1000) load.push(line);
-          opts.write(line);
+          const style = opts.style?.() ?? { format: "text", journal: false };
+          const level = LEVEL_NAMES[LABELS[obj.type] ?? "NOTICE"] ?? "notice";
+          opts.write(renderLine(style, { level, pid, text: line, message, ...(fields ? { fields } : {}), time: new Date(obj.date) }));
         },
       },
     ],
   });
   return {
-    notice: (m) => consola.info(m),
-    warn: (m) => consola.warn(m),
-    alert: (m) => consola.error(m),
-    debug: (m) => consola.debug(m),
+    notice: (m, f) => (f ? consola.info(m, new Fields(f)) : consola.info(m)),
+    warn: (m, f) => (f ? consola.warn(m, new Fields(f)) : consola.warn(m)),
+    alert: (m, f) => (f ? consola.error(m, new Fields(f)) : consola.error(m)),
+    debug: (m, f) => (f ? consola.debug(m, new Fields(f)) : consola.debug(m)),
     loadLines: () => [...load],
     beginLoad: () => {
       load = [];

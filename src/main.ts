@@ -143,6 +143,8 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
     mcli: {
       cli: async (request) => (await masterCliClient()).cli(request),
       reload: async (request) => (await masterCliClient()).reload(request),
+      status: async (request) =>
+        (await import("./mcli/status.ts")).probeStatus(request, { cwd: process.cwd(), stdout: lineTo(1), stderr: errLine }),
     },
     upgrade: async (request) => {
       if (!runtime.compiled) {

@@ -21,6 +21,6 @@ export function usageLine(message: string, subcommand: string | undefined): stri
 
 /** `run 'steward --help'`, or the subcommand's own help when the user named one. */
 export function helpHint(subcommand: string | undefined): string {
-  const help = subcommand === undefined || subcommand === "run" ? "steward --help" : `steward ${subcommand} --help`;
+  const help = subcommand === undefined || subcommand === "run" || subcommand === "help" ? "steward --help" : `steward ${subcommand} --help`;
   return `run '${help}'`;
 }

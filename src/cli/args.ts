@@ -19,7 +19,7 @@ export const CONFIG_ARGS = {
   listen: {
     type: "string",
     valueHint: "[name=]url",
-    description: "a listener: tcp://HOST:PORT, tcp://[V6]:PORT or unix:///path; repeatable; replaces the file's",
+    description: "a listener: tcp://HOST:PORT, tcp://[V6]:PORT or unix:///path; repeatable; replaces the file's [[listen]] list",
   },
   workers: { type: "string", valueHint: "n", description: "worker processes per generation (default 1)" },
   ready: { type: "string", valueHint: "mode", description: "readiness: accepting, notify, spawn or delay:DURATION" },
@@ -28,6 +28,7 @@ export const CONFIG_ARGS = {
   "hard-stop-after": { type: "string", valueHint: "duration", description: "SIGKILL old workers still alive after this; 0 = never" },
   "max-reloads": { type: "string", valueHint: "n", description: "SIGTERM old workers that survived more reloads" },
   "on-failure": { type: "string", valueHint: "exit|restart|ignore", description: "what to do when a current worker dies" },
+  "log-format": { type: "string", valueHint: "text|journal|json", description: "log lines: text (default; syslog priority prefixes when stderr is the journal), journal, json" },
 } as const satisfies ArgsDef;
 
 export const RUN_ARGS = {
@@ -54,6 +55,12 @@ export const CLI_ARGS = {
 } as const satisfies ArgsDef;
 
 export const RELOAD_ARGS = { "master-cli": MASTER_CLI_ADDRESS } as const satisfies ArgsDef;
+
+export const STATUS_ARGS = {
+  "master-cli": MASTER_CLI_ADDRESS,
+  json: { type: "boolean", description: "print one JSON object instead of one line" },
+  strict: { type: "boolean", description: "exit 3 when the last reload failed (else 0 while the current generation serves)" },
+} as const satisfies ArgsDef;
 
 export const UPGRADE_ARGS = {
   url: { type: "string", valueHint: "url", description: "where to download the new binary (with --sha256)" },

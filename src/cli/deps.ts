@@ -22,6 +22,14 @@ export interface ReloadRequest {
   address: string;
 }
 
+export interface StatusRequest {
+  address: string;
+  /** one JSON object instead of one line */
+  json: boolean;
+  /** exit 3 when the last reload failed */
+  strict: boolean;
+}
+
 /** `--url` with `--sha256`, or `--manifest` (the artefact and its checksum are read from it) */
 export type UpgradeRequest =
   | {
@@ -38,6 +46,8 @@ export interface MasterCliClient {
   cli?(request: MasterCliRequest): Promise<number>;
   /** `steward reload`: prints the reply; 0 iff it says Success=1 */
   reload?(request: ReloadRequest): Promise<number>;
+  /** `steward status`: prints one line (or JSON); 0 ready, 1 not ready or no master, 3 (strict) last reload failed */
+  status?(request: StatusRequest): Promise<number>;
 }
 
 export interface CliDeps {

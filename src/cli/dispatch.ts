@@ -18,11 +18,29 @@ import { helpLines } from "./help.ts";
 import { type NormalizedArgv, normalizeArgv, SUBCOMMANDS, type Subcommand } from "./normalize.ts";
 import { reload } from "./reload.ts";
 import { run } from "./run.ts";
+import { status } from "./status.ts";
 import { checkArgs } from "./strict.ts";
 import { upgrade } from "./upgrade.ts";
 import { version } from "./version.ts";
 
-const COMMANDS: Readonly<Record<Subcommand, CommandDef<ArgsDef>>> = { run, check, cli, reload, upgrade, version };
+/** `steward help [COMMAND]`: the same text as `steward [COMMAND] --help`. */
+const help = defineCommand<ArgsDef>({
+  meta: { name: "help", description: "Print this help, or a command's: steward help COMMAND" },
+  args: { command: { type: "positional", required: false, description: "the command to describe" } },
+  run: async ({ data }) => {
+    const { deps, checked } = data as CommandInput;
+    const [named, extra] = checked.positionals;
+    if (extra !== undefined) throw new UsageError(`'help' takes one command name (got '${named} ${extra}')`);
+    if (named !== undefined && !Object.hasOwn(COMMANDS, named)) {
+      throw new UsageError(`unknown command '${named}' (the commands: ${SUBCOMMANDS.join(", ")})`);
+    }
+    const lines = named === undefined ? await helpLines(steward, undefined, deps.version) : await helpLines(commandNamed(named), steward, deps.version);
+    for (const line of lines) deps.stdout(line);
+    return 0;
+  },
+});
+
+const COMMANDS: Readonly<Record<Subcommand, CommandDef<ArgsDef>>> = { run, check, cli, reload, status, upgrade, version, help };
 
 /** Commands that take a command after `--`: the worker's, or (cli) the master CLI's. */
 const TAKES_COMMAND: ReadonlySet<string> = new Set(["run", "check", "cli"]);

@@ -13,6 +13,7 @@ const RUN_FOOTER = [
   "  steward -W -S /run/app.sock -l http=tcp://0.0.0.0:8080 -n 4 -- node server.js",
   "Every option can also be set as STEWARD_<OPTION> (STEWARD_WORKERS=4, STEWARD_DAEMON=1);",
   "the command line wins over the environment, which wins over the file.",
+  "'steward -v' prints the version, as HAProxy's -v does; -V is --verbose.",
 ];
 
 /**

@@ -7,7 +7,7 @@
  * and is never rewritten or parsed: `-- node -W x.js` must reach the worker as typed.
  */
 
-export const SUBCOMMANDS = ["run", "check", "cli", "reload", "upgrade", "version"] as const;
+export const SUBCOMMANDS = ["run", "check", "cli", "reload", "status", "upgrade", "version", "help"] as const;
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** Each short flag and the long options it stands for (HAProxy's names where they exist). */
@@ -22,7 +22,8 @@ export const SHORT_FLAGS: Readonly<Record<string, readonly string[]>> = {
   "-l": ["--listen"],
   "-n": ["--workers"],
   "-q": ["--quiet"],
-  "-v": ["--verbose"],
+  // HAProxy's spellings: -v prints the version (handled below, as --version), -V is verbose
+  "-V": ["--verbose"],
   "-h": ["--help"],
 };
 
@@ -50,8 +51,8 @@ export function normalizeArgv(argv: readonly string[]): NormalizedArgv {
   const first = options[0];
   const explicit = first !== undefined && !first.startsWith("-");
   const rest = explicit ? options.slice(1) : options;
-  // `steward --version` is `steward version`; like HAProxy's -v, other options are ignored.
-  if (!explicit && rest.includes("--version")) {
+  // `steward --version` and `steward -v` are `steward version`; as with HAProxy's -v, other options are ignored.
+  if (!explicit && (rest.includes("--version") || rest.includes("-v"))) {
     return { subcommand: "version", explicit: false, args: [], spelled: [], command: undefined };
   }
 

@@ -7,6 +7,7 @@ import { type ArgsDef, defineCommand } from "citty";
 import { formatProblem, loadConfig } from "../config/index.ts";
 import type { ConfigProblem, ConfigResult } from "../config/types.ts";
 import { helpHint, USAGE_EXIT_CODE } from "./_usage.ts";
+import { missingCommands } from "./commands-exist.ts";
 import { RUN_ARGS } from "./args.ts";
 import type { CliDeps, CommandInput } from "./deps.ts";
 import { configFileOf, logLevelOf, refuseConflicts, resolveSettings, type Settings, toOverrides } from "./settings.ts";
@@ -35,6 +36,9 @@ export async function startOrCheck(
   const loaded = load(settings, input);
   if (!loaded.ok) return reportProblems(loaded.problems, deps, subcommand);
   if (subcommand === "check" || settings.values.check === true) {
+    const file = configFileOf(settings) ?? "command line";
+    const missing = missingCommands(loaded.config, deps.env, deps.cwd, file, input.command?.length ? "command line" : file);
+    if (missing.length > 0) return reportProblems(missing, deps, subcommand);
     deps.stdout(VALID_MESSAGE);
     return 0;
   }
@@ -43,6 +47,7 @@ export async function startOrCheck(
     logLevel: logLevelOf(settings),
     systemd: settings.values.systemd === true,
     daemon: settings.values.daemon === true,
+    ...(deps.env.JOURNAL_STREAM ? { journalStream: deps.env.JOURNAL_STREAM } : {}),
     args: [...input.argv],
   });
   return 0;

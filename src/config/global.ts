@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
 import type { IdDatabase } from "./ids.ts";
 import type { ProblemList } from "./problems.ts";
+import { LOG_FORMATS } from "../log-format.ts";
 import { parseSignal } from "./signals.ts";
 import type { GlobalConfig, OverrideField } from "./types.ts";
 import {
@@ -22,6 +23,7 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   hardStopAfter: 300_000,
   maxReloads: 50,
   onFailure: "exit",
+  logFormat: "text",
 };
 
 /** A scalar `[global]` key that the command line can override under the same field name. */
@@ -41,6 +43,7 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "hard-stop-after", field: "hardStopAfter", parse: (v) => fromText(parseDuration(v)) },
   { key: "max-reloads", field: "maxReloads", parse: (v, text) => parseInteger(v, 0, 1_000_000, text) },
   { key: "on-failure", field: "onFailure", parse: (v) => parseChoice(v, ON_FAILURE) },
+  { key: "log-format", field: "logFormat", parse: (v) => parseChoice(v, LOG_FORMATS) },
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 

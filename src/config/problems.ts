@@ -31,6 +31,7 @@ export const OPTION_OF: Readonly<Record<OverrideField, string>> = {
   hardStopAfter: "hard-stop-after",
   maxReloads: "max-reloads",
   onFailure: "on-failure",
+  logFormat: "log-format",
   pidfile: "pidfile",
   listen: "listen",
   masterCli: "master-cli",

@@ -3,6 +3,8 @@
  * Durations are milliseconds; signals are numbers; modes are numbers (octal parsed).
  */
 
+import type { LogFormat } from "../log-format.ts";
+
 export type OnFailure = "exit" | "restart" | "ignore";
 export type CliLevel = "admin" | "operator" | "user";
 
@@ -64,6 +66,8 @@ export interface GlobalConfig {
   hardStopAfter: number;
   maxReloads: number;
   onFailure: OnFailure;
+  /** how the master's log lines are written to stderr (src/log-format.ts) */
+  logFormat: LogFormat;
   pidfile?: string;
   user?: string;
   group?: string;
@@ -97,6 +101,7 @@ export interface ConfigOverrides {
   hardStopAfter?: string;
   maxReloads?: string;
   onFailure?: string;
+  logFormat?: string;
   pidfile?: string;
   listen?: string[];
   masterCli?: string[];

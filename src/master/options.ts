@@ -9,6 +9,8 @@ export interface RunOptions {
   systemd: boolean;
   /** -D / --daemon (issue 5) */
   daemon: boolean;
+  /** $JOURNAL_STREAM (`DEV:INODE`), when set: log lines get priorities if it names stderr */
+  journalStream?: string;
   /** the arguments steward was started with, kept for re-exec on reload */
   args: string[];
 }

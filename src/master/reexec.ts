@@ -190,7 +190,7 @@ export class Reloader {
     const { host } = this;
     host.state.failedReloads++;
     host.state.lastFailure = reason;
-    host.log.alert(`Reload failed: ${reason}`);
+    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
     host.notifier.reloadFailed(reason);
     this.finish(false);
   }

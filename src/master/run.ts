@@ -9,6 +9,7 @@ import process from "node:process";
 import type { Config, ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { ListenerRegistry, listenerKey } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
+import { styleFor } from "../log-format.ts";
 import { NotifyReceiver } from "../notify/receiver.ts";
 import { createNotifier, NO_NOTIFIER, type Notifier } from "../notify/systemd.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
@@ -103,6 +104,8 @@ export class MasterHost {
     this.log = createLogger({
       level: opts?.logLevel ?? 3,
       pid: () => this.pid,
+      // asked per line: a reload may change log-format; a new image without options yet logs text
+      style: () => styleFor(this.current?.config.global.logFormat, this.current?.journalStream),
       write: (line) => {
         writeLine(2, line);
         // through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources
@@ -448,7 +451,7 @@ export class MasterHost {
       const reason = (e as Error).message;
       this.state.failedReloads++;
       this.state.lastFailure = reason;
-      this.log.alert(`Reload failed: ${reason}`);
+      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
       this.notifier.reloadFailed(reason);
       done({ ok: false, reason, exitCode: 1 });
       return;

@@ -114,12 +114,12 @@ export class Supervisor {
     this.runLoad(this.state.reloads, this.config, this.plan, (result) => {
       if (result.ok) {
         this.state.phase = "running";
-        this.log.notice("Loading success.");
+        this.log.notice("Loading success.", { event: "loaded", generation: this.state.reloads });
         this.hooks.loaded?.(this.state.reloads);
         this.checkAllGone();
       } else {
         this.state.lastFailure = result.reason;
-        this.log.alert(`Loading failure: ${result.reason}`);
+        this.log.alert(`Loading failure: ${result.reason}`, { event: "load-failed", reason: result.reason });
         this.stop(result.exitCode, SIGTERM);
       }
     });
@@ -189,7 +189,7 @@ export class Supervisor {
       role,
       ready: false,
     });
-    this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`);
+    this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
     return pid;
   }
 
@@ -251,7 +251,7 @@ export class Supervisor {
     const p = this.state.processes.get(pid);
     if (!p || p.ready) return;
     p.ready = true;
-    this.log.notice(`Worker ${p.id} (${pid}) is ready`);
+    this.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
     if (this.load?.pending.delete(pid)) this.checkLoadDone();
   }
 
@@ -282,15 +282,20 @@ export class Supervisor {
     if (!load) return;
     load.deadline.cancel();
     this.load = undefined;
+    const killed: number[] = [];
     for (const p of this.state.processes.values()) {
       if (p.role === "loading" && p.generation === load.generation) {
         p.role = "failed";
         this.waitingReady.delete(p.pid);
         this.ports.kill(-p.pid, SIGKILL);
         this.ports.kill(p.pid, SIGKILL);
+        // the stop that may follow (a failed start) must neither signal it again nor say it did
+        p.stopSentAt = this.ports.now();
+        killed.push(p.pid);
       }
     }
     load.done({ ok: false, reason, exitCode });
+    if (killed.length > 0) this.log.notice(`Sent SIGKILL to the ${killed.length} worker(s) of failed generation ${load.generation}: ${killed.join(", ")}`);
   }
 
   // ---- events -----------------------------------------------------------------------
@@ -310,19 +315,20 @@ export class Supervisor {
       return;
     }
     const label = `worker ${p.id} (${p.pid})`;
+    const exited = { event: "worker-exited", worker: p.id, workerPid: p.pid, generation: p.generation, role: p.role, exit: describeExit(ws) };
     if (this.state.phase === "stopping") {
       const role = p.role === "old" ? "Old" : p.role === "current" ? "Current" : "New";
-      this.log.notice(`${role} ${label} ${describeExit(ws)}`);
+      this.log.notice(`${role} ${label} ${describeExit(ws)}`, exited);
     } else if (p.role === "loading") {
-      this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`);
+      this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`, exited);
       const status = exitStatusOf(ws);
       const reason = `${label} ${describeExit(ws)} before it was ready`;
       if (this.load) this.failLoad(reason, status === 0 ? 1 : status);
       else this.earlyExit ??= { reason, status: status === 0 ? 1 : status };
     } else if (p.role === "failed") {
-      this.log.debug(`Failed ${label} ${describeExit(ws)}`);
+      this.log.debug(`Failed ${label} ${describeExit(ws)}`, exited);
     } else if (p.role === "old") {
-      this.log.notice(`Old ${label} ${describeExit(ws)}`);
+      this.log.notice(`Old ${label} ${describeExit(ws)}`, exited);
       if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
     } else {
       this.currentWorkerDied(p, ws);
@@ -507,7 +513,7 @@ export class Supervisor {
       if (!result.ok) {
         this.state.failedReloads++;
         this.state.lastFailure = result.reason;
-        this.log.alert(`Reload failed: ${result.reason}`);
+        this.log.alert(`Reload failed: ${result.reason}`, { event: "reload-failed", generation, reason: result.reason });
         done(result);
         this.checkAllGone();
         return;
@@ -520,7 +526,7 @@ export class Supervisor {
       if (programPlan) this.programPlan = programPlan;
       this.retireOldGeneration(generation, hard);
       this.reloadPrograms();
-      this.log.notice("Loading success.");
+      this.log.notice("Loading success.", { event: "loaded", generation });
       this.hooks.loaded?.(generation);
       done(result);
     }, adopt);

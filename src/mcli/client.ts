@@ -149,7 +149,7 @@ export function exchange(socket: Socket, input: string | Readable, onText?: (tex
 }
 
 /** `steward cli` and `steward reload` over `term`. */
-export function createMasterCliClient(term: ClientTerminal): Required<MasterCliClient> {
+export function createMasterCliClient(term: ClientTerminal): Required<Pick<MasterCliClient, "cli" | "reload">> {
   const resolveAddress = (given: string): ClientAddress | number => {
     const address = clientAddress(given, term.cwd);
     if (typeof address !== "string") return address;

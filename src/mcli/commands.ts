@@ -110,6 +110,7 @@ export function showProcJson(view: MasterView): string {
     version: p.version,
     status: p.status ?? statusOf(p),
     role: p.role,
+    ready: p.ready,
     rss: (view.rssKiB(p.pid) ?? 0) * 1024,
   });
   return JSON.stringify({
@@ -120,6 +121,7 @@ export function showProcJson(view: MasterView): string {
       uptime: Math.floor((now - state.startedAt) / 1000),
       version: view.version,
       status: state.lastFailure ? `Reload failed: ${state.lastFailure}` : state.phase,
+      phase: state.phase,
       rss: (view.rssKiB(view.pid) ?? 0) * 1024,
     },
     workers: groups.current.map((p) => {

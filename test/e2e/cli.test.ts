@@ -40,8 +40,33 @@ for (const mode of MODES) {
       assert.notEqual(workers[0], hardStop[0]);
     }));
 
-    test("steward version and --version print the version", e2e(mode, async (bed) => {
-      for (const args of [["version"], ["--version"]]) {
+    test("steward check refuses a worker command that does not exist, with run's words", e2e(mode, async (bed) => {
+      const file = bed.write("missing.toml", toml({
+        listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+        worker: { command: ["no-such-program-e2e", "x"] },
+      }));
+      const check = await bed.run(["check", "-f", file]);
+      assert.equal(check.code, 1, check.steward.log());
+      assert.deepEqual(check.steward.lines.map((l) => l.text), [`${file}: worker.command: 'no-such-program-e2e' not found in PATH`]);
+      const run = await bed.run(["-f", file]);
+      assert.equal(run.code, 1, run.steward.log());
+      assert.match(run.stderr, /Starting failed: worker\.command: 'no-such-program-e2e' not found in PATH/);
+    }));
+
+    test("steward help [COMMAND] prints --help; an unknown command is a usage error", e2e(mode, async (bed) => {
+      for (const [args, same] of [[["help"], ["--help"]], [["help", "run"], ["run", "--help"]], [["help", "status"], ["status", "--help"]]]) {
+        const result = await bed.run(args!);
+        assert.equal(result.code, 0, result.steward.log());
+        assert.equal(result.stdout, (await bed.run(same!)).stdout, args!.join(" "));
+        assert.match(result.stdout, /USAGE steward/);
+      }
+      const bad = await bed.run(["help", "frob"]);
+      assert.equal(bad.code, 2, bad.steward.log());
+      assert.match(bad.stderr, /^steward: unknown command 'frob' .*; run 'steward --help'\n?$/);
+    }));
+
+    test("steward version, --version and -v (HAProxy's) print the version", e2e(mode, async (bed) => {
+      for (const args of [["version"], ["--version"], ["-v"]]) {
         const result = await bed.run(args);
         assert.equal(result.code, 0, result.steward.log());
         assert.ok(result.stdout.includes(VERSION), `stdout of ${args.join(" ")} contains ${VERSION}: ${JSON.stringify(result.stdout)}`);

@@ -19,7 +19,7 @@ const ORPHANS = 100;
 
 function unshare(bed: TestBed, orphans: number): Steward {
   const file = bed.write("steward.toml", serving(fixture("orphan-maker.cjs")));
-  return bed.start(["-v", "-f", file], {
+  return bed.start(["--verbose", "-f", file], {
     command: [which("unshare"), "--pid", "--fork", "--mount-proc", ...stewardCommand(bed.mode)],
     env: { ORPHANS: String(orphans) },
   });
@@ -75,7 +75,7 @@ for (const mode of MODES) {
     }));
 
     test(`not PID 1: the master is a child subreaper and reaps ${ORPHANS} orphans`, e2e(mode, async (bed) => {
-      const steward = bed.startWith(serving(fixture("orphan-maker.cjs")), "steward.toml", { args: ["-v"], env: { ORPHANS: String(ORPHANS) } });
+      const steward = bed.startWith(serving(fixture("orphan-maker.cjs")), "steward.toml", { args: ["--verbose"], env: { ORPHANS: String(ORPHANS) } });
       const { line } = await steward.ready();
       assert.match(line.text, new RegExp(`\\(${steward.pid}\\) : Loading success\\.`));
       await expectReaped(steward, steward.pid, ORPHANS);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import type { RunOptions } from "../../src/master/options.ts";
 import {
   type CliDeps,
@@ -140,6 +141,8 @@ describe("normalizeArgv", () => {
     assert.equal(normalizeArgv(["--version"]).subcommand, "version");
     assert.equal(normalizeArgv(["-W", "--version"]).subcommand, "version");
     assert.equal(normalizeArgv(["--", "node", "--version"]).subcommand, "run");
+    assert.equal(normalizeArgv(["-v"]).subcommand, "version");
+    assert.equal(normalizeArgv(["--", "node", "-v"]).subcommand, "run");
   });
 });
 
@@ -256,8 +259,8 @@ describe("usage errors: exit 2, one line", () => {
     assert.equal(outcome.started[0]!.daemon, false);
   });
 
-  test("-q with -v", async () => {
-    assertUsage(await steward(["-q", "-v", ...WORKER]), "steward: --quiet and --verbose cannot be combined: choose one log level; run 'steward --help'");
+  test("-q with -V", async () => {
+    assertUsage(await steward(["-q", "-V", ...WORKER]), "steward: --quiet and --verbose cannot be combined: choose one log level; run 'steward --help'");
   });
 
   test("a bad boolean in the environment", async () => {
@@ -290,7 +293,10 @@ describe("--help and --version", () => {
       assert.match(text, /-f, --config=<file>/);
       assert.match(text, /-Ws, --systemd/);
       assert.match(text, /-S, --master-cli/);
-      assert.match(text, /run\|check\|cli\|reload\|upgrade\|version/);
+      assert.match(text, /run\|check\|cli\|reload\|status\|upgrade\|version\|help/);
+      // the description is whole (it once ended at "replaces the file's")
+      assert.match(text, /-l, --listen=<\[name=\]url> +a listener: .*; replaces the file's \[\[listen\]\] list$/m);
+      assert.match(text, /-V, --verbose/);
       assert.match(text, /after '--' is the worker command/);
       assert.doesNotMatch(text, /\u001b\[/);
     }
@@ -303,8 +309,23 @@ describe("--help and --version", () => {
     assert.match(outcome.stdout.join("\n"), /--sha256=<hex>/);
   });
 
-  test("--version and version", async () => {
-    for (const argv of [["--version"], ["version"], ["-W", "--version"]]) {
+  test("steward help [COMMAND] is --help", async () => {
+    const general = await steward(["help"]);
+    assert.equal(general.code, 0);
+    assert.deepEqual(general.stdout, (await steward(["--help"])).stdout);
+    for (const name of ["run", "check", "status", "upgrade"]) {
+      const outcome = await steward(["help", name]);
+      assert.equal(outcome.code, 0, name);
+      assert.deepEqual(outcome.stderr, []);
+      assert.deepEqual(outcome.stdout, (await steward([name, "--help"])).stdout, name);
+    }
+    assertUsage(await steward(["help", "bogus"]),
+      "steward: unknown command 'bogus' (the commands: run, check, cli, reload, status, upgrade, version, help); run 'steward --help'");
+    assertUsage(await steward(["help", "run", "check"]), "steward: 'help' takes one command name (got 'run check'); run 'steward --help'");
+  });
+
+  test("--version, -v (HAProxy's) and version", async () => {
+    for (const argv of [["--version"], ["version"], ["-W", "--version"], ["-v"], ["-W", "-v", "-f", "x.toml"], ["-v", "--", "node", "x.js"]]) {
       const outcome = await steward(argv);
       assert.equal(outcome.code, 0);
       assert.deepEqual(outcome.stdout, ["1.2.3"]);
@@ -345,6 +366,28 @@ describe("check", () => {
     assert.deepEqual(outcome.stderr, ["/nonexistent/steward.toml: cannot read the file: no such file"]);
   });
 
+  test("a worker or program command that does not exist is refused, as run refuses it", async () => {
+    const missing = VALID_TOML.replace('["node", "server.js"]', '["no-such-program-x", "server.js"]');
+    const program = `${VALID_TOML}\n[[program]]\nname = "side"\ncommand = ["./not-here.sh"]\n`;
+    await withFiles({ "app.toml": missing, "prog.toml": program, "ok.toml": VALID_TOML }, async (dir) => {
+      for (const argv of [["check", "-f", "app.toml"], ["-c", "-f", "app.toml"]]) {
+        const outcome = await steward(argv, { cwd: dir, env: { PATH: "/usr/bin:/bin" } });
+        assert.equal(outcome.code, 1, argv.join(" "));
+        assert.deepEqual(outcome.stdout, []);
+        assert.deepEqual(outcome.stderr, ["app.toml: worker.command: 'no-such-program-x' not found in PATH"]);
+      }
+      const fromArgs = await steward(["check", "-l", "tcp://127.0.0.1:0", "--", "./nope", "x"], { cwd: dir });
+      assert.equal(fromArgs.code, 1);
+      assert.deepEqual(fromArgs.stderr, ["command line: worker.command: './nope' is not an executable file"]);
+      const prog = await steward(["check", "-f", "prog.toml"], { cwd: dir, env: { PATH: "/usr/bin:/bin" } });
+      assert.equal(prog.code, 1);
+      assert.deepEqual(prog.stderr, ["prog.toml: program 'side': command: './not-here.sh' is not an executable file"]);
+      // found through the worker's own PATH, as run finds it
+      assert.equal((await steward(["check", "-f", "ok.toml"], { cwd: dir, env: { PATH: "/nonexistent" } })).code, 1);
+      assert.equal((await steward(["check", "-f", "ok.toml"], { cwd: dir, env: { PATH: process.env.PATH } })).code, 0);
+    });
+  });
+
   test("the file from STEWARD_CONFIG, overridden on the command line", async () => {
     await withFiles({ "app.toml": VALID_TOML, "bad.toml": INVALID_TOML }, async (dir) => {
       const env = { STEWARD_CONFIG: "bad.toml" };
@@ -381,13 +424,14 @@ describe("run", () => {
     ]);
   });
 
-  test("-Ws, -D, -q, -v", async () => {
+  test("-Ws, -D, -q, -V, --verbose", async () => {
     assert.equal((await steward(["-Ws", ...WORKER])).started[0]!.systemd, true);
     assert.equal((await steward(["-D", ...WORKER])).started[0]!.daemon, true);
     assert.equal((await steward(["-q", ...WORKER])).started[0]!.logLevel, 0);
-    assert.equal((await steward(["-v", ...WORKER])).started[0]!.logLevel, 4);
+    assert.equal((await steward(["-V", ...WORKER])).started[0]!.logLevel, 4);
+    assert.equal((await steward(["--verbose", ...WORKER])).started[0]!.logLevel, 4);
     assert.equal((await steward(WORKER, { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0]!.logLevel, 1);
-    assert.equal((await steward(["-v", ...WORKER], { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0]!.logLevel, 4);
+    assert.equal((await steward(["-V", ...WORKER], { env: { STEWARD_LOG_LEVEL: "warn" } })).started[0]!.logLevel, 4);
   });
 
   test("the last value wins for an option given twice", async () => {

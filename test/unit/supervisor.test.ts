@@ -89,6 +89,19 @@ describe("supervisor start", () => {
     assert.equal(sys.exitCode, 1);
   });
 
+  test("a failed start says what it sends: SIGKILL to the failed generation, nothing said of SIGTERM", async () => {
+    const { sys, sup, lines, flush } = setup({ readyTimeout: 1000 });
+    sup.start();
+    const pids = [...sys.processes.keys()];
+    sys.advance(1000);
+    await flush();
+    // each worker got exactly one signal (SIGKILL), and the log says so
+    assert.deepEqual(pids.map((pid) => sys.processes.get(pid)!.signals), [[9], [9]]);
+    assert.ok(lines.includes(`NOTICE Sent SIGKILL to the 2 worker(s) of failed generation 0: ${pids.join(", ")}`), lines.join("\n"));
+    assert.ok(!lines.some((l) => /SIGTERM/.test(l)), lines.join("\n"));
+    assert.equal(sys.exitCode, 1);
+  });
+
   test("a worker exiting before it is ready fails the start with its exit code", async () => {
     const { sys, sup, flush } = setup();
     sup.start();

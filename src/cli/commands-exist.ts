@@ -1,0 +1,25 @@
+/**
+ * What `run` refuses before it binds anything, `check` refuses too: a worker or program
+ * command that names no executable file (found as execvp would, through the worker's PATH).
+ * `run` reports it as `Starting failed: worker.command: …`; `check` as a configuration
+ * problem with the same words, exit 1.
+ */
+
+import type { Config, ConfigProblem } from "../config/types.ts";
+import { resolveCommand } from "../workers/command.ts";
+
+/**
+ * @param source where the commands were given: the file as the user named it, or "command line"
+ * @param workerSource the same for the worker command, which `--` may have given
+ */
+export function missingCommands(config: Config, env: Readonly<Record<string, string | undefined>>, cwd: string, source: string, workerSource: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const worker = config.worker;
+  const found = resolveCommand(worker.command[0]!, worker.env.PATH ?? env.PATH, worker.cwd ?? cwd);
+  if ("error" in found) problems.push({ source: workerSource, key: "worker.command", problem: found.error });
+  for (const program of config.program) {
+    const r = resolveCommand(program.command[0]!, program.env.PATH ?? env.PATH, program.cwd ?? cwd);
+    if ("error" in r) problems.push({ source, key: `program '${program.name}': command`, problem: r.error });
+  }
+  return problems;
+}
