@@ -3,6 +3,7 @@
  * `FILE:LINE: key: problem (got VALUE)`.
  */
 
+import { boundedJson } from "./limits.ts";
 import type { ConfigProblem } from "./types.ts";
 
 /** Long values are cut so that a pasted certificate cannot flood the terminal. */
@@ -19,20 +20,14 @@ export function formatProblems(problems: readonly ConfigProblem[]): string[] {
   return problems.map(formatProblem);
 }
 
-/** JSON-like: strings quoted, tables and arrays as JSON, dates as their ISO text. */
+/** JSON-like: strings quoted, tables and arrays as JSON, dates as their ISO text; never more rendered than shown. */
 export function formatValue(value: unknown): string {
   let text: string;
   if (value === undefined) text = "nothing";
   else if (value instanceof Date) text = Number.isNaN(value.getTime()) ? "an invalid date" : value.toISOString();
   else if (typeof value === "bigint") text = `${value}`;
   else if (typeof value === "number" && !Number.isFinite(value)) text = String(value);
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
+  else text = boundedJson(value, MAX_VALUE_CHARS);
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 3)}...` : text;
 }
 
