@@ -7,10 +7,9 @@ import type * as fs from "node:fs";
 import type { Runtime } from "./runtime/types.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
 import { HANDOVER_VAR } from "./master/handover.ts";
+import { PREFLIGHT_MODE } from "./master/handshake.ts";
 import { SignalRouter, STOP_SIGNALS } from "./master/signal-router.ts";
 
-/** `steward __preflight FORMAT NONCE run --check ARGS...`: see master/preflight-child.ts */
-const PREFLIGHT_MODE = "__preflight";
 
 declare const Bun: unknown;
 declare const Deno: unknown;
@@ -76,7 +75,8 @@ if (runtime.args[0] === SHIM_MODE) {
 }
 ({ writeSync } = await import("node:fs"));
 if (runtime.args[0] === PREFLIGHT_MODE) {
-  // A reload's preflight of this binary: can it take over the state, and is the configuration valid?
+  // A reload's preflight of this binary (`__preflight FORMAT NONCE run --check ARGS...`):
+  // can it take over the state, and is the configuration valid? (master/preflight-child.ts)
   const [{ runCli }, { runPreflightChild }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
     import("./master/preflight-child.ts"),
