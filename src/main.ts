@@ -5,14 +5,11 @@
 import process from "node:process";
 import type * as fs from "node:fs";
 import type { Runtime } from "./runtime/types.ts";
-import type { RunOptions } from "./master/options.ts";
-import type { InProcessCheck } from "./master/preflight.ts";
 import { SHIM_MODE } from "./workers/plan.ts";
 import { HANDOVER_VAR } from "./master/handover.ts";
+import { PREFLIGHT_MODE } from "./master/handshake.ts";
 import { SignalRouter, STOP_SIGNALS } from "./master/signal-router.ts";
 
-/** `steward __preflight FORMAT run --check ARGS...`: see master/preflight.ts */
-const PREFLIGHT_MODE = "__preflight";
 
 declare const Bun: unknown;
 declare const Deno: unknown;
@@ -78,26 +75,15 @@ if (runtime.args[0] === SHIM_MODE) {
 }
 ({ writeSync } = await import("node:fs"));
 if (runtime.args[0] === PREFLIGHT_MODE) {
-  // A reload's preflight of this binary: can it take over the state, and is the configuration valid?
-  const [{ runCli }, { READABLE_FORMATS }, { VERSION }] = await Promise.all([
+  // A reload's preflight of this binary (`__preflight FORMAT NONCE run --check ARGS...`):
+  // can it take over the state, and is the configuration valid? (master/preflight-child.ts)
+  const [{ runCli }, { runPreflightChild }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
-    import("./master/handover.ts"),
+    import("./master/preflight-child.ts"),
     import("./version.ts"),
   ]);
-  const format = Number(runtime.args[1]);
-  if (!READABLE_FORMATS.includes(format)) {
-    errLine(`steward ${VERSION} cannot take over a master's state of format ${runtime.args[1]} (it reads ${READABLE_FORMATS.join(", ")})`);
-    runtime.exit(3);
-  }
-  const code = await runCli(runtime.args.slice(2), {
-    version: VERSION,
-    env: process.env,
-    cwd: process.cwd(),
-    startMaster: () => Promise.reject(new Error("preflight never starts a master")),
-    stdout: () => {},
-    stderr: errLine,
-  });
-  runtime.exit(code);
+  const deps = { version: VERSION, env: process.env, cwd: process.cwd(), runCli, stdout: lineTo(1), stderr: errLine };
+  runtime.exit(await runPreflightChild(runtime.args.slice(1), deps));
 } else {
   const [{ runCli }, { startMaster }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
@@ -108,32 +94,12 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
   // since the preflight: it keeps supervising with the previous one and reports why.
   const resuming = process.env[HANDOVER_VAR] !== undefined;
   const problems: string[] = [];
-  // A reload of an unchanged binary checks its configuration in this process (master/preflight.ts).
-  // It is the `run` the new image will do, up to the master's start: its options are kept,
-  // so that the new generation can be started before the exec (master/reexec.ts).
-  const check: InProcessCheck = async (args) => {
-    const lines: string[] = [];
-    const rest = args[0] === "run" ? args.slice(1) : args;
-    let options: RunOptions | undefined;
-    const code = await runCli(["run", ...rest], {
-      version: VERSION,
-      env: process.env,
-      cwd: process.cwd(),
-      startMaster: (opts) => {
-        options = opts;
-        return Promise.resolve();
-      },
-      stdout: () => {},
-      stderr: (line) => lines.push(line),
-    });
-    return options ? { code, lines, options } : { code, lines };
-  };
   const code = await runCli(runtime.args, {
     version: VERSION,
     env: process.env,
     cwd: process.cwd(),
     startMaster: (opts) => {
-      const running = startMaster(runtime, opts, undefined, check, signals);
+      const running = startMaster(runtime, opts, undefined, signals);
       // The master has started (its CLI and configuration work is done): drop what that left.
       runtime.compact?.();
       return running;
@@ -147,10 +113,6 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
         (await import("./mcli/status.ts")).probeStatus(request, { cwd: process.cwd(), stdout: lineTo(1), stderr: errLine }),
     },
     upgrade: async (request) => {
-      if (!runtime.compiled) {
-        errLine("steward: upgrade replaces the compiled executable; from source (bun/deno) there is none to replace");
-        return 1;
-      }
       const [{ upgrade }, { fromManifest }, client] = await Promise.all([
         import("./upgrade/install.ts"),
         import("./upgrade/from-manifest.ts"),
@@ -159,21 +121,22 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
       const artefact = "manifest" in request ? await fromManifest(request, errLine) : request;
       if (artefact === undefined) return 1;
       return upgrade(artefact, {
-        target: runtime.self.path,
+        self: runtime.self.path,
+        compiled: runtime.compiled,
         pid: process.pid,
         stdout: lineTo(1),
         stderr: errLine,
-        reload: async (address) => {
+        ask: async (address, line) => {
           const where = client.clientAddress(address, process.cwd());
           if (typeof where === "string") throw new Error(where);
           const socket = await client.connectTo(where, client.addressName(address));
-          return (await client.exchange(socket, "reload\n")).reply;
+          return (await client.exchange(socket, `${line}\n`)).reply;
         },
       });
     },
   });
   if (resuming) {
-    const running = startMaster(runtime, undefined, problems, check, signals);
+    const running = startMaster(runtime, undefined, problems, signals);
     runtime.compact?.();
     await running;
   }

@@ -33,7 +33,7 @@ export async function startOrCheck(
   const { deps } = input;
   const settings = resolveSettings(defs, parsed, input.checked, deps.env);
   refuseConflicts(settings);
-  const loaded = load(settings, input);
+  const loaded = await load(settings, input);
   if (!loaded.ok) return reportProblems(loaded.problems, deps, subcommand);
   if (subcommand === "check" || settings.values.check === true) {
     const file = configFileOf(settings) ?? "command line";
@@ -53,7 +53,7 @@ export async function startOrCheck(
   return 0;
 }
 
-function load(settings: Settings, input: CommandInput): ConfigResult {
+function load(settings: Settings, input: CommandInput): Promise<ConfigResult> {
   const file = configFileOf(settings);
   return loadConfig({
     ...(file === undefined ? {} : { file }),

@@ -4,6 +4,7 @@
  * engine (V8 gives a position, JavaScriptCore gives none), and it keeps no positions.
  */
 
+import { MAX_DEPTH } from "./limits.ts";
 import { type KeyPath, keyPathText } from "./problems.ts";
 
 export interface JsonScan {
@@ -66,6 +67,8 @@ class Walker {
 
   private value(path: KeyPath): void {
     const char = this.text[this.pos] ?? "";
+    // Each level copies its path: without a limit, deep nesting costs quadratic time and memory.
+    if ((char === "{" || char === "[") && path.length >= MAX_DEPTH) this.fail(`nested more than ${MAX_DEPTH} levels deep`);
     if (char === "{") return this.object(path);
     if (char === "[") return this.array(path);
     if (char === '"') return void this.string();

@@ -4,12 +4,15 @@
  * it), because nothing after a failed step can be trusted to say more.
  */
 
-import { readFileSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { parseJSON, parseTOML, parseYAML } from "confbox";
 import type { IdDatabase } from "./ids.ts";
 import { scanJson } from "./jsonscan.ts";
+import { limitProblem, MAX_DEPTH } from "./limits.ts";
 import { type ConfigFormat, lineFinder } from "./locate.ts";
+import { readConfigText } from "./read.ts";
+
+export { readFailure } from "./read.ts";
 import { validateConfig } from "./schema.ts";
 import type { ConfigOverrides, ConfigProblem, ConfigResult } from "./types.ts";
 import { isTable } from "./values.ts";
@@ -28,7 +31,8 @@ const FORMATS: Readonly<Record<string, ConfigFormat>> = { ".toml": "toml", ".yam
 /** What a top-level table is called in each format, for the one message that names it. */
 const TABLE_WORD: Readonly<Record<ConfigFormat, string>> = { toml: "a table", yaml: "a mapping", json: "an object" };
 
-export function loadConfig(opts: LoadOptions): ConfigResult {
+/** Reading is bounded in size and time (read.ts), parsing in depth and size (limits.ts). */
+export async function loadConfig(opts: LoadOptions): Promise<ConfigResult> {
   const base = { cwd: opts.cwd, overrides: opts.overrides, ...(opts.ids ? { ids: opts.ids } : {}) };
   if (opts.file === undefined) return validateConfig(undefined, { ...base, baseDir: opts.cwd });
   const source = opts.file;
@@ -44,15 +48,13 @@ export function loadConfig(opts: LoadOptions): ConfigResult {
     const what = extension === "" ? "no file extension" : `unsupported extension '${extname(file)}'`;
     return fail(`${what} (use .toml, .yaml, .yml or .json)`);
   }
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    return fail(`cannot read the file: ${readFailure(error)}`);
-  }
-  text = text.replace(/^\uFEFF/, "");
+  const read = await readConfigText(file);
+  if (!read.ok) return fail(read.problem);
+  const text = read.text.replace(/^\uFEFF/, "");
   const parsed = parseText(text, format);
   if (!parsed.ok) return fail(`syntax error: ${parsed.message}`, parsed.line);
+  const beyond = limitProblem(parsed.value);
+  if (beyond !== undefined) return fail(beyond);
   if (!isTable(parsed.value)) {
     return fail(`the top level must be ${TABLE_WORD[format]} of sections (got ${describe(parsed.value)})`);
   }
@@ -70,7 +72,7 @@ export function parseText(text: string, format: ConfigFormat): ParsedText {
   // An empty YAML file (or one with only comments) is an empty configuration, as in TOML.
   if (format === "yaml" && text.split("\n").every((line) => /^\s*(#.*)?$/.test(line))) return { ok: true, value: {} };
   try {
-    const value: unknown = format === "toml" ? parseTOML(text) : format === "yaml" ? parseYAML(text) : parseJSON(text);
+    const value: unknown = format === "toml" ? parseTOML(text) : format === "yaml" ? parseYAML(text, { maxDepth: MAX_DEPTH }) : parseJSON(text);
     return { ok: true, value };
   } catch (error) {
     return { ok: false, ...parserFailure(error, format) };
@@ -101,25 +103,6 @@ function parserFailure(error: unknown, format: ConfigFormat): { message: string;
     if (typeof reason === "string") message = reason;
   }
   return { message, ...(line === undefined ? {} : { line }) };
-}
-
-const READ_REASONS: Readonly<Record<string, string>> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EISDIR: "is a directory",
-  ENOTDIR: "a parent of the path is not a directory",
-  ELOOP: "too many levels of symbolic links",
-  ENAMETOOLONG: "file name too long",
-  EMFILE: "too many open files",
-};
-
-/** Why a file could not be read, in words for the usual errno codes. */
-export function readFailure(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-  if (typeof code !== "string") return message;
-  return READ_REASONS[code] ?? (message.startsWith(code) ? message : `${code}: ${message}`);
 }
 
 function describe(value: unknown): string {

@@ -74,8 +74,9 @@ function tomlLines(text: string): Map<string, number> {
       openBrackets += bracketBalance(content);
       return;
     }
-    const [, arrayKey] = /^\[\[\s*(.+?)\s*\]\]/.exec(content) ?? [];
-    const [, tableKey] = arrayKey === undefined ? (/^\[\s*(.+?)\s*\]/.exec(content) ?? []) : [];
+    // No lazy group beside `\s*` in these patterns: on a long line of spaces that costs quadratic time.
+    const [, arrayKey] = /^\[\[([^\]]+)\]\]/.exec(content) ?? [];
+    const [, tableKey] = arrayKey === undefined ? (/^\[([^\]]+)\]/.exec(content) ?? []) : [];
     if (arrayKey !== undefined) {
       const parts = tomlKeyParts(arrayKey);
       const last = parts.pop() ?? "";
@@ -122,9 +123,15 @@ interface YamlFrame {
   items: number;
 }
 
-const YAML_KEY = /^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#"'{}[\],&*!|>%@`-][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+(.*))?$/;
+/**
+ * A plain key runs to the first `: ` (or `:` at the end); it takes its trailing spaces, which
+ * yamlKey trims, because a lazy key followed by `\s*:` backtracks in quadratic time on a long
+ * line of spaces.
+ */
+const YAML_KEY = /^("(?:[^"\\]|\\.)*"\s*|'(?:[^']|'')*'\s*|[^\s#"'{}[\],&*!|>%@`-][^#:]*(?::(?!\s|$)[^#:]*)*|-[^\s#][^#:]*(?::(?!\s|$)[^#:]*)*):(?:\s+(.*))?$/;
 
-function yamlKey(text: string): string {
+function yamlKey(key: string): string {
+  const text = key.trim();
   if (text.startsWith('"')) return JSON.parse(text) as string;
   if (text.startsWith("'")) return text.slice(1, -1).replace(/''/g, "'");
   return text.trim();

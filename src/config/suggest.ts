@@ -15,7 +15,10 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = limit + 1;
   for (const candidate of candidates) {
-    const distance = editDistance(plain, normalize(candidate));
+    const other = normalize(candidate);
+    // the distance is at least the difference in length: a long key costs no table
+    if (Math.abs(other.length - plain.length) > limit) continue;
+    const distance = editDistance(plain, other);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

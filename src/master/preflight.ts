@@ -1,17 +1,24 @@
 /**
  * Preflight of a reload (SPEC §5.3 step 2), before anything is touched: the executable
  * must be a regular file this master can execute, and running it as
- * `EXE __preflight FORMAT run --check ARGS...` must exit 0 within 10 s. That one run
- * proves the new binary starts, reads this master's state format, and accepts the
- * configuration the re-exec will load.
+ * `EXE __preflight FORMAT NONCE run --check ARGS...` must exit 0 within 10 s and answer
+ * the handshake (handshake.ts). That one run proves the new binary starts, is a steward
+ * that reads this master's state format, and accepts the configuration the re-exec will
+ * load. The master itself never reads the configuration for a reload: a file that blocks
+ * or costs too much to parse stalls only this child, which is killed after 10 s.
  */
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import type { WaitStatus } from "../sys/posix.ts";
+import { checkArgs, newNonce, PROOF_TAG, readAnswer } from "./handshake.ts";
 import type { RunOptions } from "./options.ts";
 import { describeExit } from "./supervisor.ts";
 
-export const PREFLIGHT_MODE = "__preflight";
 export const PREFLIGHT_TIMEOUT_MS = 10_000;
+/** What of the check's output is read: the end, where its answer is; a check may write without end. */
+const OUTPUT_MAX_BYTES = 16 << 20;
+/** Lines of the check's output quoted in the log, each cut to this length. */
+const QUOTED_LINES = 20;
+const QUOTED_CHARS = 500;
 
 export interface PreflightPorts {
   /** starts the check; its stdout and stderr go to `outputPath` */
@@ -22,7 +29,7 @@ export interface PreflightPorts {
   after(ms: number, fn: () => void): { cancel(): void };
 }
 
-/** `options`: what the new image will load, when the check ran in this process (same binary) */
+/** `options`: what the new image will load, when the check was run by this very file (same binary) */
 export type PreflightResult = { ok: true; options?: RunOptions } | { ok: false; reason: string; output: string[] };
 
 /** What identifies an executable file's content and permissions without reading it. */
@@ -47,27 +54,6 @@ export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefine
   return !!a && !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-/**
- * The check of the configuration by the running image itself: used instead of running
- * the executable again when that file is, unchanged (same inode, size, mtime and ctime),
- * the one this image was started from, so the run could show nothing this image cannot.
- */
-export type InProcessCheck = (runArgs: readonly string[]) => Promise<{ code: number; lines: string[]; options?: RunOptions }>;
-
-export async function preflightSameBinary(self: { path: string }, runArgs: readonly string[], check: InProcessCheck): Promise<PreflightResult> {
-  const problem = executableProblem(self.path);
-  if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
-  const r = await check(runArgs);
-  if (r.code === 0) return r.options ? { ok: true, options: r.options } : { ok: true };
-  return { ok: false, reason: `configuration check failed: ${r.lines[r.lines.length - 1] ?? `exit ${r.code}`}`, output: r.lines };
-}
-
-/** `run --check` inserted before the user's options (and so before any `--`). */
-export function checkArgs(runArgs: readonly string[], format: number): string[] {
-  const rest = runArgs[0] === "run" ? runArgs.slice(1) : runArgs;
-  return [PREFLIGHT_MODE, String(format), "run", "--check", ...rest];
-}
-
 export function executableProblem(path: string): string | undefined {
   try {
     if (!statSync(path).isFile()) return `${path} is not a regular file`;
@@ -81,18 +67,21 @@ export function executableProblem(path: string): string | undefined {
   }
 }
 
+/** `sameBinary`: the file is the one this image runs, unchanged, so its options can be used before the exec */
 export async function preflight(
   ports: PreflightPorts,
   self: { path: string; prefix: string[] },
   runArgs: readonly string[],
   format: number,
   outputPath: string,
+  sameBinary = false,
 ): Promise<PreflightResult> {
   const problem = executableProblem(self.path);
   if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
+  const nonce = newNonce();
   let pid: number;
   try {
-    pid = ports.spawn(self.path, [self.path, ...self.prefix, ...checkArgs(runArgs, format)], outputPath);
+    pid = ports.spawn(self.path, [self.path, ...self.prefix, ...checkArgs(runArgs, format, nonce)], outputPath);
   } catch (e) {
     return { ok: false, reason: `new binary could not be started: ${(e as Error).message}`, output: [] };
   }
@@ -104,14 +93,45 @@ export async function preflight(
   });
   const ws = await ports.waitFor(pid);
   timer.cancel();
-  let output: string[] = [];
-  try {
-    output = readFileSync(outputPath, "utf8").split("\n").filter((l) => l.trim() !== "").slice(-20);
-  } catch {
-    // no output file: nothing to quote
-  }
+  const lines = outputLines(outputPath);
+  const output = lines
+    .filter((l) => !l.startsWith(`${PROOF_TAG} `))
+    .slice(-QUOTED_LINES)
+    .map((l) => (l.length > QUOTED_CHARS ? `${l.slice(0, QUOTED_CHARS - 3)}...` : l));
   if (timedOut) return { ok: false, reason: `preflight of ${self.path} did not finish within 10s`, output };
-  if (ws.exited && ws.code === 0) return { ok: true };
-  const last = output.length > 0 ? `: ${output[output.length - 1]}` : "";
-  return { ok: false, reason: `preflight of ${self.path} ${describeExit(ws)}${last}`, output };
+  if (!ws.exited || ws.code !== 0) {
+    const last = output.length > 0 ? `: ${output[output.length - 1]}` : "";
+    return { ok: false, reason: `preflight of ${self.path} ${describeExit(ws)}${last}`, output };
+  }
+  const answer = await readAnswer(lines, format, nonce);
+  if (!answer.ok) {
+    return { ok: false, reason: `preflight of ${self.path} exited 0 without answering the handshake: not a steward that takes over state format ${format}`, output };
+  }
+  return sameBinary && answer.options ? { ok: true, options: answer.options as RunOptions } : { ok: true };
+}
+
+/** The non-empty lines of the end of the check's output (at most OUTPUT_MAX_BYTES of it). */
+function outputLines(path: string): string[] {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return []; // no output file: nothing to quote
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, OUTPUT_MAX_BYTES);
+    const buffer = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buffer, got, length - got, size - length + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return new TextDecoder().decode(buffer.subarray(0, got)).split("\n").filter((l) => l.trim() !== "");
+  } catch {
+    return [];
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -17,7 +17,7 @@ import process from "node:process";
 import { VERSION } from "../version.ts";
 import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
-import { fileIdentity, preflight, preflightSameBinary, sameFile, type PreflightPorts } from "./preflight.ts";
+import { fileIdentity, preflight, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
 import type { Session } from "../mcli/server.ts";
@@ -102,10 +102,8 @@ export class Reloader {
       },
     };
     const self = host.runtime.self;
-    const checked =
-      host.runtime.compiled && host.inProcessCheck && sameFile(host.selfIdentity, fileIdentity(self.path))
-        ? await preflightSameBinary(self, host.current.args, host.inProcessCheck)
-        : await preflight(ports, self, host.current.args, HANDOVER_FORMAT, join(host.runDir, "preflight.out"));
+    const sameBinary = host.runtime.compiled && sameFile(host.selfIdentity, fileIdentity(self.path));
+    const checked = await preflight(ports, self, host.current.args, HANDOVER_FORMAT, join(host.runDir, "preflight.out"), sameBinary);
     if (!checked.ok) {
       for (const line of checked.output) host.log.alert(`preflight: ${line}`);
       this.failed(checked.reason);
@@ -115,8 +113,8 @@ export class Reloader {
       this.busy = false; // stopping meanwhile: nothing to reload into
       return;
     }
-    // The same binary checked the configuration in this process: its workers can start now,
-    // while the master re-executes, rather than after it (the new image gates them).
+    // The same binary checked the configuration and said what it loads: its workers can
+    // start now, while the master re-executes, rather than after it (the new image gates them).
     const early = checked.options ? host.startEarly(checked.options) : undefined;
     this.exec(hard, early);
   }

@@ -28,7 +28,7 @@ import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
-import { fileIdentity, type FileIdentity, type InProcessCheck } from "./preflight.ts";
+import { fileIdentity, type FileIdentity } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
@@ -55,9 +55,8 @@ export class MasterHost {
   /** the options of the current generation */
   current: RunOptions;
   readonly reloader: Reloader;
-  /** the executable as it was when this image started (see preflightSameBinary) */
+  /** the executable as it was when this image started (a reload into it unchanged may start workers early) */
   readonly selfIdentity: FileIdentity | undefined;
-  inProcessCheck?: InProcessCheck;
   private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
   private pidfileWritten = false;
   /** -D: the launcher's pipe, until the first load is over */
@@ -481,14 +480,12 @@ export async function startMaster(
   runtime: Runtime,
   opts: RunOptions | undefined,
   handoverProblems?: string[],
-  inProcessCheck?: InProcessCheck,
   signals?: SignalRouter,
 ): Promise<void> {
   if (opts?.daemon && process.env[LAUNCHER_FD_VAR] === undefined && process.env[HANDOVER_VAR] === undefined) {
     runtime.exit(await launchDaemon(runtime.self, opts.args, (line) => writeLine(2, line)));
   }
   const host = new MasterHost(runtime, opts, signals);
-  if (inProcessCheck) host.inProcessCheck = inProcessCheck;
   try {
     const handover = process.env[HANDOVER_VAR];
     if (handover) host.resume(handover, opts, handoverProblems);

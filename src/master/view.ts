@@ -33,6 +33,7 @@ export function masterView(host: MasterHost): MasterView {
       return host.pid;
     },
     version: VERSION,
+    exe: { path: host.runtime.self.path, compiled: host.runtime.compiled },
     get state() {
       return host.state;
     },

@@ -10,6 +10,8 @@ import type { CommandRunner, Session } from "./server.ts";
 export interface MasterView {
   readonly pid: number;
   readonly version: string;
+  /** the file the master re-executes on reload (what `steward upgrade -S` replaces); `compiled`: a steward executable, not a runtime running the source */
+  readonly exe: { path: string; compiled: boolean };
   readonly state: MasterState;
   /** `show listeners` lines */
   listenerLines(): string[];
@@ -120,6 +122,8 @@ export function showProcJson(view: MasterView): string {
       failedReloads: state.failedReloads,
       uptime: Math.floor((now - state.startedAt) / 1000),
       version: view.version,
+      exe: view.exe.path,
+      compiled: view.exe.compiled,
       status: state.lastFailure ? `Reload failed: ${state.lastFailure}` : state.phase,
       phase: state.phase,
       rss: (view.rssKiB(view.pid) ?? 0) * 1024,

@@ -2,9 +2,13 @@
  * `steward upgrade --url URL --sha256 HEX [-S ADDR]` (SPEC §5.5): download a new binary,
  * verify its checksum, run its `version`, put it over the running executable with one
  * atomic rename, and reload the master through its CLI. The reload's own preflight runs
- * the new file's `check` with the master's real arguments; if the reload does not answer
- * `Success=1`, the previous binary is renamed back, so any failure leaves the old binary
- * and the service as they were.
+ * the new file's `check` with the master's real arguments and its handshake
+ * (master/handshake.ts); if the reload does not answer `Success=1`, the previous binary is
+ * renamed back, so any failure leaves the old binary and the service as they were.
+ *
+ * With -S the file replaced is the master's executable, as the master reports it
+ * (`exe` in `show proc json`), wherever this copy of steward was run from; without -S it
+ * is this copy.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -20,10 +24,12 @@ export interface UpgradeRequest {
 }
 
 export interface UpgradeDeps {
-  /** the executable to replace */
-  target: string;
-  /** sends `reload` to the master CLI and resolves with its reply */
-  reload(address: string): Promise<string>;
+  /** this executable: what is replaced when no master is given */
+  self: string;
+  /** whether `self` is a compiled steward (not a runtime running the source) */
+  compiled: boolean;
+  /** sends one command line to the master CLI and resolves with its reply */
+  ask(address: string, line: string): Promise<string>;
   stdout(line: string): void;
   stderr(line: string): void;
   pid: number;
@@ -49,13 +55,40 @@ function versionOf(path: string): string {
   return v;
 }
 
+/** The executable the master at `address` re-executes, from its `show proc json`. */
+async function masterExecutable(address: string, deps: UpgradeDeps): Promise<string> {
+  let reply: string;
+  try {
+    reply = await deps.ask(address, "show proc json");
+  } catch (e) {
+    throw new UpgradeError(`cannot ask the master at ${address} for its executable: ${(e as Error).message}`);
+  }
+  let master: { exe?: unknown; compiled?: unknown } | undefined;
+  try {
+    master = (JSON.parse(reply) as { master?: { exe?: unknown; compiled?: unknown } }).master;
+  } catch {
+    throw new UpgradeError(`the master at ${address} did not answer 'show proc json' with JSON: ${reply.trim().split("\n")[0] ?? ""}`);
+  }
+  if (typeof master?.exe !== "string") {
+    throw new UpgradeError(`the master at ${address} does not say which executable it runs (a steward older than this one): run 'upgrade' from that executable`);
+  }
+  if (master.compiled !== true) {
+    throw new UpgradeError(`the master at ${address} runs from source on ${master.exe}: there is no steward executable to replace`);
+  }
+  return master.exe;
+}
+
 /** Resolves to the exit code. */
 export async function upgrade(req: UpgradeRequest, deps: UpgradeDeps): Promise<number> {
-  const { target } = deps;
-  const dir = dirname(target);
-  const staged = join(dir, `.${basename(target)}.upgrade-${deps.pid}`);
-  const previous = join(dir, `.${basename(target)}.previous`);
+  let target = deps.self;
+  let staged: string | undefined;
+  let previous: string | undefined;
   try {
+    if (req.address) target = await masterExecutable(req.address, deps);
+    else if (!deps.compiled) throw new UpgradeError("upgrade replaces the compiled executable; from source (bun/deno) there is none to replace");
+    const dir = dirname(target);
+    staged = join(dir, `.${basename(target)}.upgrade-${deps.pid}`);
+    previous = join(dir, `.${basename(target)}.previous`);
     const bytes = await download(req.url);
     const digest = createHash("sha256").update(bytes).digest("hex");
     if (digest !== req.sha256.toLowerCase()) {
@@ -74,7 +107,7 @@ export async function upgrade(req: UpgradeRequest, deps: UpgradeDeps): Promise<n
       deps.stderr("steward: no master CLI given (-S): reload the master to run the new binary");
       return 0;
     }
-    const reply = await deps.reload(req.address).catch((e: Error) => `Success=0\n--\n${e.message}`);
+    const reply = await deps.ask(req.address, "reload").catch((e: Error) => `Success=0\n--\n${e.message}`);
     for (const line of reply.replace(/\n+$/, "").split("\n")) deps.stdout(line);
     if (reply.startsWith("Success=1")) {
       rmSync(previous, { force: true });
@@ -84,8 +117,8 @@ export async function upgrade(req: UpgradeRequest, deps: UpgradeDeps): Promise<n
     deps.stderr(`steward: the reload failed; the previous binary is back at ${target}`);
     return 1;
   } catch (e) {
-    rmSync(staged, { force: true });
-    if (existsSync(previous) && !existsSync(target)) renameSync(previous, target);
+    if (staged) rmSync(staged, { force: true });
+    if (previous && existsSync(previous) && !existsSync(target)) renameSync(previous, target);
     if (e instanceof UpgradeError) {
       deps.stderr(`steward: upgrade failed: ${e.message}`);
       return 1;

@@ -120,6 +120,11 @@ if (MODES.includes("binary")) {
         reason: /^preflight of \S+\/steward exited with code 3: steward 0\.0\.1: unsupported state format \d+$/,
       },
       {
+        name: "the new binary answers exit 0 and a version to any arguments: no handshake",
+        breakIt: (exe) => installScript(exe, "#!/bin/sh\necho 9.9.9\nexit 0\n"),
+        reason: /^preflight of \S+\/steward exited 0 without answering the handshake: not a steward that takes over state format \d+$/,
+      },
+      {
         name: "the new binary's check hangs (sleeps 30 s): given up after 10 s",
         breakIt: (exe) => installScript(exe, "#!/bin/sh\nsleep 30\n"),
         reason: /^preflight of \S+\/steward did not finish within 10s$/,

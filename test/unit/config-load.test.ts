@@ -13,7 +13,7 @@ const ids = idsFromText("root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/srv:/bin/s
 const dir = mkdtempSync(join(tmpdir(), "steward-config-load-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function load(name: string, text: string | undefined, overrides: ConfigOverrides = {}): ConfigResult {
+function load(name: string, text: string | undefined, overrides: ConfigOverrides = {}): Promise<ConfigResult> {
   if (text !== undefined) writeFileSync(join(dir, name), text);
   return loadConfig({ file: name, overrides, cwd: dir, ids });
 }
@@ -67,8 +67,8 @@ level = "admin"
 `;
 
 describe("valid files", () => {
-  test("the SPEC sample, fully resolved", () => {
-    assert.deepEqual(config(load("spec.toml", SPEC_SAMPLE)), {
+  test("the SPEC sample, fully resolved", async () => {
+    assert.deepEqual(config(await load("spec.toml", SPEC_SAMPLE)), {
       file: join(dir, "spec.toml"),
       global: {
         workers: 2, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000,
@@ -84,8 +84,8 @@ describe("valid files", () => {
     });
   });
 
-  test("defaults (SPEC §3)", () => {
-    const loaded = config(load("min.toml", `[worker]\ncommand = "node  server.js --port 1"\n[[program]]\nname = "p"\ncommand = ["p"]\n`));
+  test("defaults (SPEC §3)", async () => {
+    const loaded = config(await load("min.toml", `[worker]\ncommand = "node  server.js --port 1"\n[[program]]\nname = "p"\ncommand = ["p"]\n`));
     assert.deepEqual(loaded.global, DEFAULT_GLOBAL);
     assert.deepEqual(loaded.global, {
       workers: 1, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000, maxReloads: 50, onFailure: "exit", logFormat: "text",
@@ -96,7 +96,7 @@ describe("valid files", () => {
     assert.deepEqual(loaded.masterCli, []);
   });
 
-  test("the same config in YAML and JSON; relative paths against the file's directory", () => {
+  test("the same config in YAML and JSON; relative paths against the file's directory", async () => {
     mkdirSync(join(dir, "etc"), { recursive: true });
     const yaml = `global:\n  ready: "delay:1.5s"\n  user: 1000\n  pidfile: run/app.pid\nlisten:\n- name: web\n  bind: unix:web.sock\n  mode: 0660\nworker:\n  command: [app]\n  cwd: ..\nmaster-cli:\n  - bind: m.sock\n    level: user\n`;
     const json = JSON.stringify({
@@ -105,8 +105,8 @@ describe("valid files", () => {
       worker: { command: ["app"], cwd: ".." },
       "master-cli": [{ bind: "m.sock", level: "user" }],
     });
-    const fromYaml = config(load("etc/app.yaml", yaml));
-    const fromJson = config(load("etc/app.json", json));
+    const fromYaml = config(await load("etc/app.yaml", yaml));
+    const fromJson = config(await load("etc/app.json", json));
     assert.deepEqual({ ...fromYaml, file: "" }, { ...fromJson, file: "" });
     assert.deepEqual(fromYaml.global.ready, { kind: "delay", ms: 1_500 });
     assert.equal(fromYaml.global.uid, 1000);
@@ -119,15 +119,15 @@ describe("valid files", () => {
     assert.equal(fromYaml.masterCli[0]?.level, "user");
   });
 
-  test(".yml and upper-case extensions; empty YAML and TOML files are empty configs", () => {
+  test(".yml and upper-case extensions; empty YAML and TOML files are empty configs", async () => {
     const overrides = { command: ["x"] };
-    assert.equal(config(load("a.yml", "# only a comment\n", overrides)).global.workers, 1);
-    assert.equal(config(load("b.TOML", "", overrides)).global.workers, 1);
+    assert.equal(config(await load("a.yml", "# only a comment\n", overrides)).global.workers, 1);
+    assert.equal(config(await load("b.TOML", "", overrides)).global.workers, 1);
   });
 });
 
 describe("problems with exact lines", () => {
-  test("TOML: every kind, every one reported", () => {
+  test("TOML: every kind, every one reported", async () => {
     const text = [
       /* 1 */ "[global]",
       /* 2 */ "wrokers = 2",
@@ -174,7 +174,7 @@ describe("problems with exact lines", () => {
       /* 43 */ "",
       /* 44 */ "[extra]",
     ].join("\n");
-    assert.deepEqual(problems(load("all.toml", text)), [
+    assert.deepEqual(problems(await load("all.toml", text)), [
       "all.toml:2: global.wrokers: unknown key (did you mean 'workers'?)",
       "all.toml:3: global.workers: must be an integer from 1 to 4096 (got 0)",
       `all.toml:4: global.ready: must be accepting, notify, spawn or delay:DURATION (got "later")`,
@@ -203,7 +203,7 @@ describe("problems with exact lines", () => {
     ]);
   });
 
-  test("YAML: lines through nested mappings and compact lists", () => {
+  test("YAML: lines through nested mappings and compact lists", async () => {
     const text = [
       /* 1 */ "# steward",
       /* 2 */ "global:",
@@ -224,7 +224,7 @@ describe("problems with exact lines", () => {
       /* 17 */ "  - bind: /run/m.sock",
       /* 18 */ "    mode: 0800",
     ].join("\n");
-    assert.deepEqual(problems(load("all.yaml", text)), [
+    assert.deepEqual(problems(await load("all.yaml", text)), [
       `all.yaml:3: global.workers: must be an integer from 1 to 4096 (got "many")`,
       "all.yaml:4: global.ready_timeout: unknown key (did you mean 'ready-timeout'?)",
       `all.yaml:8: listen[1].name: may contain only letters, digits, '_', '.' and '-' (got "b:c")`,
@@ -234,7 +234,7 @@ describe("problems with exact lines", () => {
     ]);
   });
 
-  test("JSON: lines of keys and array elements", () => {
+  test("JSON: lines of keys and array elements", async () => {
     const text = `{
   "global": {
     "workers": "2",
@@ -255,7 +255,7 @@ describe("problems with exact lines", () => {
     }
   ]
 }`;
-    assert.deepEqual(problems(load("all.json", text)), [
+    assert.deepEqual(problems(await load("all.json", text)), [
       `all.json:3: global.workers: must be an integer from 1 to 4096 (got "2")`,
       "all.json:4: global.max-reloads: must be an integer from 0 to 1000000 (got -1)",
       `all.json:8: listen[1]: must be a table (got "tcp://*:81")`,
@@ -265,35 +265,35 @@ describe("problems with exact lines", () => {
     ]);
   });
 
-  test("keys in the wrong section name their section", () => {
-    assert.deepEqual(problems(load("wrong.yaml", "workers: 2\nworker:\n  command: [x]\n  bind: tcp://:80\nglobal:\n  comand: [y]\n")), [
+  test("keys in the wrong section name their section", async () => {
+    assert.deepEqual(problems(await load("wrong.yaml", "workers: 2\nworker:\n  command: [x]\n  bind: tcp://:80\nglobal:\n  comand: [y]\n")), [
       "wrong.yaml:1: workers: unknown key (it belongs in global)",
       "wrong.yaml:4: worker.bind: unknown key (it belongs in listen)",
       "wrong.yaml:6: global.comand: unknown key",
     ]);
   });
 
-  test("three mistakes give three lines", () => {
+  test("three mistakes give three lines", async () => {
     const text = `[global]\nworkers = 5000\nstop-signal = "SIGNOPE"\n\n[worker]\ncommand = []\n`;
-    assert.deepEqual(problems(load("three.toml", text)), [
+    assert.deepEqual(problems(await load("three.toml", text)), [
       "three.toml:2: global.workers: must be an integer from 1 to 4096 (got 5000)",
       `three.toml:3: global.stop-signal: unknown signal 'SIGNOPE' (got "SIGNOPE")`,
       "three.toml:6: worker.command: empty command (got [])",
     ]);
   });
 
-  test("a missing worker command points at [worker], or at nothing", () => {
-    assert.deepEqual(problems(load("nocmd.toml", `[global]\nworkers = 1\n\n[worker]\ncwd = "/"\n`)), [
+  test("a missing worker command points at [worker], or at nothing", async () => {
+    assert.deepEqual(problems(await load("nocmd.toml", `[global]\nworkers = 1\n\n[worker]\ncwd = "/"\n`)), [
       "nocmd.toml:4: worker.command: required (give [worker] command = [...] or a command after --)",
     ]);
-    assert.deepEqual(problems(load("nocmd.json", `{}`)), [
+    assert.deepEqual(problems(await load("nocmd.json", `{}`)), [
       "nocmd.json: worker.command: required (give [worker] command = [...] or a command after --)",
     ]);
   });
 
-  test("sections of the wrong shape", () => {
+  test("sections of the wrong shape", async () => {
     const text = `global = 1\nworker = [1]\n\n[listen]\nbind = "tcp://:80"\n`;
-    assert.deepEqual(problems(load("shape.toml", text)), [
+    assert.deepEqual(problems(await load("shape.toml", text)), [
       "shape.toml:1: global: must be a table (got 1)",
       "shape.toml:2: worker: must be a table (got [1])",
       "shape.toml:2: worker.command: required (give [worker] command = [...] or a command after --)",
@@ -301,9 +301,9 @@ describe("problems with exact lines", () => {
     ]);
   });
 
-  test("modes: numbers read as octal digits, TOML dates are not strings", () => {
+  test("modes: numbers read as octal digits, TOML dates are not strings", async () => {
     const text = `[[listen]]\nbind = "unix:/a.sock"\nmode = 600\n[[listen]]\nbind = "unix:/b.sock"\nmode = 0o600\n[global]\npidfile = 1979-05-27\n[worker]\ncommand = ["x"]\n`;
-    assert.deepEqual(problems(load("modes.toml", text)), [
+    assert.deepEqual(problems(await load("modes.toml", text)), [
       `modes.toml:6: listen[1].mode: must be an octal mode such as "600" or "0660" (got 384)`,
       `modes.toml:8: global.pidfile: must be a path (a string) (got 1979-05-27)`,
     ]);
@@ -311,46 +311,46 @@ describe("problems with exact lines", () => {
 });
 
 describe("files that cannot be used", () => {
-  test("missing file, directory, extension", () => {
+  test("missing file, directory, extension", async () => {
     mkdirSync(join(dir, "conf.d.toml"), { recursive: true });
-    assert.deepEqual(problems(load("missing.toml", undefined)), ["missing.toml: cannot read the file: no such file"]);
-    assert.deepEqual(problems(load("conf.d.toml", undefined)), ["conf.d.toml: cannot read the file: is a directory"]);
-    assert.deepEqual(problems(load("app.ini", "x=1")), ["app.ini: unsupported extension '.ini' (use .toml, .yaml, .yml or .json)"]);
-    assert.deepEqual(problems(load("Stewardfile", "x=1")), ["Stewardfile: no file extension (use .toml, .yaml, .yml or .json)"]);
+    assert.deepEqual(problems(await load("missing.toml", undefined)), ["missing.toml: cannot read the file: no such file"]);
+    assert.deepEqual(problems(await load("conf.d.toml", undefined)), ["conf.d.toml: cannot read the file: is a directory"]);
+    assert.deepEqual(problems(await load("app.ini", "x=1")), ["app.ini: unsupported extension '.ini' (use .toml, .yaml, .yml or .json)"]);
+    assert.deepEqual(problems(await load("Stewardfile", "x=1")), ["Stewardfile: no file extension (use .toml, .yaml, .yml or .json)"]);
   });
 
-  test("unreadable file", { skip: process.getuid?.() === 0 ? "root reads everything" : false }, () => {
+  test("unreadable file", { skip: process.getuid?.() === 0 ? "root reads everything" : false }, async () => {
     writeFileSync(join(dir, "secret.toml"), "");
     chmodSync(join(dir, "secret.toml"), 0o000);
-    assert.deepEqual(problems(load("secret.toml", undefined)), ["secret.toml: cannot read the file: permission denied"]);
+    assert.deepEqual(problems(await load("secret.toml", undefined)), ["secret.toml: cannot read the file: permission denied"]);
   });
 
-  test("syntax errors carry the parser's line", () => {
-    assert.deepEqual(problems(load("syn1.toml", `[global]\nworkers = 2\n\n[listen\nbind = 1\n`)), ["syn1.toml:4: syntax error: illegal character in key"]);
-    assert.deepEqual(problems(load("syn2.toml", `a = 1\nb = "open\n`)), ["syn2.toml:2: syntax error: control characters are not allowed in strings"]);
-    assert.deepEqual(problems(load("syn3.toml", `x = 1\nx = 2\n`)), ["syn3.toml:2: syntax error: trying to redefine an already defined table or value"]);
-    assert.deepEqual(problems(load("syn1.yaml", `global:\n  workers: 1\n  - x\n`)), [
+  test("syntax errors carry the parser's line", async () => {
+    assert.deepEqual(problems(await load("syn1.toml", `[global]\nworkers = 2\n\n[listen\nbind = 1\n`)), ["syn1.toml:4: syntax error: illegal character in key"]);
+    assert.deepEqual(problems(await load("syn2.toml", `a = 1\nb = "open\n`)), ["syn2.toml:2: syntax error: control characters are not allowed in strings"]);
+    assert.deepEqual(problems(await load("syn3.toml", `x = 1\nx = 2\n`)), ["syn3.toml:2: syntax error: trying to redefine an already defined table or value"]);
+    assert.deepEqual(problems(await load("syn1.yaml", `global:\n  workers: 1\n  - x\n`)), [
       "syn1.yaml:3: syntax error: bad indentation of a mapping entry",
     ]);
-    assert.deepEqual(problems(load("syn2.yaml", `a: 1\na: 2\n`)), ["syn2.yaml:2: syntax error: duplicated mapping key"]);
-    assert.deepEqual(problems(load("syn1.json", `{\n  "global": {\n    "workers": 2,\n  }\n}`)), ["syn1.json:4: syntax error: trailing comma before '}'"]);
-    assert.deepEqual(problems(load("syn2.json", `{\n  "a": 1\n  "b": 2\n}`)), [`syn2.json:3: syntax error: expected ',' or '}' but found '"'`]);
-    assert.deepEqual(problems(load("syn3.json", "")), ["syn3.json:1: syntax error: empty file (expected a JSON object)"]);
-    assert.deepEqual(problems(load("syn4.json", `{"a": "x\n"}`)), ["syn4.json:1: syntax error: unterminated string"]);
+    assert.deepEqual(problems(await load("syn2.yaml", `a: 1\na: 2\n`)), ["syn2.yaml:2: syntax error: duplicated mapping key"]);
+    assert.deepEqual(problems(await load("syn1.json", `{\n  "global": {\n    "workers": 2,\n  }\n}`)), ["syn1.json:4: syntax error: trailing comma before '}'"]);
+    assert.deepEqual(problems(await load("syn2.json", `{\n  "a": 1\n  "b": 2\n}`)), [`syn2.json:3: syntax error: expected ',' or '}' but found '"'`]);
+    assert.deepEqual(problems(await load("syn3.json", "")), ["syn3.json:1: syntax error: empty file (expected a JSON object)"]);
+    assert.deepEqual(problems(await load("syn4.json", `{"a": "x\n"}`)), ["syn4.json:1: syntax error: unterminated string"]);
   });
 
-  test("the top level must be a table", () => {
-    assert.deepEqual(problems(load("list.json", "[1, 2]")), ["list.json: the top level must be an object of sections (got a list)"]);
-    assert.deepEqual(problems(load("scalar.yaml", "hello\n")), ["scalar.yaml: the top level must be a mapping of sections (got a string)"]);
+  test("the top level must be a table", async () => {
+    assert.deepEqual(problems(await load("list.json", "[1, 2]")), ["list.json: the top level must be an object of sections (got a list)"]);
+    assert.deepEqual(problems(await load("scalar.yaml", "hello\n")), ["scalar.yaml: the top level must be a mapping of sections (got a string)"]);
   });
 });
 
 describe("overrides", () => {
   const FILE = `[global]\nworkers = 2\npidfile = "app.pid"\n\n[[listen]]\nname = "file"\nbind = "tcp://0.0.0.0:80"\n\n[worker]\ncommand = ["file-cmd"]\n\n[[master-cli]]\nbind = "m.sock"\n`;
 
-  test("scalars replace, -l replaces, -S appends, command replaces; override paths are relative to cwd", () => {
+  test("scalars replace, -l replaces, -S appends, command replaces; override paths are relative to cwd", async () => {
     mkdirSync(join(dir, "sub"), { recursive: true });
-    const loaded = config(load("sub/ov.toml", FILE, {
+    const loaded = config(await load("sub/ov.toml", FILE, {
       workers: "4", ready: "notify", readyTimeout: "1m", stopSignal: "USR1", hardStopAfter: "0", maxReloads: "3",
       onFailure: "ignore", logFormat: "json", listen: ["http=tcp://[::]:8080", "unix:api.sock"], masterCli: ["127.0.0.1:9999,level,operator"],
       command: ["node", "server.js"],
@@ -367,16 +367,16 @@ describe("overrides", () => {
     assert.deepEqual(loaded.worker.command, ["node", "server.js"]);
   });
 
-  test("without overrides the file stands; pidfile override resolves against cwd", () => {
-    const loaded = config(load("ov2.toml", FILE, { pidfile: "run/x.pid", command: [] }));
+  test("without overrides the file stands; pidfile override resolves against cwd", async () => {
+    const loaded = config(await load("ov2.toml", FILE, { pidfile: "run/x.pid", command: [] }));
     assert.equal(loaded.global.workers, 2);
     assert.equal(loaded.global.pidfile, join(dir, "run/x.pid"));
     assert.deepEqual(loaded.listen.map((l) => l.name), ["file"]);
     assert.deepEqual(loaded.worker.command, ["file-cmd"]);
   });
 
-  test("bad overrides name the option (or the variable) and come after the file's problems", () => {
-    const result = load("ov3.toml", `[global]\nworkers = "2"\n[worker]\ncommand = ["x"]\n[[master-cli]]\nbind = "/run/m.sock"\n`, {
+  test("bad overrides name the option (or the variable) and come after the file's problems", async () => {
+    const result = await load("ov3.toml", `[global]\nworkers = "2"\n[worker]\ncommand = ["x"]\n[[master-cli]]\nbind = "/run/m.sock"\n`, {
       workers: "four", readyTimeout: "0", stopSignal: "SIGFOO", listen: ["a=tcp://*:80", "a=tcp://127.0.0.1:80", "bogus"],
       masterCli: ["/run/m.sock", "/x.sock,level"], hardStopAfter: "5", origin: { hardStopAfter: "environment" },
     });
@@ -396,8 +396,8 @@ describe("overrides", () => {
 });
 
 describe("no file: the command line alone", () => {
-  test("listeners, master CLI and command from options", () => {
-    const loaded = config(loadConfig({
+  test("listeners, master CLI and command from options", async () => {
+    const loaded = config(await loadConfig({
       cwd: "/srv",
       ids,
       overrides: { listen: ["http=tcp://0.0.0.0:8080"], workers: "4", masterCli: ["/run/app.sock"], command: ["node", "server.js"] },
@@ -411,11 +411,11 @@ describe("no file: the command line alone", () => {
     });
   });
 
-  test("no command anywhere", () => {
-    assert.deepEqual(problems(loadConfig({ cwd: "/", ids, overrides: { listen: ["tcp://:80"] } })), [
+  test("no command anywhere", async () => {
+    assert.deepEqual(problems(await loadConfig({ cwd: "/", ids, overrides: { listen: ["tcp://:80"] } })), [
       "command line: worker.command: required (give [worker] command = [...] or a command after --)",
     ]);
-    assert.deepEqual(problems(loadConfig({ cwd: "/", ids, overrides: { command: ["", "x"] } })), [
+    assert.deepEqual(problems(await loadConfig({ cwd: "/", ids, overrides: { command: ["", "x"] } })), [
       `command line: --: the program to run must not be empty (got "")`,
       "command line: worker.command: required (give [worker] command = [...] or a command after --)",
     ]);

@@ -169,6 +169,7 @@ function fakeView(state = fakeState()): FakeView {
   return {
     pid: MASTER_PID,
     version: "1.2.0",
+    exe: { path: "/usr/local/bin/steward", compiled: true },
     state,
     reloads,
     listenerLines: () => ["3 http tcp://127.0.0.1:8080 tcp"],
@@ -233,6 +234,8 @@ describe("show proc", () => {
     assert.equal(json.master.uptime, 4325);
     assert.equal(json.master.version, "1.2.0");
     assert.equal(json.master.rss, 2048 * 1024);
+    assert.equal(json.master.exe, "/usr/local/bin/steward");
+    assert.equal(json.master.compiled, true);
     assert.deepEqual(json.workers.map((w: { pid: number }) => w.pid), [5310, 5311]);
     const w = json.workers[0];
     for (const key of ["pid", "id", "generation", "reloads", "uptime", "version", "status", "rss"]) assert.ok(key in w, key);

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { messages } from "../../src/notify/systemd.ts";
-import { checkArgs, sameFile } from "../../src/master/preflight.ts";
+import { sameFile } from "../../src/master/preflight.ts";
+import { checkArgs } from "../../src/master/handshake.ts";
 import { decodeHandover, encodeHandover, HANDOVER_FORMAT } from "../../src/master/handover.ts";
 
 describe("sd_notify messages", () => {
@@ -16,8 +17,9 @@ describe("sd_notify messages", () => {
 
 describe("preflight", () => {
   test("the check runs `run --check` with the master's arguments, before any `--`", () => {
-    assert.deepEqual(checkArgs(["-f", "a.toml", "--", "node", "-c"], 1), ["__preflight", "1", "run", "--check", "-f", "a.toml", "--", "node", "-c"]);
-    assert.deepEqual(checkArgs(["run", "-l", "x"], 2), ["__preflight", "2", "run", "--check", "-l", "x"]);
+    const n = "0123456789abcdef0123456789abcdef";
+    assert.deepEqual(checkArgs(["-f", "a.toml", "--", "node", "-c"], 1, n), ["__preflight", "1", n, "run", "--check", "-f", "a.toml", "--", "node", "-c"]);
+    assert.deepEqual(checkArgs(["run", "-l", "x"], 2, n), ["__preflight", "2", n, "run", "--check", "-l", "x"]);
   });
   test("a file is the same only if inode, size, mtime and ctime all match", () => {
     const a = { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 };
