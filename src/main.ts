@@ -15,7 +15,20 @@ import { SignalRouter, STOP_SIGNALS } from "./master/signal-router.ts";
 const PREFLIGHT_MODE = "__preflight";
 
 declare const Bun: unknown;
-declare const Deno: unknown;
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+// A new image of a master re-executing for a reload: its stop signals are hooked on its
+// first line, before any await lets the event loop turn (Bun waits with an empty signal
+// mask, so a stop signal pending since the execve would otherwise take its default
+// action), and what arrives before the master exists waits for it (master/signal-router.ts).
+const signals =
+  process.env[HANDOVER_VAR] !== undefined
+    ? new SignalRouter({
+        onSignal: typeof Bun !== "undefined" ? (s, handler) => void process.on(s, handler) : (s, handler) => Deno.addSignalListener(s, handler),
+      })
+    : undefined;
+signals?.hold(STOP_SIGNALS);
 
 async function detectRuntime(): Promise<Runtime> {
   if (typeof Bun !== "undefined") return (await import("./runtime/bun.ts")).createBunRuntime();
@@ -59,10 +72,6 @@ const masterCliClient = async () =>
   });
 
 const runtime = await detectRuntime();
-// A new image of a master re-executing for a reload: its stop signals are hooked before
-// anything else loads, so that one arriving now waits for the master (master/signal-router.ts).
-const signals = process.env[HANDOVER_VAR] !== undefined ? new SignalRouter(runtime) : undefined;
-signals?.hold(STOP_SIGNALS);
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
   const px = new Posix(runtime.libc);

@@ -1,9 +1,10 @@
 /**
  * One owner for the master's stop and reload signal handlers, able to hook stop signals
- * before the master exists. A new image after a reload's execve has no handler until its
- * master is built, and Bun clears the signal mask before any JavaScript runs, so a stop
- * signal landing then took the default action and ended the master at once (reexec.ts).
- * main.ts hooks them first thing in a new image; what arrives before open() waits, in order.
+ * before the master exists. A new image after a reload's execve starts with them blocked
+ * on its JS thread and has no handler until its master is built; Bun's event loop waits
+ * with an empty signal mask, so a stop signal pending since the execve would take its
+ * default action the first time the loop idled. main.ts hooks them on its first line in a
+ * new image; what arrives before open() waits, in order.
  */
 import type { Runtime, SignalName } from "../runtime/types.ts";
 
