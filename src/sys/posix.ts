@@ -103,6 +103,19 @@ export class Posix {
     this.fn.signal(signal, handler);
   }
 
+  /**
+   * Every signal back to its default action and none blocked, before an execve into
+   * another program: SIG_IGN and the mask survive execve, and the runtime ignores
+   * SIGPIPE and SIGXFSZ for itself. (glibc keeps its two internal signals, 32 and 33.)
+   */
+  defaultSignals(): void {
+    for (let s = 1; s <= 64; s++) if (s !== 9 && s !== 19) this.fn.signal(s, 0n /* SIG_DFL */);
+    const none = new Uint8Array(128);
+    this.fn.sigemptyset(none);
+    const r = this.fn.pthread_sigmask(2 /* SIG_SETMASK */, none, new Uint8Array(128));
+    if (r !== 0) this.fail("pthread_sigmask", undefined, r);
+  }
+
   /** Stops SIGIO for `fd` (before exec: the new image has no handler yet, and SIGIO's default kills). */
   stopSignalWhenReadable(fd: number): void {
     const fl = this.check(this.fn.fcntl(fd, C.F_GETFL, 0), "fcntl(F_GETFL)", `fd ${fd}`);

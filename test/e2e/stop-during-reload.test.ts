@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { childrenOf } from "./_extra.ts";
-import { e2e, isAlive, MODES, sleep, type Steward, type TestBed, toml, which } from "./_harness.ts";
+import { childrenOf, statusField } from "./_extra.ts";
+import { e2e, isAlive, MODES, reload, sleep, type Steward, type TestBed, toml, which } from "./_harness.ts";
 
 const HARD_STOP_MS = 5_000;
 const CONFIG = toml({
@@ -73,6 +73,24 @@ for (const mode of MODES) {
         }
       }));
     }
+
+    test("a worker started during a reload has no standard signal blocked or ignored", e2e(mode, async (bed) => {
+      bed.write("steward.toml", CONFIG);
+      const steward = bed.start(["-f", bed.path("steward.toml")]);
+      await steward.ready();
+      const outcome = await reload(steward);
+      assert.ok(outcome.ok, `the reload succeeds${steward.log(15)}`);
+      const [worker] = outcome.started;
+      assert.ok(worker, `the reload started a worker${steward.log(15)}`);
+      // the compiled master starts it while it holds its own signals for the execve; the
+      // standard signals (1-31) are checked: glibc guards its own 32 and 33
+      for (const field of ["SigBlk", "SigIgn"]) {
+        const standard: bigint = BigInt(`0x${statusField(worker.pid, field) ?? "?"}`) & 0x7fffffffn;
+        assert.equal(standard, 0n, `worker ${worker.pid} ${field}: ${statusField(worker.pid, field)}${steward.log(15)}`);
+      }
+      steward.signal("SIGTERM");
+      await steward.expectExit(0);
+    }));
 
     if (mode !== "binary") {
       test("SIGTERM 0, 1, 2, 3, 5, 8 ms after the preflight's exit: exit 0, no worker left", e2e(mode, async (bed) => {
