@@ -29,6 +29,7 @@ import { SignalRouter } from "./signal-router.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity, type InProcessCheck } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
+import { Strays } from "./strays.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
@@ -241,6 +242,18 @@ export class MasterHost {
       kill: (target, sig) => this.px.kill(target, sig),
       isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,
+      strays: new Strays({
+        self: this.pid,
+        known: (pid) => this.state.processes.has(pid),
+        kill: (pid, sig) => {
+          try {
+            this.px.kill(pid, sig);
+          } catch (e) {
+            this.log.warn(`Cannot signal process ${pid}: ${(e as Error).message}`);
+          }
+        },
+        hasChildren: () => this.px.hasChildren(),
+      }),
       exit: (code) => {
         this.cleanup();
         this.runtime.exit(code);

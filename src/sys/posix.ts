@@ -349,6 +349,16 @@ export class Posix {
     return { pid, exited: false, signal: sig };
   }
 
+  /** true while this process has a child, exited or not (none is collected). */
+  hasChildren(): boolean {
+    const info = new Uint8Array(128);
+    // P_ALL; WEXITED | WNOHANG | WNOWAIT
+    if (this.fn.waitid(0, 0, info, 4 | C.WNOHANG | 0x01000000) === 0) return true;
+    const errno = this.errno();
+    if (errno === 10 /* ECHILD */) return false;
+    this.fail("waitid", undefined, errno);
+  }
+
   setChildSubreaper(): void {
     this.check(this.fn.prctl(C.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
   }

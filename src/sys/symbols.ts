@@ -44,6 +44,7 @@ export const LIBC_SYMBOLS = {
   getppid: { args: [], returns: "i32" },
   kill: { args: ["i32", "i32"], returns: "i32" },
   waitpid: { args: ["i32", "buffer", "i32"], returns: "i32" },
+  waitid: { args: ["i32", "i32", "buffer", "i32"], returns: "i32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   execve: { args: ["buffer", "buffer", "buffer"], returns: "i32" },
   setsid: { args: [], returns: "i32" },
