@@ -298,6 +298,7 @@ export class MasterHost {
       if (waiter) {
         this.waiters.delete(ws.pid);
         waiter(ws);
+        this.supervisor.otherChildGone();
       } else {
         this.supervisor.childExited(ws);
       }

@@ -645,6 +645,11 @@ export class Supervisor {
     if (pids.length > 0) this.log.notice(`Stopping ${pids.length} adopted process(es): ${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}`);
   }
 
+  /** A child it did not start (a preflight) was collected: a stopping master may be done. */
+  otherChildGone(): void {
+    this.maybeFinish();
+  }
+
   private hardStop(): void {
     this.hardKill([...this.state.processes.keys()]);
     const pids = this.ports.strays?.kill() ?? [];
