@@ -110,7 +110,7 @@ describe("supervisor stop with adopted processes", () => {
       orphans.delete(pid);
       sup.childExited({ pid, exited: true, code: 0 });
     };
-    return { sys, sup, calls, orphanExits, flush: () => new Promise((r) => setTimeout(r, 0)) };
+    return { sys, sup, calls, orphanExits, forget: (pid: number) => orphans.delete(pid), flush: () => new Promise((r) => setTimeout(r, 0)) };
   }
 
   test("the master exits only once the last adopted process is gone", async () => {
@@ -146,6 +146,16 @@ describe("supervisor stop with adopted processes", () => {
     await flush();
     assert.equal(sys.exitCode, undefined, "the daemon is still there");
     orphanExits(700);
+    assert.equal(sys.exitCode, 0);
+  });
+
+  test("a child it did not start (a preflight) collected last: the stopping master exits then", async () => {
+    const { sys, sup, forget, flush } = setup([800]);
+    sup.signal("SIGTERM");
+    await flush();
+    assert.equal(sys.exitCode, undefined, "the preflight is still there");
+    forget(800); // collected through the reloader's waiter, not as a supervised child
+    sup.otherChildGone();
     assert.equal(sys.exitCode, 0);
   });
 });
