@@ -104,12 +104,17 @@ export class Posix {
   }
 
   /**
-   * Every signal back to its default action and none blocked, before an execve into
-   * another program: SIG_IGN and the mask survive execve, and the runtime ignores
-   * SIGPIPE and SIGXFSZ for itself. (glibc keeps its two internal signals, 32 and 33.)
+   * Before an execve into another program: signals this process ignores go back to their
+   * default action, and none stays blocked (SIG_IGN and the mask survive execve; the
+   * runtime ignores SIGPIPE and SIGXFSZ for itself). Handled signals are left alone: the
+   * execve resets them, and the runtime may need its handlers until then.
    */
   defaultSignals(): void {
-    for (let s = 1; s <= 64; s++) if (s !== 9 && s !== 19) this.fn.signal(s, 0n /* SIG_DFL */);
+    const action = new Uint8Array(152); // glibc's struct sigaction; the handler comes first
+    for (let s = 1; s <= 64; s++) {
+      if (s === 9 || s === 19 || this.fn.sigaction(s, 0n, action) !== 0) continue;
+      if (new DataView(action.buffer).getBigUint64(0, true) === 1n /* SIG_IGN */) this.fn.signal(s, 0n /* SIG_DFL */);
+    }
     const none = new Uint8Array(128);
     this.fn.sigemptyset(none);
     const r = this.fn.pthread_sigmask(2 /* SIG_SETMASK */, none, new Uint8Array(128));

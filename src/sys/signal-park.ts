@@ -66,7 +66,7 @@ export class SignalPark {
     for (const s of signals) {
       if (this.saved.has(s)) continue;
       const old = new Uint8Array(SIGACTION_SIZE);
-      if (this.px.fn.sigaction(s, act, old) !== 0) this.px.fail("sigaction", `signal ${s}`);
+      if (this.px.fn.sigaction(s, this.px.libc.addressOf(act), old) !== 0) this.px.fail("sigaction", `signal ${s}`);
       this.saved.set(s, old);
     }
   }
@@ -81,7 +81,7 @@ export class SignalPark {
   /** Undoes park(): the runtime's handlers are back, and what waits is delivered to them now. */
   release(signals: readonly number[]): void {
     const scratch = new Uint8Array(SIGACTION_SIZE);
-    for (const [s, old] of this.saved) this.px.fn.sigaction(s, old, scratch);
+    for (const [s, old] of this.saved) this.px.fn.sigaction(s, this.px.libc.addressOf(old), scratch);
     this.saved.clear();
     this.mask(signals, SIG_UNBLOCK);
   }

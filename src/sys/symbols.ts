@@ -78,7 +78,8 @@ export const LIBC_SYMBOLS = {
   sigaddset: { args: ["buffer", "i32"], returns: "i32" },
   signal: { args: ["i32", "pointer"], returns: "pointer" },
   pthread_sigmask: { args: ["i32", "buffer", "buffer"], returns: "i32" },
-  sigaction: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  // the new action by address, so that 0 (NULL) only reads the current one
+  sigaction: { args: ["i32", "pointer", "buffer"], returns: "i32" },
   sigpending: { args: ["buffer"], returns: "i32" },
   sigismember: { args: ["buffer", "i32"], returns: "i32" },
   gettid: { args: [], returns: "i32" },

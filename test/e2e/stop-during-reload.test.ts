@@ -13,13 +13,14 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { childrenOf, statusField } from "./_extra.ts";
-import { e2e, isAlive, MODES, reload, sleep, type Steward, type TestBed, toml, which } from "./_harness.ts";
+import { cmdlineOf, e2e, isAlive, MODES, reload, sleep, type Steward, type TestBed, toml, waitUntil, which } from "./_harness.ts";
 
 const HARD_STOP_MS = 5_000;
+const SLEEP = which("sleep");
 const CONFIG = toml({
   // a worker that starts at once and dies of its stop signal: the reload is all there is
   global: { workers: 1, ready: "spawn", "hard-stop-after": `${HARD_STOP_MS / 1000}s` },
-  worker: { command: [which("sleep"), "1000"] },
+  worker: { command: [SLEEP, "1000"] },
 });
 const TRIALS = 3;
 const CODE: Record<string, number> = { SIGTERM: 0, SIGINT: 130, SIGUSR1: 0 };
@@ -83,7 +84,9 @@ for (const mode of MODES) {
       const [worker] = outcome.started;
       assert.ok(worker, `the reload started a worker${steward.log(15)}`);
       // the compiled master starts it while it holds its own signals for the execve; the
-      // standard signals (1-31) are checked: glibc guards its own 32 and 33
+      // standard signals (1-31) are checked: glibc guards its own 32 and 33. Once `sleep`
+      // runs: until then the PID is steward's exec shim
+      await waitUntil(() => cmdlineOf(worker.pid)[0] === SLEEP, 10_000, `worker ${worker.pid} to exec ${SLEEP}`);
       for (const field of ["SigBlk", "SigIgn"]) {
         const standard: bigint = BigInt(`0x${statusField(worker.pid, field) ?? "?"}`) & 0x7fffffffn;
         assert.equal(standard, 0n, `worker ${worker.pid} ${field}: ${statusField(worker.pid, field)}${steward.log(15)}`);
