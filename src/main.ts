@@ -4,15 +4,42 @@
  */
 import process from "node:process";
 import type * as fs from "node:fs";
-import type { Runtime } from "./runtime/types.ts";
-import { SHIM_MODE } from "./workers/plan.ts";
-import { HANDOVER_VAR } from "./master/handover.ts";
-import { PREFLIGHT_MODE } from "./master/handshake.ts";
-import { SignalRouter, STOP_SIGNALS } from "./master/signal-router.ts";
+import type { Runtime, SignalName } from "./runtime/types.ts";
+import type { EarlyHold } from "./master/signal-router.ts";
 
+/** `steward __preflight FORMAT NONCE run --check ARGS...`: master/handshake.ts's PREFLIGHT_MODE */
+const PREFLIGHT_MODE = "__preflight";
+/** master/handover.ts's HANDOVER_VAR, and the stop signals of master/signal-router.ts */
+const HANDOVER_VAR = "STEWARD_HANDOVER";
+const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
 
 declare const Bun: unknown;
-declare const Deno: unknown;
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+/**
+ * A new image of a master re-executing for a reload starts with its stop signals blocked
+ * and pending ones kept (master/exec-signals.ts). They are hooked here, on the first line,
+ * before anything can let the event loop turn: Bun waits for events with an empty signal
+ * mask, and it does so while it loads a module's own imports, so a pending stop signal
+ * would take its default action. Hence this file imports nothing of its own statically.
+ * What arrives before the master exists waits for it (master/signal-router.ts).
+ */
+function holdStopSignals(): EarlyHold {
+  const onSignal = (signal: SignalName, handler: () => void) =>
+    typeof Bun !== "undefined" ? void process.on(signal, handler) : Deno.addSignalListener(signal, handler);
+  const arrived: SignalName[] = [];
+  let forward: ((signal: SignalName) => void) | undefined;
+  for (const signal of STOP_SIGNALS) onSignal(signal, () => (forward ? forward(signal) : arrived.push(signal)));
+  return {
+    hooked: STOP_SIGNALS,
+    handOver(to) {
+      forward = to;
+      return arrived.splice(0);
+    },
+  };
+}
+const early = process.env[HANDOVER_VAR] !== undefined ? holdStopSignals() : undefined;
 
 async function detectRuntime(): Promise<Runtime> {
   if (typeof Bun !== "undefined") return (await import("./runtime/bun.ts")).createBunRuntime();
@@ -56,10 +83,8 @@ const masterCliClient = async () =>
   });
 
 const runtime = await detectRuntime();
-// A new image of a master re-executing for a reload: its stop signals are hooked before
-// anything else loads, so that one arriving now waits for the master (master/signal-router.ts).
-const signals = process.env[HANDOVER_VAR] !== undefined ? new SignalRouter(runtime) : undefined;
-signals?.hold(STOP_SIGNALS);
+const { SHIM_MODE } = await import("./workers/plan.ts");
+const signals = early ? new (await import("./master/signal-router.ts")).SignalRouter(runtime, early) : undefined;
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
   const px = new Posix(runtime.libc);

@@ -3,13 +3,12 @@
  * written for the next image; listeners and the notify socket kept open across execve;
  * the same PID. The next image finishes the reload (MasterHost.resume → resumeIn).
  *
- * Signals during the exec: reload, quit and tty signals are set to SIG_IGN (a disposition
- * that survives execve, so none can kill the master before the new image has handlers;
- * a reload asked for then is merged into this one, whose new image reads the
- * configuration afresh). Stop signals are blocked instead, so that they wait, pending,
- * for the new image's handlers. Deno keeps the mask. Bun's start-up clears it, so in a
- * compiled master a stop signal is safe only once main.ts has hooked it (signal-router.ts),
- * a few milliseconds after execve; one landing before that still ends the master at once.
+ * Signals during the exec: from just before the state is written, the master's signals
+ * are held (exec-signals.ts): a stop signal that arrived before is handled first (and
+ * the reload gives way), one that arrives after waits, pending, for the new image's
+ * handlers, which main.ts installs before anything else. Reload, quit and tty signals
+ * are also set to SIG_IGN for the execve (a disposition that survives it; a reload asked
+ * for then is merged into this one, whose new image reads the configuration afresh).
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +20,7 @@ import { fileIdentity, preflight, sameFile, type PreflightPorts } from "./prefli
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
 import type { Session } from "../mcli/server.ts";
+import { ExecSignals } from "./exec-signals.ts";
 
 /** A master CLI session waiting for the outcome of the reload it asked for. */
 export interface Requester {
@@ -38,6 +38,7 @@ const SIGUSR2 = 12;
 const SIGTERM = 15;
 const SIGTTIN = 21;
 const SIGTTOU = 22;
+const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
 export class Reloader {
   /** blocked across execve, unblocked by the new image once its handlers exist */
@@ -50,8 +51,11 @@ export class Reloader {
   /** the preflight run of the new binary, while it runs */
   private preflightPid?: number;
   private requester?: Requester;
+  private readonly signals: ExecSignals;
 
-  constructor(private readonly host: MasterHost) {}
+  constructor(private readonly host: MasterHost) {
+    this.signals = new ExecSignals(host.runtime, host.px, process.arch);
+  }
 
   get inProgress(): boolean {
     return this.busy;
@@ -109,7 +113,10 @@ export class Reloader {
       this.failed(checked.reason);
       return;
     }
-    if (host.state.phase !== "running") {
+    // From here a stop signal either arrived (and wins) or waits for the next image.
+    await this.signals.hold(Reloader.HELD_SIGNALS);
+    if (host.state.phase !== "running" || this.signals.waiting(STOP_SIGNALS).length > 0) {
+      this.signals.release(Reloader.HELD_SIGNALS);
       this.busy = false; // stopping meanwhile: nothing to reload into
       return;
     }
@@ -147,6 +154,7 @@ export class Reloader {
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
+      this.signals.release(Reloader.HELD_SIGNALS);
       host.cli.execFailed(this.requester?.session);
       if (early) host.supervisor.abandonEarly(early.generation);
       this.failed(reason);
@@ -164,11 +172,9 @@ export class Reloader {
     host.listeners.keepAcrossExec(true);
     host.notify.prepareExec();
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
-    px.maskSignals(Reloader.HELD_SIGNALS, true);
     try {
       px.execve(self.path, argv, { ...childEnv(), [HANDOVER_VAR]: statePath });
     } catch (e) {
-      px.maskSignals(Reloader.HELD_SIGNALS, false);
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
       host.listeners.keepAcrossExec(false);

@@ -30,6 +30,7 @@ import { SignalRouter } from "./signal-router.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
+import { Strays } from "./strays.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
@@ -243,6 +244,18 @@ export class MasterHost {
       kill: (target, sig) => this.px.kill(target, sig),
       isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,
+      strays: new Strays({
+        self: this.pid,
+        known: (pid) => this.state.processes.has(pid),
+        kill: (pid, sig) => {
+          try {
+            this.px.kill(pid, sig);
+          } catch (e) {
+            this.log.warn(`Cannot signal process ${pid}: ${(e as Error).message}`);
+          }
+        },
+        hasChildren: () => this.px.hasChildren(),
+      }),
       exit: (code) => {
         this.cleanup();
         this.runtime.exit(code);
@@ -287,6 +300,7 @@ export class MasterHost {
       if (waiter) {
         this.waiters.delete(ws.pid);
         waiter(ws);
+        this.supervisor.otherChildGone();
       } else {
         this.supervisor.childExited(ws);
       }

@@ -1,14 +1,22 @@
 /**
  * One owner for the master's stop and reload signal handlers, able to hook stop signals
- * before the master exists. A new image after a reload's execve has no handler until its
- * master is built, and Bun clears the signal mask before any JavaScript runs, so a stop
- * signal landing then took the default action and ended the master at once (reexec.ts).
- * main.ts hooks them first thing in a new image; what arrives before open() waits, in order.
+ * before the master exists. A new image after a reload's execve starts with them blocked
+ * on its JS thread and has no handler until its master is built; Bun's event loop waits
+ * with an empty signal mask, so a stop signal pending since the execve would take its
+ * default action the first time the loop idled. main.ts hooks them on its first line in a
+ * new image; what arrives before open() waits, in order.
  */
 import type { Runtime, SignalName } from "../runtime/types.ts";
 
 /** the signals that stop the master (SPEC §5.7) */
 export const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
+
+/** Signals main.ts hooked before anything loaded (a new image after a reload's execve). */
+export interface EarlyHold {
+  readonly hooked: readonly SignalName[];
+  /** What arrived so far, in order; from now on each arrival goes to `to`. */
+  handOver(to: (signal: SignalName) => void): SignalName[];
+}
 
 export class SignalRouter {
   private readonly handlers = new Map<SignalName, () => void>();
@@ -16,7 +24,14 @@ export class SignalRouter {
   /** signals delivered before open(), in order; undefined once open */
   private waiting: SignalName[] | undefined = [];
 
-  constructor(private readonly runtime: Pick<Runtime, "onSignal">) {}
+  constructor(
+    private readonly runtime: Pick<Runtime, "onSignal">,
+    early?: EarlyHold,
+  ) {
+    if (!early) return;
+    for (const s of early.hooked) this.hooked.add(s);
+    this.waiting = early.handOver((s) => this.arrived(s));
+  }
 
   /** Hooks `signals` now; those that arrive before open() are kept for it. */
   hold(signals: readonly SignalName[]): void {
@@ -39,9 +54,11 @@ export class SignalRouter {
   private hook(signal: SignalName): void {
     if (this.hooked.has(signal)) return;
     this.hooked.add(signal);
-    this.runtime.onSignal(signal, () => {
-      if (this.waiting) this.waiting.push(signal);
-      else this.handlers.get(signal)?.();
-    });
+    this.runtime.onSignal(signal, () => this.arrived(signal));
+  }
+
+  private arrived(signal: SignalName): void {
+    if (this.waiting) this.waiting.push(signal);
+    else this.handlers.get(signal)?.();
   }
 }

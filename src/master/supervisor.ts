@@ -36,6 +36,18 @@ export interface SupervisorPorts {
   parentOf(pid: number): number | undefined;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
   exit(code: number): void;
+  /** the processes below the master that it did not start (descendants.ts); none without */
+  strays?: StrayPort;
+}
+
+/** Adopted processes (orphans of the master's descendants), looked at only while stopping. */
+export interface StrayPort {
+  /** Signals the adopted children not signalled yet (after kill(): SIGKILLs everything below the master); returns their PIDs. */
+  stop(workerSignal: number): number[];
+  /** SIGKILL to every process below the master, now and at each later stop(); returns their PIDs. */
+  kill(): number[];
+  /** true while the master has any child at all */
+  left(): boolean;
 }
 
 export interface SupervisorHooks {
@@ -90,6 +102,7 @@ export class Supervisor {
   private readonly restarts = new Map<string, Restart>();
   private hardStopTimer?: Timer;
   private exitCode = 0;
+  private stopSignal = SIGTERM;
   private finished = false;
 
   constructor(
@@ -305,6 +318,7 @@ export class Supervisor {
     const p = this.state.processes.get(ws.pid);
     if (!p) {
       this.log.debug(`Reaped orphaned process ${ws.pid} (${describeExit(ws)})`);
+      this.maybeFinish();
       return;
     }
     this.state.processes.delete(ws.pid);
@@ -604,6 +618,7 @@ export class Supervisor {
     if (this.state.phase === "stopping") return;
     this.state.phase = "stopping";
     this.exitCode = code;
+    this.stopSignal = workerSignal;
     this.hooks.stopping?.();
     if (this.load) {
       this.load.deadline.cancel();
@@ -622,19 +637,38 @@ export class Supervisor {
       count++;
     }
     if (count > 0) this.log.notice(`Stopping: sending ${signalName(workerSignal)} to ${count} process(es)`);
+    this.stopStrays();
     const hard = this.config.global.hardStopAfter;
-    if (hard > 0 && this.state.processes.size > 0) {
+    if (hard > 0 && (this.state.processes.size > 0 || this.ports.strays?.left())) {
       this.hardStopTimer = this.ports.after(hard, () => this.hardStop());
     }
     this.maybeFinish();
   }
 
+  /** Adopted processes get a stop signal too (a worker's the worker's own), as they turn up. */
+  private stopStrays(): void {
+    const pids = this.ports.strays?.stop(this.stopSignal) ?? [];
+    if (pids.length > 0) this.log.notice(`Stopping ${pids.length} adopted process(es): ${pids.slice(0, 10).join(", ")}${pids.length > 10 ? ", ..." : ""}`);
+  }
+
+  /** A child it did not start (a preflight) was collected: a stopping master may be done. */
+  otherChildGone(): void {
+    this.maybeFinish();
+  }
+
   private hardStop(): void {
     this.hardKill([...this.state.processes.keys()]);
+    const pids = this.ports.strays?.kill() ?? [];
+    if (pids.length > 0) this.log.warn(`hard-stop-after expired: killed ${pids.length} process(es) below the master`);
   }
 
   private maybeFinish(): void {
     if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0) return;
+    // the master leaves nothing behind: it waits for the last process it adopted
+    if (this.ports.strays?.left()) {
+      this.stopStrays();
+      return;
+    }
     this.finished = true;
     this.hardStopTimer?.cancel();
     this.log.notice(`Exiting master with code ${this.exitCode}.`);

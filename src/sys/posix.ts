@@ -103,6 +103,24 @@ export class Posix {
     this.fn.signal(signal, handler);
   }
 
+  /**
+   * Before an execve into another program: signals this process ignores go back to their
+   * default action, and none stays blocked (SIG_IGN and the mask survive execve; the
+   * runtime ignores SIGPIPE and SIGXFSZ for itself). Handled signals are left alone: the
+   * execve resets them, and the runtime may need its handlers until then.
+   */
+  defaultSignals(): void {
+    const action = new Uint8Array(152); // glibc's struct sigaction; the handler comes first
+    for (let s = 1; s <= 64; s++) {
+      if (s === 9 || s === 19 || this.fn.sigaction(s, 0n, action) !== 0) continue;
+      if (new DataView(action.buffer).getBigUint64(0, true) === 1n /* SIG_IGN */) this.fn.signal(s, 0n /* SIG_DFL */);
+    }
+    const none = new Uint8Array(128);
+    this.fn.sigemptyset(none);
+    const r = this.fn.pthread_sigmask(2 /* SIG_SETMASK */, none, new Uint8Array(128));
+    if (r !== 0) this.fail("pthread_sigmask", undefined, r);
+  }
+
   /** Stops SIGIO for `fd` (before exec: the new image has no handler yet, and SIGIO's default kills). */
   stopSignalWhenReadable(fd: number): void {
     const fl = this.check(this.fn.fcntl(fd, C.F_GETFL, 0), "fcntl(F_GETFL)", `fd ${fd}`);
@@ -334,6 +352,16 @@ export class Posix {
     const sig = s & 0x7f;
     if (sig === 0) return { pid, exited: true, code: (s >> 8) & 0xff };
     return { pid, exited: false, signal: sig };
+  }
+
+  /** true while this process has a child, exited or not (none is collected). */
+  hasChildren(): boolean {
+    const info = new Uint8Array(128);
+    // P_ALL; WEXITED | WNOHANG | WNOWAIT
+    if (this.fn.waitid(0, 0, info, 4 | C.WNOHANG | 0x01000000) === 0) return true;
+    const errno = this.errno();
+    if (errno === 10 /* ECHILD */) return false;
+    this.fail("waitid", undefined, errno);
   }
 
   setChildSubreaper(): void {

@@ -44,6 +44,7 @@ export const LIBC_SYMBOLS = {
   getppid: { args: [], returns: "i32" },
   kill: { args: ["i32", "i32"], returns: "i32" },
   waitpid: { args: ["i32", "buffer", "i32"], returns: "i32" },
+  waitid: { args: ["i32", "i32", "buffer", "i32"], returns: "i32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   execve: { args: ["buffer", "buffer", "buffer"], returns: "i32" },
   setsid: { args: [], returns: "i32" },
@@ -52,8 +53,11 @@ export const LIBC_SYMBOLS = {
   setgid: { args: ["u32"], returns: "i32" },
   setgroups: { args: ["u64", "buffer"], returns: "i32" },
   getuid: { args: [], returns: "u32" },
-  // memory (sys/mappings.ts)
+  // memory (sys/mappings.ts, sys/signal-park.ts)
   madvise: { args: ["pointer", "u64", "i32"], returns: "i32" },
+  mmap: { args: ["pointer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },
+  mprotect: { args: ["pointer", "u64", "i32"], returns: "i32" },
+  memcpy: { args: ["pointer", "buffer", "u64"], returns: "pointer" },
   // posix_spawn: the runtime never learns of these children, so steward's reaper is
   // the only one that waits for them (see workers/reaper.ts)
   posix_spawn: { args: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"], returns: "i32" },
@@ -74,6 +78,11 @@ export const LIBC_SYMBOLS = {
   sigaddset: { args: ["buffer", "i32"], returns: "i32" },
   signal: { args: ["i32", "pointer"], returns: "pointer" },
   pthread_sigmask: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  // the new action by address, so that 0 (NULL) only reads the current one
+  sigaction: { args: ["i32", "pointer", "buffer"], returns: "i32" },
+  sigpending: { args: ["buffer"], returns: "i32" },
+  sigismember: { args: ["buffer", "i32"], returns: "i32" },
+  gettid: { args: [], returns: "i32" },
   posix_spawn_file_actions_addopen: { args: ["buffer", "i32", "buffer", "i32", "u32"], returns: "i32" },
   // errors
   __errno_location: { args: [], returns: "pointer" },

@@ -1,7 +1,8 @@
 /**
  * The exec shim: steward re-invoked as `steward __exec` in a new child. Neither runtime
  * runs code between fork and exec, so what a child needs just before exec happens here:
- * identity drop, parent-death signal, LISTEN_PID = its own PID, and a descriptor table of
+ * identity drop, parent-death signal, LISTEN_PID = its own PID, default signal actions and
+ * an empty signal mask, and a descriptor table of
  * exactly 0, 1, 2 and the listeners (the runtime this shim runs on marks inherited
  * descriptors close-on-exec at start-up and opens its own, so both are fixed here).
  */
@@ -27,6 +28,8 @@ export function runExecShim(px: Posix, env: Record<string, string | undefined>, 
     const childEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== EXEC_PLAN_VAR) childEnv[k] = v;
     childEnv.LISTEN_PID = String(px.pid());
+    // what this shim's runtime ignored or blocked for itself is not the program's
+    px.defaultSignals();
     px.execve(plan.path, plan.argv, childEnv);
   } catch (e) {
     const reason = e instanceof SysError ? `${e.reason} (${e.code})` : (e as Error).message;

@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SignalRouter, STOP_SIGNALS } from "../../src/master/signal-router.ts";
+import { readFileSync } from "node:fs";
+import { type EarlyHold, SignalRouter, STOP_SIGNALS } from "../../src/master/signal-router.ts";
+import { HANDOVER_VAR } from "../../src/master/handover.ts";
 import type { SignalName } from "../../src/runtime/types.ts";
 
 /** A runtime whose signals the test raises itself. */
@@ -52,5 +54,35 @@ describe("signal router (master/signal-router.ts)", () => {
     router.hold(["SIGUSR1"]);
     rt.raise("SIGUSR1");
     assert.doesNotThrow(() => router.open());
+  });
+
+  test("signals main.ts held before the router loaded come first, then later ones, each once", () => {
+    const rt = fakeRuntime();
+    const arrived: SignalName[] = ["SIGTERM"];
+    let forward: ((s: SignalName) => void) | undefined;
+    const early: EarlyHold = {
+      hooked: STOP_SIGNALS,
+      handOver(to) {
+        forward = to;
+        return arrived.splice(0);
+      },
+    };
+    const router = new SignalRouter(rt, early);
+    forward!("SIGINT");
+    const got: string[] = [];
+    for (const s of STOP_SIGNALS) router.on(s, () => got.push(s));
+    assert.equal(rt.count("SIGTERM"), 0, "a signal main.ts hooked is not hooked again");
+    router.open();
+    assert.deepEqual(got, ["SIGTERM", "SIGINT"]);
+    forward!("SIGUSR1");
+    assert.deepEqual(got, ["SIGTERM", "SIGINT", "SIGUSR1"]);
+  });
+
+  test("main.ts's own copies of the handover variable and the stop signals match", () => {
+    // main.ts imports nothing of its own before it hooks them (see its holdStopSignals)
+    const main = readFileSync(new URL("../../src/main.ts", import.meta.url), "utf8");
+    assert.ok(main.includes(`const HANDOVER_VAR = "${HANDOVER_VAR}";`));
+    assert.ok(main.includes(`const STOP_SIGNALS: readonly SignalName[] = ${JSON.stringify(STOP_SIGNALS).replaceAll(",", ", ")};`));
+    assert.doesNotMatch(main, /^import (?!type )[^;]*from "\.{1,2}\//m, "no static import of a local module");
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * The master's signals across a reload's execve. Like HAProxy, which blocks its signals
+ * before execvp and unblocks them once the new worker is ready or failed, the old image
+ * holds them from just before the state is written: what arrives from then on waits,
+ * pending, on the JS thread through execve (sys/signal-park.ts), and the new image takes
+ * it once its handlers exist (signal-router.ts, MasterHost.installSignals).
+ *
+ * A signal the runtime's native handler caught before the hold has not necessarily
+ * reached JavaScript yet (both runtimes queue it for the event loop; a reload's in-process
+ * preflight may never have let the loop turn), and execve would discard it. hold()
+ * therefore returns only once the runtime has delivered all of it: it sends itself a
+ * marker signal that takes the same path and waits for it (Bun queues signals in order),
+ * then one more turn of the loop. The reload goes on only if no stop signal was delivered
+ * meanwhile and none is waiting.
+ */
+import type { Runtime } from "../runtime/types.ts";
+import type { Posix } from "../sys/posix.ts";
+import { SignalPark } from "../sys/signal-park.ts";
+
+const SIGWINCH = 28;
+/** how long the marker may take (the loop is busy with nothing else at this point) */
+const MARKER_WAIT_MS = 250;
+
+export class ExecSignals {
+  private readonly park: SignalPark;
+  private markerSeen?: () => void;
+  private listening = false;
+
+  constructor(
+    private readonly runtime: Pick<Runtime, "onSignal">,
+    private readonly px: Posix,
+    arch: string,
+  ) {
+    this.park = new SignalPark(px, arch);
+  }
+
+  /** Holds `signals` for the next image; resolves once what the runtime caught before has reached its handlers. */
+  async hold(signals: readonly number[]): Promise<void> {
+    this.park.park(signals);
+    await this.drain();
+  }
+
+  /** Those of `stops` waiting since hold(): the reload must give way to them. */
+  waiting(stops: readonly number[]): number[] {
+    return this.park.pending(stops);
+  }
+
+  /** The exec will not happen: the signals flow again (what waits is delivered now). */
+  release(signals: readonly number[]): void {
+    this.park.release(signals);
+  }
+
+  private async drain(): Promise<void> {
+    if (!this.listening) {
+      // SIGWINCH: ignored by default, so a stray one (a terminal resized) is harmless
+      this.runtime.onSignal("SIGWINCH", () => this.markerSeen?.());
+      this.listening = true;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, MARKER_WAIT_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.markerSeen = done;
+      this.px.kill(this.px.pid(), SIGWINCH);
+    });
+    this.markerSeen = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
