@@ -5,7 +5,8 @@
  * proves the new binary starts, reads this master's state format, and accepts the
  * configuration the re-exec will load.
  */
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
+import { readPrivateFile } from "./rundir.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 import type { RunOptions } from "./options.ts";
 import { describeExit } from "./supervisor.ts";
@@ -106,7 +107,7 @@ export async function preflight(
   timer.cancel();
   let output: string[] = [];
   try {
-    output = readFileSync(outputPath, "utf8").split("\n").filter((l) => l.trim() !== "").slice(-20);
+    output = readPrivateFile(outputPath).split("\n").filter((l) => l.trim() !== "").slice(-20);
   } catch {
     // no output file: nothing to quote
   }

@@ -11,7 +11,6 @@
  * compiled master a stop signal is safe only once main.ts has hooked it (signal-router.ts),
  * a few milliseconds after execve; one landing before that still ends the master at once.
  */
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { VERSION } from "../version.ts";
@@ -20,6 +19,7 @@ import type { RunOptions } from "./options.ts";
 import { fileIdentity, preflight, preflightSameBinary, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
+import { writePrivateFile } from "./rundir.ts";
 import type { Session } from "../mcli/server.ts";
 
 /** A master CLI session waiting for the outcome of the reload it asked for. */
@@ -145,6 +145,8 @@ export class Reloader {
       reloadPending: this.pending,
       hard,
       ...(early ? { early } : {}),
+      ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
+      ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
@@ -154,7 +156,7 @@ export class Reloader {
     };
     const statePath = join(host.runDir, "handover.json");
     try {
-      writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
+      writePrivateFile(statePath, encodeHandover(handover));
     } catch (e) {
       abort(`cannot write the state for the new image: ${(e as Error).message}`);
       return;
@@ -164,6 +166,7 @@ export class Reloader {
 
     host.listeners.keepAcrossExec(true);
     host.notify.prepareExec();
+    host.userDirs.prepareExec();
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
     px.maskSignals(Reloader.HELD_SIGNALS, true);
     try {
@@ -172,6 +175,7 @@ export class Reloader {
       px.maskSignals(Reloader.HELD_SIGNALS, false);
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
+      host.userDirs.execFailed();
       host.listeners.keepAcrossExec(false);
       abort(`exec of ${self.path} failed: ${(e as Error).message}`);
     }
