@@ -1,0 +1,185 @@
+/**
+ * The run directory against another local user (issue 9, finding 2; SPEC §11.4) and
+ * children running as `user =` (finding 3). The suite runs as root; the other users are
+ * uid 65534 and 65533 through `setpriv`.
+ *
+ * Each master is started through a FIFO gate (`sh -c 'read < FIFO; exec ...'`), so its PID
+ * is known before it runs: the attacker (test/fixtures/dir-racer.py) plants the name the
+ * old steward used (BASE/steward-PID, world-writable, handover.json and preflight.out
+ * symlinked to a victim file), then races with inotify against whatever the master creates
+ * in BASE. BASE is a sticky, world-writable directory in the test's own dir, standing in
+ * for /tmp, so nothing is left in /tmp.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe, test } from "node:test";
+import { e2e, fixture, FIXTURES, killQuietly, MODES, type Steward, stewardCommand, type TestBed, toml, waitUntil } from "./_harness.ts";
+import { expectReloaded } from "./_reload.ts";
+import { replies, socat } from "./_mcli.ts";
+
+const SETPRIV = (uid: number) => ["setpriv", "--reuid", String(uid), "--regid", String(uid), "--clear-groups"];
+/** The system's python: the one on the test runner's PATH may be in root's home. */
+const PYTHON = "/usr/bin/python3";
+const VICTIM_TEXT = "the victim's own content\n";
+
+interface Scene {
+  base: string;
+  victim: string;
+  fifo: string;
+}
+
+/** The bed made reachable by the other users; the shared base and the victim file. */
+function scene(bed: TestBed, victimOwner: number): Scene {
+  chmodSync(bed.dir, 0o711);
+  const base = bed.path("tmp");
+  mkdirSync(base);
+  chmodSync(base, 0o1777);
+  const victim = bed.write("victim", VICTIM_TEXT);
+  chownSync(victim, victimOwner, victimOwner);
+  const fifo = bed.path("go");
+  const made = spawnSync("mkfifo", [fifo]);
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+  chmodSync(fifo, 0o666);
+  return { base, victim, fifo };
+}
+
+/** `command` once something is written to `fifo`. */
+const gated = (fifo: string, command: string[]) => ["sh", "-c", 'read _ < "$0"; exec "$@"', fifo, ...command];
+
+interface Racer {
+  child: ChildProcess;
+  lines: string[];
+}
+
+async function startRacer(bed: TestBed, uid: number, s: Scene, pid: number): Promise<Racer> {
+  const child = spawn(SETPRIV(uid)[0]!, [...SETPRIV(uid).slice(1), PYTHON, `${FIXTURES}/dir-racer.py`, s.base, s.victim, String(pid), "60"], {
+    detached: true,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const racer: Racer = { child, lines: [] };
+  let partial = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => {
+    const parts = (partial + d).split("\n");
+    partial = parts.pop()!;
+    racer.lines.push(...parts);
+  });
+  bed.onCleanup(() => killQuietly(-child.pid!));
+  await waitUntil(() => racer.lines.includes("watching") || child.exitCode !== null, 10_000, "the racer to watch");
+  assert.ok(racer.lines.includes("watching"), `racer: ${racer.lines.join("; ")}`);
+  return racer;
+}
+
+/** The run directory, from a worker's STEWARD_CLI_SOCKET. */
+function runDirOf(steward: Steward): string {
+  const worker = steward.started().at(-1)!;
+  const env = readFileSync(`/proc/${worker.pid}/environ`, "latin1").split("\0");
+  const socket = env.find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice("STEWARD_CLI_SOCKET=".length);
+  return dirname(socket);
+}
+
+/** Waits for the newest worker's CLI socket (bound after READY=1 by notify-exec.py). */
+async function cliBound(steward: Steward): Promise<void> {
+  const worker = steward.started().at(-1)!;
+  const socket = readFileSync(`/proc/${worker.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice(19);
+  await waitUntil(() => existsSync(socket), 10_000, `${socket} to be bound${steward.log()}`);
+}
+
+function assertPrivate(dir: string, uid: number): void {
+  const st = lstatSync(dir);
+  assert.ok(st.isDirectory() && !st.isSymbolicLink(), `${dir} is a directory, not a symlink`);
+  assert.equal(st.uid, uid, `${dir} belongs to uid ${uid}`);
+  assert.equal((st.mode & 0o7777).toString(8), "700", `${dir} has mode 0700`);
+}
+
+function assertNothingCaptured(s: Scene, racer: Racer, steward: Steward): void {
+  assert.equal(readFileSync(s.victim, "utf8"), VICTIM_TEXT, `the victim file was written through a symlink${steward.log()}`);
+  assert.deepEqual(racer.lines.filter((l) => l.startsWith("captured")), [], `the other user captured something: ${racer.lines.join("; ")}`);
+}
+
+const config = (global: Record<string, string | number> = {}, command = fixture("http-worker.cjs")) =>
+  toml({ global: { workers: 1, "ready-timeout": "15s", ...global }, listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }], worker: { command } });
+
+for (const mode of MODES) {
+  describe(`run directory [${mode}]`, () => {
+    test("root: a new 0700 directory under /run/steward; the old name planted, symlinks and an inotify race by uid 65534 change nothing across reloads", e2e(mode, async (bed) => {
+      const s = scene(bed, 0);
+      const file = bed.write("steward.toml", config());
+      const steward = bed.start(["-f", file], {
+        command: gated(s.fifo, stewardCommand(mode)),
+        env: { RUNTIME_DIRECTORY: "", XDG_RUNTIME_DIR: "", TMPDIR: s.base },
+      });
+      const racer = await startRacer(bed, 65534, s, steward.pid);
+      writeFileSync(s.fifo, "go\n");
+      await steward.ready(30_000);
+      const dir = runDirOf(steward);
+      assert.match(dir, new RegExp(`^/run/steward/steward-${steward.pid}-\\w{6}$`));
+      assertPrivate(dir, 0);
+      await expectReloaded(steward);
+      await expectReloaded(steward);
+      assert.equal(runDirOf(steward), dir, "the same directory across re-execs");
+      assertNothingCaptured(s, racer, steward);
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 15_000);
+      assert.ok(!existsSync(dir), `${dir} removed at exit`);
+    }));
+
+    test("a non-root master (uid 65534) starts although uid 65533 planted its old name; the directory it makes is its own, 0700; a race by inotify and reloads change nothing", e2e(mode, async (bed) => {
+      const s = scene(bed, 65534);
+      const file = bed.write("steward.toml", config());
+      const steward = bed.start(["-f", file], {
+        command: gated(s.fifo, [...SETPRIV(65534), ...stewardCommand(mode)]),
+        env: { RUNTIME_DIRECTORY: "", XDG_RUNTIME_DIR: "", TMPDIR: s.base },
+      });
+      const racer = await startRacer(bed, 65533, s, steward.pid);
+      writeFileSync(s.fifo, "go\n");
+      await steward.ready(30_000);
+      const dir = runDirOf(steward);
+      assert.match(dir, new RegExp(`^${s.base}/steward-${steward.pid}-\\w{6}$`));
+      assertPrivate(dir, 65534);
+      // the racer saw the new directory and tried everything on it
+      await waitUntil(() => racer.lines.includes(`refused: ${dir.slice(s.base.length + 1)}`), 10_000, () => `the racer to give up on ${dir}: ${racer.lines.join("; ")}`);
+      await expectReloaded(steward);
+      await expectReloaded(steward);
+      assertNothingCaptured(s, racer, steward);
+      assert.equal(lstatSync(`${s.base}/steward-${steward.pid}`).uid, 65533, "the planted directory is left alone");
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 15_000);
+      assert.ok(!existsSync(dir), `${dir} removed at exit`);
+    }));
+  });
+
+  describe(`user = [${mode}]`, () => {
+    test('user = "nobody" with ready = "notify": loads, reloads; @1 reaches the worker CLI; its directory is nobody\'s, 0700', e2e(mode, async (bed) => {
+      // nobody must be able to traverse down to its directory: the bed and its run base
+      chmodSync(bed.dir, 0o711);
+      chmodSync(bed.runtimeDir(), 0o711);
+      const admin = bed.path("admin.sock");
+      // READY=1 through the notify socket, then the worker that serves the CLI (same PID)
+      const worker = [PYTHON, `${FIXTURES}/notify-exec.py`, ...fixture("cli-worker.cjs")];
+      const file = bed.write("steward.toml", config({ user: "nobody", ready: "notify" }, worker));
+      const steward = bed.start(["-f", file, "-S", admin]);
+      await steward.ready(30_000);
+      const [w] = await steward.waitForWorkers(1);
+      await cliBound(steward);
+      const info = replies((await socat(admin, "@1 show info\n")).stdout)[0]!;
+      assert.match(info, new RegExp(`^pid: ${w!.pid}\\nworker: 1`), steward.log());
+      const userDir = runDirOf(steward);
+      assertPrivate(userDir, 65534);
+      const notify = readFileSync(`/proc/${w!.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("NOTIFY_SOCKET="))!.slice(14);
+      assert.equal(dirname(notify), userDir);
+      assert.equal(lstatSync(notify).uid, 65534);
+      assert.equal(lstatSync(notify).mode & 0o777, 0o600);
+      // across a re-exec: the user's notify socket is handed over, the new generation gets ready through it
+      const r = await expectReloaded(steward);
+      await cliBound(steward);
+      const reply = replies((await socat(admin, "@1 show info\n")).stdout)[0]!;
+      assert.match(reply, new RegExp(`^pid: ${r.started[0]!.pid}\\nworker: 1\\ngeneration: 1`), steward.log());
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 15_000);
+      assert.ok(!existsSync(dirname(userDir)), "the users' directory removed at exit");
+    }));
+  });
+}
