@@ -14,6 +14,7 @@ import { replies, socat } from "./_mcli.ts";
 
 const ONE_LINE = /^\[ALERT\] +\(\d+\) : Starting failed: pidfile '.*\/missing\/app\.pid': cannot write it: its directory .*\/missing does not exist$/;
 
+const holds = (path: string, pid: number) => existsSync(path) && readFileSync(path, "utf8") === `${pid}\n`;
 const worker = () => serving(fixture("http-worker.cjs"), { workers: 1 });
 const withPidfile = (path: string) => serving(fixture("http-worker.cjs"), { workers: 1, pidfile: path });
 
@@ -59,14 +60,16 @@ for (const mode of MODES) {
       const file = bed.write("steward.toml", withPidfile(a));
       const steward = bed.start(["-f", file]);
       await steward.ready();
-      assert.equal(readFileSync(a, "utf8"), `${steward.pid}\n`);
+      // (the pidfile is written just after the `Loading success.` line, before READY=1)
+      await waitUntil(() => holds(a, steward.pid), 2_000, `${a} to hold ${steward.pid}`);
       bed.write("steward.toml", withPidfile(b));
       await expectReloaded(steward);
-      assert.equal(readFileSync(b, "utf8"), `${steward.pid}\n`, `the new path written at this reload${steward.log()}`);
+      await waitUntil(() => holds(b, steward.pid), 2_000, `the new path ${b} written at this reload${steward.log()}`);
       assert.ok(!existsSync(a), "the previous configuration's pidfile removed");
       bed.write("steward.toml", worker());
       await expectReloaded(steward);
-      assert.ok(!existsSync(b), "no pidfile configured any more: removed");
+      await waitUntil(() => !existsSync(b), 2_000, "no pidfile configured any more: removed");
+      assert.equal(steward.matching(/pidfile/).length, 0, `no complaint about a pidfile${steward.log()}`);
     }));
 
     test("a pidfile in a missing directory at reload fails that reload with one line; later reloads (signal and CLI) work", e2e(mode, async (bed) => {
@@ -75,6 +78,7 @@ for (const mode of MODES) {
       const file = bed.write("steward.toml", withPidfile(a));
       const steward = bed.start(["-f", file, "-S", admin]);
       await steward.ready();
+      await waitUntil(() => holds(a, steward.pid), 2_000, `${a} to hold ${steward.pid}`);
       bed.write("steward.toml", withPidfile(bed.path("missing/app.pid")));
       await expectReloadFailed(steward, /^pidfile '.*missing\/app\.pid': cannot write it: its directory .*missing does not exist$/);
       const viaCli = replies((await socat(admin, "reload\n")).stdout)[0]!;
@@ -95,6 +99,7 @@ for (const mode of MODES) {
       const file = bed.write("steward.toml", withPidfile(a));
       const steward = bed.start(["-f", file]);
       await steward.ready();
+      await waitUntil(() => holds(a, steward.pid), 2_000, `${a} to hold ${steward.pid}`);
       // passes the preflight, then fails in the new image: its worker exits before ready
       bed.write("steward.toml", serving(fixture("exit-with.cjs", "3"), { workers: 1, pidfile: a }));
       const failed = await expectReloadFailed(steward, /exited with code 3 before it was ready/);
