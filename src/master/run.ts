@@ -365,6 +365,7 @@ export class MasterHost {
     // 4. Signals before any child exists, so no exit status and no datagram is missed.
     this.supervisor = this.makeSupervisor(config, plan);
     this.installSignals();
+    this.userDirs.signalWhenReadable();
     // 5. The master CLI.
     this.syncCliListeners(config.masterCli);
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));

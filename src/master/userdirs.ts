@@ -53,6 +53,8 @@ const onMessageNone = () => {};
 export class UserDirs {
   private dir: string | undefined;
   private readonly users = new Map<number, { gid: number; receiver: NotifyReceiver }>();
+  /** SIGIO is routed to `drain` (set by `signalWhenReadable`) */
+  private signalling = false;
 
   constructor(
     private readonly px: Posix,
@@ -87,7 +89,11 @@ export class UserDirs {
     }
     const dir = this.pathOf(uid)!;
     mkdirSync(dir, { mode: 0o700 });
-    const receiver = NotifyReceiver.open(this.px, join(dir, "notify.sock"), this.onMessage);
+    const fd = this.px.bindDatagram(join(dir, "notify.sock"));
+    this.px.passCredentials(fd);
+    // SIGIO only once it is routed: its default action would end the master
+    if (this.signalling) this.px.signalWhenReadable(fd);
+    const receiver = new NotifyReceiver(this.px, fd, join(dir, "notify.sock"), this.onMessage);
     try {
       this.px.chmod(receiver.path, 0o600);
       this.px.chown(receiver.path, uid, gid);
@@ -147,10 +153,7 @@ export class UserDirs {
     return { dir: this.dir, users: [...this.users].map(([uid, u]) => ({ uid, gid: u.gid, notifyFd: u.receiver.fd })) };
   }
 
-  /**
-   * In a new image: takes over what the previous image created. Its notify sockets raise
-   * SIGIO only after `signalWhenReadable`, once SIGIO is routed.
-   */
+  /** In a new image: takes over what the previous image created (SIGIO: `signalWhenReadable`). */
   adopt(handed: HandedUserDirs): void {
     this.dir = handed.dir;
     for (const u of handed.users) {
@@ -160,7 +163,9 @@ export class UserDirs {
     }
   }
 
+  /** SIGIO is routed to `drain` now: the notify sockets raise it from here on. */
   signalWhenReadable(): void {
+    this.signalling = true;
     for (const { receiver } of this.users.values()) this.px.signalWhenReadable(receiver.fd);
   }
 

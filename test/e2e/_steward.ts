@@ -276,7 +276,8 @@ export class TestBed {
   /** `$RUNTIME_DIRECTORY` of the masters this bed starts (master/rundir.ts), made on first use. */
   runtimeDir(): string {
     const dir = this.path("run");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // 0711: a worker running as `user =` can go through to its own directory (master/userdirs.ts)
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
     return dir;
   }
 

@@ -153,9 +153,8 @@ for (const mode of MODES) {
 
   describe(`user = [${mode}]`, () => {
     test('user = "nobody" with ready = "notify": loads, reloads; @1 reaches the worker CLI; its directory is nobody\'s, 0700', e2e(mode, async (bed) => {
-      // nobody must be able to traverse down to its directory: the bed and its run base
+      // nobody must be able to go through the bed to its directory (the run base is 0711)
       chmodSync(bed.dir, 0o711);
-      chmodSync(bed.runtimeDir(), 0o711);
       const admin = bed.path("admin.sock");
       // READY=1 through the notify socket, then the worker that serves the CLI (same PID)
       const worker = [PYTHON, `${FIXTURES}/notify-exec.py`, ...fixture("cli-worker.cjs")];
