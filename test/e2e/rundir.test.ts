@@ -22,6 +22,8 @@ import { replies, socat } from "./_mcli.ts";
 const SETPRIV = (uid: number) => ["setpriv", "--reuid", String(uid), "--regid", String(uid), "--clear-groups"];
 /** The system's python: the one on the test runner's PATH may be in root's home. */
 const PYTHON = "/usr/bin/python3";
+/** Python that connects to the unix socket argv[1] of type argv[2] and sends a datagram or a line. */
+const REACH = "import socket, sys\ns = socket.socket(socket.AF_UNIX, getattr(socket, sys.argv[2]))\ns.connect(sys.argv[1])\ns.send(b'READY=1\\n')";
 const VICTIM_TEXT = "the victim's own content\n";
 
 interface Scene {
@@ -171,6 +173,12 @@ for (const mode of MODES) {
       assert.equal(dirname(notify), userDir);
       assert.equal(lstatSync(notify).uid, 65534);
       assert.equal(lstatSync(notify).mode & 0o777, 0o600);
+      // another user (65533) can reach neither socket
+      const cli = readFileSync(`/proc/${w!.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice(19);
+      for (const [path, kind] of [[notify, "SOCK_DGRAM"], [cli, "SOCK_STREAM"]] as const) {
+        const tried = spawnSync(SETPRIV(65533)[0]!, [...SETPRIV(65533).slice(1), PYTHON, "-c", REACH, path, kind], { encoding: "utf8" });
+        assert.match(tried.stderr, /PermissionError/, `uid 65533 must not reach ${path}: exit ${tried.status} ${tried.stderr}`);
+      }
       // across a re-exec: the user's notify socket is handed over, the new generation gets ready through it
       const r = await expectReloaded(steward);
       await cliBound(steward);
@@ -179,6 +187,17 @@ for (const mode of MODES) {
       steward.signal("SIGTERM");
       await steward.expectExit(0, 15_000);
       assert.ok(!existsSync(dirname(userDir)), "the users' directory removed at exit");
+    }));
+
+    test("user = \"nobody\" when nobody cannot go through the run directory's base: one line, exit 1", e2e(mode, async (bed) => {
+      // the bed stays 0700: nobody cannot go through it to the run base inside
+      const file = bed.write("steward.toml", config({ user: "nobody", ready: "notify" }));
+      const steward = bed.start(["-f", file]);
+      await steward.expectExit(1);
+      const alert = steward.matching(/Starting failed/);
+      assert.equal(alert.length, 1, steward.log());
+      assert.match(alert[0]!.line.text, /Starting failed: uid 65534 cannot reach its sockets: \/tmp\/stw-\w+ \(mode 700, owner 0:0\) does not let it in$/, steward.log());
+      assert.equal(steward.started().length, 0, steward.log());
     }));
   });
 }
