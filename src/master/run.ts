@@ -23,7 +23,7 @@ import { cliSocketPath, masterView } from "./view.ts";
 import { parentOf, takeLauncherFd, writeLine } from "./files.ts";
 import { makeRunDir, readPrivateFile, verifyRunDir } from "./rundir.ts";
 import { Pidfile, type PreparedPidfile } from "./pidfile.ts";
-import { UserDirs, uidOf } from "./userdirs.ts";
+import { UserDirs } from "./userdirs.ts";
 import { CliServer } from "../mcli/server.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
@@ -35,6 +35,7 @@ import type { MasterState } from "./state.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
+const SIGTERM = 15;
 
 export class StartError extends Error {}
 
@@ -277,7 +278,7 @@ export class MasterHost {
           } else {
             this.log.alert(`Starting failed: ${reason}`);
             this.notifier.startFailed(reason);
-            this.supervisor.stop(1, 15);
+            this.supervisor.stop(1, SIGTERM);
             return;
           }
         }

@@ -6,10 +6,10 @@
  * reload that failed once the master had re-executed.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { describe, test } from "node:test";
 import { processesWithArg, killTree, NotifySink } from "./_extra.ts";
-import { e2e, expectReloaded, expectReloadFailed, fixture, MODES, serving, waitUntil } from "./_harness.ts";
+import { e2e, expectReloaded, expectReloadFailed, fixture, MODES, serving, waitGone, waitUntil } from "./_harness.ts";
 import { replies, socat } from "./_mcli.ts";
 
 const ONE_LINE = /^\[ALERT\] +\(\d+\) : Starting failed: pidfile '.*\/missing\/app\.pid': cannot write it: its directory .*\/missing does not exist$/;
@@ -51,6 +51,21 @@ for (const mode of MODES) {
       await steward.expectExit(1);
       const [status] = await sink.waitFor(1);
       assert.match(status!.text, /^STATUS=Starting failed: pidfile '.*missing\/app\.pid': cannot write it: .*\nERRNO=1$/, sink.describe());
+      assert.ok(!sink.datagrams().some((d) => d.text.includes("READY=1")), sink.describe());
+    }));
+
+    test("its directory removed while the first generation gets ready: one line, exit 1, workers stopped, never READY=1", e2e(mode, async (bed) => {
+      const sink = await NotifySink.open(bed, bed.path("notify.sock"));
+      mkdirSync(bed.path("piddir"));
+      const file = bed.write("steward.toml", serving(fixture("http-worker.cjs"), { workers: 1, ready: "delay:2s" }));
+      const steward = bed.start(["-Ws", "-f", file, "-p", bed.path("piddir/app.pid")], { env: { NOTIFY_SOCKET: sink.address } });
+      const [w] = await steward.waitForWorkers(1);
+      rmSync(bed.path("piddir"), { recursive: true });
+      await steward.expectExit(1);
+      assert.equal(steward.matching(/Starting failed: pidfile '.*piddir\/app\.pid': cannot write it: its directory .*piddir does not exist$/).length, 1, steward.log());
+      await waitGone([w!.pid], 2_000);
+      const [status] = await sink.waitFor(1);
+      assert.match(status!.text, /^STATUS=Starting failed: pidfile/, sink.describe());
       assert.ok(!sink.datagrams().some((d) => d.text.includes("READY=1")), sink.describe());
     }));
 
