@@ -437,13 +437,15 @@ export class MasterHost {
       this.supervisor.abandonEarly(early.generation);
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${early.generation} is started again from it`);
     }
-    this.notify.drain();
-    this.userDirs.drain();
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
     const requester = requesterSession
       ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) }
       : undefined;
     this.reloader.resumeIn(this.state, handover, opts, problems, requester, adoptEarly);
+    // Datagrams that arrived during the exec, once the load watches the workers started
+    // before it: a READY=1 drained earlier found no load waiting for it and was lost.
+    this.notify.drain();
+    this.userDirs.drain();
     this.cli.service(); // connections that waited in the backlog during the exec
     // a stop signal that reached this image while it started is handled now, as if it had
     // arrived during the reload

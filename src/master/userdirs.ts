@@ -88,23 +88,25 @@ export class UserDirs {
       }
     }
     const dir = this.pathOf(uid)!;
-    mkdirSync(dir, { mode: 0o700 });
-    const fd = this.px.bindDatagram(join(dir, "notify.sock"));
-    this.px.passCredentials(fd);
-    // SIGIO only once it is routed: its default action would end the master
-    if (this.signalling) this.px.signalWhenReadable(fd);
-    const receiver = new NotifyReceiver(this.px, fd, join(dir, "notify.sock"), this.onMessage);
+    const path = join(dir, "notify.sock");
+    let fd: number | undefined;
     try {
-      this.px.chmod(receiver.path, 0o600);
-      this.px.chown(receiver.path, uid, gid);
+      mkdirSync(dir, { mode: 0o700 });
+      fd = this.px.bindDatagram(path);
+      this.px.passCredentials(fd);
+      this.px.chmod(path, 0o600);
+      this.px.chown(path, uid, gid);
       this.px.chown(dir, uid, gid);
     } catch (e) {
-      receiver.close();
+      if (fd !== undefined) this.px.close(fd);
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
+    // SIGIO only once it is routed: its default action would end the master
+    if (this.signalling) this.px.signalWhenReadable(fd);
+    const receiver = new NotifyReceiver(this.px, fd, path, this.onMessage);
     this.users.set(uid, { gid, receiver });
-    return { dir, notifyPath: receiver.path };
+    return { dir, notifyPath: path };
   }
 
   /**

@@ -74,18 +74,29 @@ async function startRacer(bed: TestBed, uid: number, s: Scene, pid: number): Pro
   return racer;
 }
 
-/** The run directory, from a worker's STEWARD_CLI_SOCKET. */
-function runDirOf(steward: Steward): string {
-  const worker = steward.started().at(-1)!;
-  const env = readFileSync(`/proc/${worker.pid}/environ`, "latin1").split("\0");
-  const socket = env.find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice("STEWARD_CLI_SOCKET=".length);
-  return dirname(socket);
+/**
+ * A variable of process `pid`'s environment. Waits for it: /proc/PID/environ reads empty
+ * while the process is in execve (notify-exec.py becoming the worker).
+ */
+function envOf(pid: number, name: string): Promise<string> {
+  const read = () => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1);
+    } catch {
+      return undefined;
+    }
+  };
+  return waitUntil(read, 5_000, `${name} in the environment of ${pid}`);
+}
+
+/** The run directory, from the newest worker's STEWARD_CLI_SOCKET. */
+async function runDirOf(steward: Steward): Promise<string> {
+  return dirname(await envOf(steward.started().at(-1)!.pid, "STEWARD_CLI_SOCKET"));
 }
 
 /** Waits for the newest worker's CLI socket (bound after READY=1 by notify-exec.py). */
 async function cliBound(steward: Steward): Promise<void> {
-  const worker = steward.started().at(-1)!;
-  const socket = readFileSync(`/proc/${worker.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice(19);
+  const socket = await envOf(steward.started().at(-1)!.pid, "STEWARD_CLI_SOCKET");
   await waitUntil(() => existsSync(socket), 10_000, `${socket} to be bound${steward.log()}`);
 }
 
@@ -116,12 +127,12 @@ for (const mode of MODES) {
       const racer = await startRacer(bed, 65534, s, steward.pid);
       writeFileSync(s.fifo, "go\n");
       await steward.ready(30_000);
-      const dir = runDirOf(steward);
+      const dir = await runDirOf(steward);
       assert.match(dir, new RegExp(`^/run/steward/steward-${steward.pid}-\\w{6}$`));
       assertPrivate(dir, 0);
       await expectReloaded(steward);
       await expectReloaded(steward);
-      assert.equal(runDirOf(steward), dir, "the same directory across re-execs");
+      assert.equal(await runDirOf(steward), dir, "the same directory across re-execs");
       assertNothingCaptured(s, racer, steward);
       steward.signal("SIGTERM");
       await steward.expectExit(0, 15_000);
@@ -138,7 +149,7 @@ for (const mode of MODES) {
       const racer = await startRacer(bed, 65533, s, steward.pid);
       writeFileSync(s.fifo, "go\n");
       await steward.ready(30_000);
-      const dir = runDirOf(steward);
+      const dir = await runDirOf(steward);
       assert.match(dir, new RegExp(`^${s.base}/steward-${steward.pid}-\\w{6}$`));
       assertPrivate(dir, 65534);
       // the racer saw the new directory and tried everything on it
@@ -167,23 +178,26 @@ for (const mode of MODES) {
       await cliBound(steward);
       const info = replies((await socat(admin, "@1 show info\n")).stdout)[0]!;
       assert.match(info, new RegExp(`^pid: ${w!.pid}\\nworker: 1`), steward.log());
-      const userDir = runDirOf(steward);
+      const userDir = await runDirOf(steward);
       assertPrivate(userDir, 65534);
-      const notify = readFileSync(`/proc/${w!.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("NOTIFY_SOCKET="))!.slice(14);
+      const notify = await envOf(w!.pid, "NOTIFY_SOCKET");
       assert.equal(dirname(notify), userDir);
       assert.equal(lstatSync(notify).uid, 65534);
       assert.equal(lstatSync(notify).mode & 0o777, 0o600);
       // another user (65533) can reach neither socket
-      const cli = readFileSync(`/proc/${w!.pid}/environ`, "latin1").split("\0").find((e) => e.startsWith("STEWARD_CLI_SOCKET="))!.slice(19);
+      const cli = await envOf(w!.pid, "STEWARD_CLI_SOCKET");
       for (const [path, kind] of [[notify, "SOCK_DGRAM"], [cli, "SOCK_STREAM"]] as const) {
         const tried = spawnSync(SETPRIV(65533)[0]!, [...SETPRIV(65533).slice(1), PYTHON, "-c", REACH, path, kind], { encoding: "utf8" });
         assert.match(tried.stderr, /PermissionError/, `uid 65533 must not reach ${path}: exit ${tried.status} ${tried.stderr}`);
       }
-      // across a re-exec: the user's notify socket is handed over, the new generation gets ready through it
-      const r = await expectReloaded(steward);
-      await cliBound(steward);
-      const reply = replies((await socat(admin, "@1 show info\n")).stdout)[0]!;
-      assert.match(reply, new RegExp(`^pid: ${r.started[0]!.pid}\\nworker: 1\\ngeneration: 1`), steward.log());
+      // across re-execs: the user's notify socket is handed over, each new generation gets
+      // ready through it (its READY=1 often arrives while the master re-executes)
+      for (let g = 1; g <= 3; g++) {
+        const r = await expectReloaded(steward);
+        await cliBound(steward);
+        const reply = replies((await socat(admin, "@1 show info\n")).stdout)[0]!;
+        assert.match(reply, new RegExp(`^pid: ${r.started[0]!.pid}\\nworker: 1\\ngeneration: ${g}`), steward.log());
+      }
       steward.signal("SIGTERM");
       await steward.expectExit(0, 15_000);
       assert.ok(!existsSync(dirname(userDir)), "the users' directory removed at exit");
