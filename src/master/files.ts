@@ -1,9 +1,8 @@
 /**
- * The master's small dealings with files and descriptors: log lines, its run directory,
- * the pidfile, the -D launcher's pipe, /proc lookups.
+ * The master's small dealings with files and descriptors: log lines, the -D launcher's
+ * pipe, /proc lookups (the run directory: rundir.ts; the pidfile: pidfile.ts).
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, writeSync } from "node:fs";
 import process from "node:process";
 import type { Posix } from "../sys/posix.ts";
 import { LAUNCHER_FD_VAR } from "./daemon.ts";
@@ -32,22 +31,6 @@ export function takeLauncherFd(px: Posix): number | undefined {
   }
   px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
   return fd;
-}
-
-/** A directory of the master's own (mode 0700) for its notify socket, state and worker CLI sockets. */
-export function makeRunDir(pid: number): string {
-  // not node:os's tmpdir(): importing node:os costs the master RSS for one lookup
-  const base = process.env.XDG_RUNTIME_DIR || process.env.TMPDIR || "/tmp";
-  const dir = join(base, `steward-${pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
-}
-
-export function writePidfile(path: string, pid: number): void {
-  const tmp = join(dirname(path), `.${pid}.pid.tmp`);
-  writeFileSync(tmp, `${pid}\n`);
-  renameSync(tmp, path);
 }
 
 export function parentOf(pid: number): number | undefined {

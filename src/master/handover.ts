@@ -8,6 +8,7 @@ import type { Config } from "../config/types.ts";
 import type { HandedSession } from "../mcli/server.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterState, ProcessEntry } from "./state.ts";
+import type { HandedUserDirs } from "./userdirs.ts";
 
 /** The format this steward writes; `READABLE_FORMATS` are those it can take over. */
 export const HANDOVER_FORMAT = 1;
@@ -57,6 +58,10 @@ export interface Handover {
    * options, kills them and starts its own).
    */
   early?: { generation: number; options: RunOptions };
+  /** the pidfile the master wrote (master/pidfile.ts), removed by whichever image exits */
+  pidfile?: string;
+  /** directories and notify sockets of children that run as another user (master/userdirs.ts) */
+  userDirs?: HandedUserDirs;
 }
 
 export function encodeHandover(h: Handover): string {

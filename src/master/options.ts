@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.ts";
+import type { RunDirEnv } from "./rundir.ts";
 
 /** What `steward run` hands to the master once the command line and configuration are valid. */
 export interface RunOptions {
@@ -13,4 +14,6 @@ export interface RunOptions {
   journalStream?: string;
   /** the arguments steward was started with, kept for re-exec on reload */
   args: string[];
+  /** the variables that choose where the run directory is (master/rundir.ts), read by the CLI */
+  runDirEnv?: RunDirEnv;
 }

@@ -114,7 +114,7 @@ export async function preflight(
 function outputLines(path: string): string[] {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW); // never through a link planted in the run directory
   } catch {
     return []; // no output file: nothing to quote
   }

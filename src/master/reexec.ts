@@ -10,7 +10,6 @@
  * are also set to SIG_IGN for the execve (a disposition that survives it; a reload asked
  * for then is merged into this one, whose new image reads the configuration afresh).
  */
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { VERSION } from "../version.ts";
@@ -19,6 +18,7 @@ import type { RunOptions } from "./options.ts";
 import { fileIdentity, preflight, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
 import type { MasterState } from "./state.ts";
+import { writePrivateFile } from "./rundir.ts";
 import type { Session } from "../mcli/server.ts";
 import { ExecSignals } from "./exec-signals.ts";
 
@@ -151,6 +151,8 @@ export class Reloader {
       reloadPending: this.pending,
       hard,
       ...(early ? { early } : {}),
+      ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
+      ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
@@ -161,7 +163,7 @@ export class Reloader {
     };
     const statePath = join(host.runDir, "handover.json");
     try {
-      writeFileSync(statePath, encodeHandover(handover), { mode: 0o600 });
+      writePrivateFile(statePath, encodeHandover(handover));
     } catch (e) {
       abort(`cannot write the state for the new image: ${(e as Error).message}`);
       return;
@@ -171,12 +173,14 @@ export class Reloader {
 
     host.listeners.keepAcrossExec(true);
     host.notify.prepareExec();
+    host.userDirs.prepareExec();
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
     try {
       px.execve(self.path, argv, { ...childEnv(), [HANDOVER_VAR]: statePath });
     } catch (e) {
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
+      host.userDirs.execFailed();
       host.listeners.keepAcrossExec(false);
       abort(`exec of ${self.path} failed: ${(e as Error).message}`);
     }

@@ -4,7 +4,7 @@
  * itself (preflight, handover, execve) is in reexec.ts.
  */
 import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import type { Config, ListenerConfig, MasterCliConfig } from "../config/types.ts";
 import { ListenerRegistry, listenerKey } from "../listeners/registry.ts";
@@ -21,7 +21,10 @@ import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../wo
 import { isAccepting } from "../workers/readiness.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
-import { makeRunDir, parentOf, takeLauncherFd, writeLine, writePidfile } from "./files.ts";
+import { parentOf, takeLauncherFd, writeLine } from "./files.ts";
+import { makeRunDir, readPrivateFile, verifyRunDir } from "./rundir.ts";
+import { Pidfile, type PreparedPidfile } from "./pidfile.ts";
+import { UserDirs } from "./userdirs.ts";
 import { CliServer } from "../mcli/server.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
@@ -34,6 +37,7 @@ import { Strays } from "./strays.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 
 const SIGKILL = 9;
+const SIGTERM = 15;
 
 export class StartError extends Error {}
 
@@ -59,7 +63,11 @@ export class MasterHost {
   /** the executable as it was when this image started (a reload into it unchanged may start workers early) */
   readonly selfIdentity: FileIdentity | undefined;
   private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
-  private pidfileWritten = false;
+  readonly pidfile: Pidfile;
+  /** the pidfile of the load in progress, written when it succeeds */
+  private pendingPidfile: PreparedPidfile | undefined;
+  /** sockets of children that run as another user (userdirs.ts) */
+  userDirs!: UserDirs;
   /** -D: the launcher's pipe, until the first load is over */
   private launcherFd: number | undefined;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -120,6 +128,7 @@ export class MasterHost {
     this.current = opts as RunOptions;
     this.reloader = new Reloader(this);
     this.selfIdentity = fileIdentity(runtime.self.path);
+    this.pidfile = new Pidfile(this.pid);
   }
 
   // ---- plans ------------------------------------------------------------------------
@@ -136,7 +145,7 @@ export class MasterHost {
       if (!known) this.log.notice(`Listener '${b.name}' bound to ${b.url} (fd ${b.fd})`);
       return b;
     });
-    const dir = this.runDir;
+    const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
@@ -149,8 +158,8 @@ export class MasterHost {
         workerId: id,
         generation,
         masterPid: this.pid,
-        notifySocket: this.notifyPath,
-        cliSocket: cliSocketPath(dir, { kind: "worker", generation, id }),
+        notifySocket: notifyPath,
+        cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
       }),
       fds: bound.map((l) => l.fd),
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
@@ -177,6 +186,7 @@ export class MasterHost {
       if ("error" in r) throw new StartError(`program '${program.name}': command: ${r.error}`);
       paths.set(program.name, r.path);
     }
+    const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
     return (program) => ({
       label: `program '${program.name}'`,
       path: paths.get(program.name)!,
@@ -185,9 +195,9 @@ export class MasterHost {
       env: {
         ...inheritedEnv(process.env),
         ...program.env,
-        NOTIFY_SOCKET: this.notifyPath,
+        NOTIFY_SOCKET: notifyPath,
         STEWARD_MASTER_PID: String(this.pid),
-        STEWARD_CLI_SOCKET: cliSocketPath(this.runDir, { kind: "program", name: program.name }),
+        STEWARD_CLI_SOCKET: cliSocketPath(cliDir, { kind: "program", name: program.name }),
       },
       fds: [],
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
@@ -270,12 +280,22 @@ export class MasterHost {
         this.notifier.stopping();
         this.reloader.stopping();
       },
-      loaded: () => {
+      loaded: (generation) => {
         // the pidfile first: whoever waits for READY (a -D launcher, systemd) may read it at once
-        const pidfile = this.current.config.global.pidfile;
-        if (pidfile) {
-          writePidfile(pidfile, this.pid);
-          this.pidfileWritten = true;
+        const pending = this.pendingPidfile;
+        this.pendingPidfile = undefined;
+        try {
+          this.pidfile.commit(pending);
+        } catch (e) {
+          const reason = (e as Error).message;
+          if (generation > 0) {
+            this.log.warn(reason);
+          } else {
+            this.log.alert(`Starting failed: ${reason}`);
+            this.notifier.startFailed(reason);
+            this.supervisor.stop(1, SIGTERM);
+            return;
+          }
         }
         this.notifier.ready(this.pid);
         this.releaseLauncher();
@@ -312,6 +332,7 @@ export class MasterHost {
     rt.onSignal("SIGCHLD", () => this.reapAll());
     rt.onSignal("SIGIO", () => {
       this.notify?.drain();
+      this.userDirs?.drain();
       this.cli.service();
     });
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
@@ -326,9 +347,10 @@ export class MasterHost {
     this.cliListeners.closeAll();
     this.listeners.closeAll();
     this.notify?.close();
+    this.userDirs?.close();
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
-    const pidfile = this.current.config.global.pidfile;
-    if (this.pidfileWritten && pidfile) rmSync(pidfile, { force: true });
+    this.pidfile.discard(this.pendingPidfile);
+    this.pidfile.remove();
   }
 
   // ---- start ------------------------------------------------------------------------
@@ -340,7 +362,10 @@ export class MasterHost {
     // 1. Orphaned descendants are ours to reap (PID 1 reaps them anyway).
     if (this.pid !== 1) this.px.setChildSubreaper();
     // 2. The master's own directory, and the socket workers send sd_notify messages to.
-    this.runDir = makeRunDir(this.pid);
+    const made = makeRunDir(this.pid, this.px.fn.getuid(), this.current.runDirEnv ?? {});
+    for (const why of made.skipped) this.log.warn(`Run directory not in ${why}`);
+    this.runDir = made.dir;
+    this.userDirs = new UserDirs(this.px, this.runDir, (from, fields) => this.supervisor.notified(from, fields));
     this.state = {
       pid: this.pid,
       startedAt: Date.now(),
@@ -353,9 +378,11 @@ export class MasterHost {
     this.notifyPath = join(this.runDir, "notify.sock");
     // 3. Resolve the command and bind every listener, in configuration order (fds 3, 4, ...).
     const plan = this.planFor(config);
+    this.pendingPidfile = this.pidfile.prepare(config.global.pidfile);
     // 4. Signals before any child exists, so no exit status and no datagram is missed.
     this.supervisor = this.makeSupervisor(config, plan);
     this.installSignals();
+    this.userDirs.signalWhenReadable();
     // 5. The master CLI.
     this.syncCliListeners(config.masterCli);
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
@@ -371,7 +398,8 @@ export class MasterHost {
   resume(handoverPath: string, opts: RunOptions | undefined, problems: string[] | undefined): void {
     let handover: Handover;
     try {
-      const decoded = decodeHandover(readFileSync(handoverPath, "utf8"));
+      verifyRunDir(dirname(handoverPath), this.px.fn.getuid());
+      const decoded = decodeHandover(readPrivateFile(handoverPath));
       rmSync(handoverPath, { force: true });
       if (!decoded.ok) throw new StartError(decoded.reason);
       handover = decoded.handover;
@@ -388,6 +416,9 @@ export class MasterHost {
     this.current = handover.options;
     this.notifier = createNotifier(this.px, process.env, (opts ?? handover.options).systemd, (m) => this.log.warn(m));
     this.runDir = handover.runDir;
+    this.userDirs = new UserDirs(this.px, this.runDir, (from, fields) => this.supervisor.notified(from, fields));
+    this.pidfile.written = handover.pidfile;
+    if (handover.userDirs) this.userDirs.adopt(handover.userDirs);
     this.state = restoreState(handover);
     this.state.version = VERSION;
     const kept = adoptEarly ? [...handover.options.config.listen, ...early.options.config.listen] : handover.options.config.listen;
@@ -415,18 +446,22 @@ export class MasterHost {
     this.notify = NotifyReceiver.adopt(this.px, handover.notify.fd, handover.notify.path, (from, fields) =>
       this.supervisor.notified(from, fields),
     );
+    this.userDirs.signalWhenReadable();
     this.reapAll(); // children that exited while no image was listening
     this.supervisor.resume();
     if (early && !adoptEarly) {
       this.supervisor.abandonEarly(early.generation);
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${early.generation} is started again from it`);
     }
-    this.notify.drain();
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
     const requester = requesterSession
       ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) }
       : undefined;
     this.reloader.resumeIn(this.state, handover, opts, problems, requester, adoptEarly);
+    // Datagrams that arrived during the exec, once the load watches the workers started
+    // before it: a READY=1 drained earlier found no load waiting for it and was lost.
+    this.notify.drain();
+    this.userDirs.drain();
     this.cli.service(); // connections that waited in the backlog during the exec
     // a stop signal that reached this image while it started is handled now, as if it had
     // arrived during the reload
@@ -458,6 +493,7 @@ export class MasterHost {
     try {
       plan = this.planFor(opts.config);
       programPlan = this.programPlanFor(opts.config);
+      this.pendingPidfile = this.pidfile.prepare(opts.config.global.pidfile);
     } catch (e) {
       if (adopt) this.supervisor.abandonEarly(this.state.reloads + 1);
       this.closeUnusedListeners(this.current.config);
@@ -478,6 +514,8 @@ export class MasterHost {
           this.log.warn(`Master CLI: ${(e as Error).message}`);
         }
       } else {
+        this.pidfile.discard(this.pendingPidfile);
+        this.pendingPidfile = undefined;
         this.closeUnusedListeners(this.current.config);
         this.notifier.reloadFailed(result.reason);
       }
@@ -509,6 +547,7 @@ export async function startMaster(
     setInterval(() => {}, 2 ** 30);
   } catch (e) {
     host.log.alert(`Starting failed: ${(e as Error).message}`);
+    host.notifier.startFailed((e as Error).message);
     host.cleanup();
     runtime.exit(1);
   }

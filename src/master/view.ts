@@ -3,12 +3,13 @@
  * ask of it (a reload).
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import process from "node:process";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
 import { holdsListener } from "../workers/holding.ts";
 import type { MasterHost } from "./run.ts";
+import { uidOf } from "./userdirs.ts";
 
 /** The socket a worker or program may serve forwarded CLI commands on (its STEWARD_CLI_SOCKET). */
 export function cliSocketPath(
@@ -48,7 +49,12 @@ export function masterView(host: MasterHost): MasterView {
       new Promise<string>((resolve) =>
         host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
       ),
-    cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
+    cliSocketOf: (p) => {
+      const path = cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name });
+      // a child running as another user binds in its own directory (userdirs.ts)
+      const uid = uidOf(p.pid);
+      return uid === undefined || uid === host.px.fn.getuid() ? path : host.userDirs.socketOf(uid, basename(path));
+    },
     rssKiB,
     holdsListener: (pid) => {
       const inodes = new Set(host.listeners.list().map((l) => l.inode).filter((inode) => inode !== ""));

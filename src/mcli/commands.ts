@@ -19,8 +19,8 @@ export interface MasterView {
   env(): Record<string, string | undefined>;
   /** runs a reload for this session; resolves with `Success=N`, `--` and the load's log */
   reload(session: Session, hard: boolean): Promise<string>;
-  /** the socket a worker may serve forwarded commands on */
-  cliSocketOf(p: ProcessEntry): string;
+  /** the socket a worker may serve forwarded commands on; undefined if it is not there as it must be */
+  cliSocketOf(p: ProcessEntry): string | undefined;
   rssKiB(pid: number): number | undefined;
   /**
    * Whether the process (or a descendant) holds one of the master's listening sockets, read
@@ -288,7 +288,9 @@ export function createCommandRunner(view: MasterView): CommandRunner {
 
 function route(view: MasterView, session: Session, target: ProcessEntry, words: string[]): Promise<string> {
   const prefix = session.level === "admin" ? "" : `${session.level} -; `;
-  return forward(view.cliSocketOf(target), `${prefix}${joinWords(words)}`);
+  const socket = view.cliSocketOf(target);
+  if (socket === undefined) return Promise.resolve("Can't connect to the target CLI!");
+  return forward(socket, `${prefix}${joinWords(words)}`);
 }
 
 function runOnMaster(view: MasterView, session: Session, words: string[]): string | null | Promise<string | null> {

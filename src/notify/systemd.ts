@@ -10,6 +10,8 @@ export interface Notifier {
   ready(pid: number): void;
   reloading(): void;
   reloadFailed(reason: string): void;
+  /** the first load failed: the master is about to stop (no READY=1 will come) */
+  startFailed(reason: string): void;
   stopping(): void;
 }
 
@@ -18,11 +20,12 @@ export const messages = {
   ready: (pid: number) => `READY=1\nMAINPID=${pid}\nSTATUS=Ready`,
   reloading: (monotonicUsec: bigint) => `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec}\nSTATUS=Reloading`,
   reloadFailed: (reason: string) => `READY=1\nSTATUS=Reload failed: ${reason.replace(/\n/g, " ")}`,
+  startFailed: (reason: string) => `STATUS=Starting failed: ${reason.replace(/\n/g, " ")}\nERRNO=1`,
   stopping: () => "STOPPING=1\nSTATUS=Stopping",
   watchdog: () => "WATCHDOG=1",
 };
 
-export const NO_NOTIFIER: Notifier = { ready() {}, reloading() {}, reloadFailed() {}, stopping() {} };
+export const NO_NOTIFIER: Notifier = { ready() {}, reloading() {}, reloadFailed() {}, startFailed() {}, stopping() {} };
 
 export function createNotifier(
   px: Posix,
@@ -51,6 +54,7 @@ export function createNotifier(
     ready: (pid) => send(messages.ready(pid)),
     reloading: () => send(messages.reloading(px.monotonicMicros())),
     reloadFailed: (reason) => send(messages.reloadFailed(reason)),
+    startFailed: (reason) => send(messages.startFailed(reason)),
     stopping: () => send(messages.stopping()),
   };
 }

@@ -1,3 +1,5 @@
+import process from "node:process";
+
 /** Linux values (identical on x86_64 and aarch64, from asm-generic and glibc). */
 export const AF_UNIX = 1;
 export const AF_INET = 2;
@@ -16,7 +18,12 @@ export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const F_SETOWN = 8;
 export const FD_CLOEXEC = 1;
+export const O_WRONLY = 0o1;
+export const O_CREAT = 0o100;
+export const O_TRUNC = 0o1000;
 export const O_NONBLOCK = 0o4000;
+/** the one flag here that differs: arm and arm64 define it apart from asm-generic */
+export const O_NOFOLLOW = process.arch === "arm64" || process.arch === "arm" ? 0o100000 : 0o400000;
 export const O_ASYNC = 0o20000;
 export const CLOSE_RANGE_CLOEXEC = 4;
 export const MSG_DONTWAIT = 0x40;

@@ -43,7 +43,9 @@ export function posixSpawn(px: Posix, req: SpawnRequest): number {
     err(fn.posix_spawn_file_actions_addclosefrom_np(fa, 3 + n), "addclosefrom_np");
     const out = req.outputPath ? cstr(req.outputPath) : undefined;
     if (out) {
-      err(fn.posix_spawn_file_actions_addopen(fa, 1, out, 0o1101 /* O_WRONLY|O_CREAT|O_TRUNC */, 0o600), "addopen");
+      // never through a symlink: the file is in the master's run directory (master/rundir.ts)
+      const flags = C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW;
+      err(fn.posix_spawn_file_actions_addopen(fa, 1, out, flags, 0o600), "addopen");
       err(fn.posix_spawn_file_actions_adddup2(fa, 1, 2), "adddup2");
     }
     const cwd = req.cwd ? cstr(req.cwd) : undefined;

@@ -3,7 +3,7 @@
  * and the TestBed that gives each test a temp dir and kills whatever the test started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { type Mode, stewardCommand } from "./_modes.ts";
@@ -273,6 +273,14 @@ export class TestBed {
     this.dir = mkdtempSync(existsSync("/tmp") ? "/tmp/stw-" : join(process.env.TMPDIR ?? ".", "stw-"));
   }
 
+  /** `$RUNTIME_DIRECTORY` of the masters this bed starts (master/rundir.ts), made on first use. */
+  runtimeDir(): string {
+    const dir = this.path("run");
+    // 0711: a worker running as `user =` can go through to its own directory (master/userdirs.ts)
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    return dir;
+  }
+
   path(name: string): string {
     return join(this.dir, name);
   }
@@ -293,6 +301,9 @@ export class TestBed {
       if (value !== undefined && !SCRUBBED.test(key)) env[key] = value;
     }
     env.NO_COLOR = "1";
+    // The master's run directory in this test's own dir, removed with it even when the
+    // master is SIGKILLed (as root it would otherwise be under /run/steward).
+    env.RUNTIME_DIRECTORY = this.runtimeDir();
     Object.assign(env, options.env);
     const steward = new Steward([...(options.command ?? stewardCommand(this.mode)), ...args], { cwd: options.cwd ?? this.dir, env });
     this.stewards.push(steward);

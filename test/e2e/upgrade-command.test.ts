@@ -37,8 +37,10 @@ if (MODES.includes("binary")) {
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
     after(async () => {
-      await new Promise((resolve) => server?.close(resolve));
+      // the build first: close() waits for keep-alive connections, which may outlive the run
       if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+      server?.closeAllConnections();
+      await new Promise((resolve) => server?.close(resolve));
     });
 
     test("downloads, verifies, installs over the running binary and reloads: same PID, new version", e2e("binary", async (bed) => {
