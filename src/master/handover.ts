@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/types.ts";
 import type { HandedSession } from "../mcli/server.ts";
+import type { HandedMetrics } from "../metrics/endpoint.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterState, ProcessEntry } from "./state.ts";
 
@@ -57,6 +58,8 @@ export interface Handover {
    * options, kills them and starts its own).
    */
   early?: { generation: number; options: RunOptions };
+  /** the metrics' counters, and the `[metrics]` listener with its connections (metrics/endpoint.ts) */
+  metrics?: HandedMetrics;
 }
 
 export function encodeHandover(h: Handover): string {

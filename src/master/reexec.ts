@@ -77,6 +77,7 @@ export class Reloader {
       return;
     }
     this.busy = true;
+    host.metrics.reloadBegan();
     if (requester) this.requester = requester;
     host.log.beginLoad();
     host.log.notice(`Reloading (${origin})`);
@@ -145,10 +146,12 @@ export class Reloader {
       reloadPending: this.pending,
       hard,
       ...(early ? { early } : {}),
+      metrics: host.metrics.prepareExec(),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
       host.cli.execFailed(this.requester?.session);
+      host.metrics.execFailed();
       if (early) host.supervisor.abandonEarly(early.generation);
       this.failed(reason);
     };
@@ -196,6 +199,7 @@ export class Reloader {
 
   private finish(ok: boolean): void {
     this.busy = false;
+    this.host.metrics.reloadEnded(ok);
     this.host.settleSoon();
     const requester = this.requester;
     this.requester = undefined;

@@ -22,6 +22,7 @@ import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { makeRunDir, parentOf, takeLauncherFd, writeLine, writePidfile } from "./files.ts";
 import { CliServer } from "../mcli/server.ts";
+import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
@@ -44,6 +45,7 @@ export class MasterHost {
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  readonly metrics: MetricsEndpoint;
   /** sd_notify to the service manager (a no-op without --systemd) */
   notifier: Notifier = NO_NOTIFIER;
   notify!: NotifyReceiver;
@@ -113,6 +115,7 @@ export class MasterHost {
     this.cliListeners = new ListenerRegistry(this.px);
     const view = masterView(this);
     this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.metrics = new MetricsEndpoint(this.px, this.log, () => this.state, VERSION);
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
     this.reloader = new Reloader(this);
@@ -269,6 +272,9 @@ export class MasterHost {
       oldGone: () => {
         if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
       },
+      workerStarted: () => this.metrics.workerStarted(),
+      exited: (p, ws) => this.metrics.processExited(p, ws),
+      restarting: (p) => this.metrics.restarting(p),
     }, programPlan);
   }
 
@@ -297,6 +303,7 @@ export class MasterHost {
     rt.onSignal("SIGIO", () => {
       this.notify?.drain();
       this.cli.service();
+      this.metrics.service();
     });
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
     for (const sig of forward) this.signals.on(sig, () => this.supervisor.signal(sig));
@@ -308,6 +315,7 @@ export class MasterHost {
   cleanup(): void {
     this.cli.closeAll();
     this.cliListeners.closeAll();
+    this.metrics.closeAll();
     this.listeners.closeAll();
     this.notify?.close();
     if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
@@ -342,6 +350,7 @@ export class MasterHost {
     this.installSignals();
     // 5. The master CLI.
     this.syncCliListeners(config.masterCli);
+    this.metrics.sync(config.metrics);
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
     // 6. The first generation.
     this.supervisor.start();
@@ -393,6 +402,7 @@ export class MasterHost {
     }
     const requesterSession = handover.cli.requester ? this.cli.adoptSession(handover.cli.requester) : undefined;
     for (const h of handover.cli.fresh ?? []) this.cli.adoptSession(h, false);
+    this.metrics.adopt(handover.metrics, handover.options.config.metrics, this.state.reloads);
     const oldConfig = handover.options.config;
     this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
     this.installSignals();
@@ -412,6 +422,7 @@ export class MasterHost {
       : undefined;
     this.reloader.resumeIn(this.state, handover, opts, problems, requester, adoptEarly);
     this.cli.service(); // connections that waited in the backlog during the exec
+    this.metrics.service();
     // a stop signal that reached this image while it started is handled now, as if it had
     // arrived during the reload
     this.signals.open();
@@ -460,6 +471,11 @@ export class MasterHost {
           this.syncCliListeners(opts.config.masterCli);
         } catch (e) {
           this.log.warn(`Master CLI: ${(e as Error).message}`);
+        }
+        try {
+          this.metrics.sync(opts.config.metrics);
+        } catch (e) {
+          this.log.warn(`Metrics: ${(e as Error).message}`);
         }
       } else {
         this.closeUnusedListeners(this.current.config);

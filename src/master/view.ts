@@ -48,5 +48,6 @@ export function masterView(host: MasterHost): MasterView {
       ),
     cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
     rssKiB,
+    metricsText: () => host.metrics.text(),
   };
 }

@@ -20,6 +20,8 @@ export interface MasterView {
   /** the socket a worker may serve forwarded commands on */
   cliSocketOf(p: ProcessEntry): string;
   rssKiB(pid: number): number | undefined;
+  /** `show metrics`: the Prometheus text exposition */
+  metricsText(): string;
 }
 
 interface Command {
@@ -151,6 +153,7 @@ const COMMANDS: Command[] = [
     run: (v, _s, args) => (args[0] === "json" ? showProcJson(v) : showProc(v)),
   },
   { words: ["show", "listeners"], level: "operator", help: "show listeners: fd, name, address and kind of each listener", run: (v) => v.listenerLines().join("\n") },
+  { words: ["show", "metrics"], level: "operator", help: "show metrics: counters and gauges in the Prometheus text format", run: (v) => v.metricsText() },
   { words: ["show", "startup-logs"], level: "operator", help: "show startup-logs: the log of the latest load attempt", run: (v) => v.startupLogs().join("\n") },
   {
     words: ["show", "env"],

@@ -1,0 +1,142 @@
+/**
+ * The master's metrics: its counters (fed by supervisor and reload events), the text a
+ * scrape gets (`show metrics`, GET /metrics) and the optional `[metrics]` listener, which
+ * is bound once and kept across re-exec with its connections, like the master CLI's.
+ */
+import type { ListenerConfig, MetricsConfig } from "../config/types.ts";
+import { ListenerRegistry } from "../listeners/registry.ts";
+import type { Logger } from "../log.ts";
+import type { HandedListener } from "../master/handover.ts";
+import type { MasterState, ProcessEntry } from "../master/state.ts";
+import { signalName } from "../config/signals.ts";
+import type { Posix, WaitStatus } from "../sys/posix.ts";
+import { collect } from "./collect.ts";
+import {
+  countRestart, countWorkerExit, countWorkerStart, emptyCounters, exitReason, reloadBegan, reloadEnded, restoreCounters,
+  type MetricsCounters,
+} from "./counters.ts";
+import { formatMetrics } from "./format.ts";
+import { type HandedHttpSession, MetricsHttpServer } from "./http.ts";
+
+/** What the metrics hand to the next image (an optional handover field). */
+export interface HandedMetrics {
+  counters: MetricsCounters;
+  listener?: HandedListener;
+  sessions?: HandedHttpSession[];
+}
+
+function asListener(c: MetricsConfig): ListenerConfig {
+  return { name: "metrics", bind: c.bind, address: c.address, backlog: 128 };
+}
+
+export class MetricsEndpoint {
+  counters: MetricsCounters = emptyCounters();
+  private readonly registry: ListenerRegistry;
+  readonly http: MetricsHttpServer;
+
+  constructor(
+    private readonly px: Posix,
+    private readonly log: Logger,
+    private readonly state: () => MasterState,
+    private readonly version: string,
+  ) {
+    this.registry = new ListenerRegistry(px);
+    this.http = new MetricsHttpServer(px, () => this.text(), (m) => log.warn(m));
+  }
+
+  /** The Prometheus text of the master as it is now. */
+  text(): string {
+    return formatMetrics(collect(this.state(), this.counters, this.version));
+  }
+
+  // ---- events -----------------------------------------------------------------------
+
+  workerStarted(): void {
+    countWorkerStart(this.counters);
+  }
+
+  processExited(p: ProcessEntry, ws: WaitStatus): void {
+    if (p.kind !== "worker") return;
+    countWorkerExit(this.counters, p.role, exitReason(ws), ws.exited ? undefined : signalName(ws.signal));
+  }
+
+  restarting(p: ProcessEntry): void {
+    countRestart(this.counters, p.kind);
+  }
+
+  reloadBegan(): void {
+    reloadBegan(this.counters, Date.now());
+  }
+
+  reloadEnded(ok: boolean): void {
+    reloadEnded(this.counters, ok, Date.now());
+  }
+
+  // ---- the listener -----------------------------------------------------------------
+
+  /** Binds the listener `config` names (keeping it if already bound); closes one it no longer names. */
+  sync(config: MetricsConfig | undefined): void {
+    const wanted = config ? this.registry.keyOf(asListener(config)) : undefined;
+    for (const l of this.registry.list()) {
+      if (l.key === wanted) return;
+      this.http.setListener(undefined);
+      this.http.closeAll();
+      this.registry.close(l.key);
+      this.log.notice(`Metrics listener ${l.url} closed: no longer configured`);
+    }
+    if (!config) return;
+    const b = this.registry.bind(asListener(config));
+    this.http.setListener(b.fd);
+    this.log.notice(`Metrics listening on ${b.url.replace(/^tcp:/, "http:")}/metrics`);
+  }
+
+  /** Before execve: the counters, and the listener and its connections kept open for the next image. */
+  prepareExec(): HandedMetrics {
+    const sessions = this.http.prepareExec();
+    this.registry.keepAcrossExec(true);
+    const listener = this.registry.list()[0];
+    const handed: HandedMetrics = { counters: this.counters, ...(sessions.length > 0 ? { sessions } : {}) };
+    if (listener) {
+      const { config: _c, ...l } = listener;
+      handed.listener = l;
+    }
+    return handed;
+  }
+
+  execFailed(): void {
+    this.registry.keepAcrossExec(false);
+    this.http.execFailed();
+  }
+
+  /**
+   * In a new image: the counters and, if `config` (the configuration the listener was
+   * bound for) still names it, the listener and its connections.
+   */
+  adopt(handed: HandedMetrics | undefined, config: MetricsConfig | undefined, stateReloads: number): void {
+    this.counters = restoreCounters(handed?.counters, stateReloads);
+    const l = handed?.listener;
+    if (!l) {
+      for (const s of handed?.sessions ?? []) this.px.close(s.fd);
+      return;
+    }
+    if (!config || this.registry.keyOf(asListener(config)) !== l.key) {
+      this.px.close(l.fd);
+      for (const s of handed?.sessions ?? []) this.px.close(s.fd);
+      return;
+    }
+    this.registry.adopt({ ...l, config: asListener(config) });
+    this.http.setListener(l.fd);
+    for (const s of handed?.sessions ?? []) this.http.adopt(s);
+  }
+
+  /** Connections that waited during the exec, and any that arrive. */
+  service(): void {
+    this.http.service();
+  }
+
+  closeAll(): void {
+    this.http.setListener(undefined);
+    this.http.closeAll();
+    this.registry.closeAll();
+  }
+}
