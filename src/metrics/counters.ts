@@ -8,7 +8,6 @@ import type { ProcessEntry } from "../master/state.ts";
 /** Upper bounds (seconds) of the reload-duration histogram; +Inf is implied. */
 export const RELOAD_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export type ReloadResult = "ok" | "failed";
 export type ExitReason = "exited" | "failed" | "killed";
 
 export interface Histogram {
@@ -33,7 +32,8 @@ export interface MetricsCounters {
   workerExits: ExitCount[];
   /** by process kind (`worker`, `program`) */
   restarts: Record<string, number>;
-  reloadDuration: Record<ReloadResult, Histogram>;
+  /** every reload with an outcome, successful or failed */
+  reloadDuration: Histogram;
   /** when the reload in progress was asked for (ms since the epoch), if one is */
   reloadStartedAt?: number;
 }
@@ -49,7 +49,7 @@ export function emptyCounters(reloads = 0): MetricsCounters {
     workerStarts: 0,
     workerExits: [],
     restarts: {},
-    reloadDuration: { ok: emptyHistogram(), failed: emptyHistogram() },
+    reloadDuration: emptyHistogram(),
   };
 }
 
@@ -73,7 +73,7 @@ export function restoreCounters(handed: unknown, stateReloads: number): MetricsC
     workerStarts: number(h.workerStarts, 0),
     workerExits: Array.isArray(h.workerExits) ? h.workerExits.filter((e) => typeof e?.count === "number") : [],
     restarts: typeof h.restarts === "object" && h.restarts !== null ? { ...h.restarts } : {},
-    reloadDuration: { ok: histogram(h.reloadDuration?.ok), failed: histogram(h.reloadDuration?.failed) },
+    reloadDuration: histogram(h.reloadDuration),
     ...(typeof h.reloadStartedAt === "number" ? { reloadStartedAt: h.reloadStartedAt } : {}),
   };
 }
@@ -108,7 +108,7 @@ export function reloadEnded(c: MetricsCounters, ok: boolean, now: number): void 
   if (c.reloadStartedAt === undefined) return;
   const seconds = Math.max(0, now - c.reloadStartedAt) / 1000;
   delete c.reloadStartedAt;
-  const h = c.reloadDuration[ok ? "ok" : "failed"];
+  const h = c.reloadDuration;
   const i = RELOAD_BUCKETS.findIndex((bound) => seconds <= bound);
   h.buckets[i < 0 ? RELOAD_BUCKETS.length : i]!++;
   h.sum += seconds;

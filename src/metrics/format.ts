@@ -4,7 +4,7 @@
  * `steward_*`, counters end in `_total`, units in the name (`_seconds`, `_bytes`), one
  * HELP and one TYPE line per family, label values escaped (\\, \", \n).
  */
-import { RELOAD_BUCKETS, type Histogram, type MetricsCounters, type ReloadResult } from "./counters.ts";
+import { RELOAD_BUCKETS, type Histogram, type MetricsCounters } from "./counters.ts";
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -97,12 +97,7 @@ export function formatMetrics(s: MetricsSnapshot): string {
   out.family("steward_reload_consecutive_failures", "gauge", "Failed reloads since the last successful one.", [
     sample("steward_reload_consecutive_failures", {}, s.consecutiveFailures),
   ]);
-  const results: ReloadResult[] = ["ok", "failed"];
-  out.histogram(
-    "steward_reload_duration_seconds",
-    "From a reload request to its outcome (across the re-exec).",
-    results.map((result) => [{ result }, c.reloadDuration[result]]),
-  );
+  out.histogram("steward_reload_duration_seconds", "From a reload request to its outcome, success or failure (across the re-exec).", [[{}, c.reloadDuration]]);
   out.family("steward_worker_starts_total", "counter", "Workers started (first generation, reloads, restarts).", [
     sample("steward_worker_starts_total", {}, c.workerStarts),
   ]);
