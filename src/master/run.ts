@@ -402,10 +402,11 @@ export class MasterHost {
     }
     const requesterSession = handover.cli.requester ? this.cli.adoptSession(handover.cli.requester) : undefined;
     for (const h of handover.cli.fresh ?? []) this.cli.adoptSession(h, false);
-    this.metrics.adopt(handover.metrics, handover.options.config.metrics, this.state.reloads);
     const oldConfig = handover.options.config;
     this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
     this.installSignals();
+    // after the SIGIO handler exists: O_ASYNC on a descriptor without one would end the master
+    this.metrics.adopt(handover.metrics, handover.options.config.metrics, this.state.reloads);
     this.notify = NotifyReceiver.adopt(this.px, handover.notify.fd, handover.notify.path, (from, fields) =>
       this.supervisor.notified(from, fields),
     );
