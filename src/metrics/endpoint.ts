@@ -74,20 +74,26 @@ export class MetricsEndpoint {
 
   // ---- the listener -----------------------------------------------------------------
 
-  /** Binds the listener `config` names (keeping it if already bound); closes one it no longer names. */
+  /**
+   * Binds the listener `config` names (keeping it if already bound) and closes one it no
+   * longer names. The new address is bound first: if that fails (thrown), the old one stays.
+   * Open connections are kept whichever listener they came from.
+   */
   sync(config: MetricsConfig | undefined): void {
-    const wanted = config ? this.registry.keyOf(asListener(config)) : undefined;
-    for (const l of this.registry.list()) {
-      if (l.key === wanted) return;
+    const old = this.registry.list()[0];
+    const wanted = config ? asListener(config) : undefined;
+    if (old?.key === (wanted && this.registry.keyOf(wanted))) return;
+    if (wanted) {
+      const b = this.registry.bind(wanted);
+      this.http.setListener(b.fd);
+      this.log.notice(`Metrics listening on ${b.url.replace(/^tcp:/, "http:")}/metrics`);
+    } else {
       this.http.setListener(undefined);
-      this.http.closeAll();
-      this.registry.close(l.key);
-      this.log.notice(`Metrics listener ${l.url} closed: no longer configured`);
     }
-    if (!config) return;
-    const b = this.registry.bind(asListener(config));
-    this.http.setListener(b.fd);
-    this.log.notice(`Metrics listening on ${b.url.replace(/^tcp:/, "http:")}/metrics`);
+    if (old) {
+      this.registry.close(old.key);
+      this.log.notice(`Metrics listener ${old.url} closed: no longer configured`);
+    }
   }
 
   /** Before execve: the counters, and the listener and its connections kept open for the next image. */
@@ -109,24 +115,20 @@ export class MetricsEndpoint {
   }
 
   /**
-   * In a new image: the counters and, if `config` (the configuration the listener was
-   * bound for) still names it, the listener and its connections.
+   * In a new image: the counters, the open connections, and the listener if `config` (the
+   * configuration it was bound for) still names it.
    */
   adopt(handed: HandedMetrics | undefined, config: MetricsConfig | undefined, stateReloads: number): void {
     this.counters = restoreCounters(handed?.counters, stateReloads);
+    for (const s of handed?.sessions ?? []) this.http.adopt(s);
     const l = handed?.listener;
-    if (!l) {
-      for (const s of handed?.sessions ?? []) this.px.close(s.fd);
-      return;
-    }
+    if (!l) return;
     if (!config || this.registry.keyOf(asListener(config)) !== l.key) {
       this.px.close(l.fd);
-      for (const s of handed?.sessions ?? []) this.px.close(s.fd);
       return;
     }
     this.registry.adopt({ ...l, config: asListener(config) });
     this.http.setListener(l.fd);
-    for (const s of handed?.sessions ?? []) this.http.adopt(s);
   }
 
   /** Connections that waited during the exec, and any that arrive. */

@@ -10,7 +10,7 @@ import net from "node:net";
 import process from "node:process";
 import { describe, test } from "node:test";
 import {
-  e2e, expectReloaded, expectReloadFailed, fixture, MODES, request, type Steward, type TestBed, toml, waitUntil,
+  connectError, e2e, expectReloaded, expectReloadFailed, fixture, MODES, request, type Steward, type TestBed, toml, waitUntil,
 } from "./_harness.ts";
 import { replies, socat } from "./_mcli.ts";
 import { type Families, parseMetrics, total, value } from "./_prometheus.ts";
@@ -225,6 +225,30 @@ for (const mode of MODES) {
       });
       assert.match(post, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
       assert.match(post, /\r\nAllow: GET, HEAD\r\n/);
+    }));
+
+    test("a reload adds, keeps or removes the listener; a bad [metrics] bind fails the reload and changes nothing", e2e(mode, async (bed) => {
+      const file = bed.write("steward.toml", config(undefined));
+      const steward = bed.start(["-f", file]);
+      await steward.ready(20_000);
+      assert.equal(steward.matching(/Metrics listening/).length, 0, "no [metrics], no listener");
+
+      bed.write("steward.toml", config("127.0.0.1:0"));
+      await expectReloaded(steward);
+      const { match } = await steward.waitForLine(/Metrics listening on http:\/\/(127\.0\.0\.1:\d+)\/metrics/);
+      const m: MetricsMaster = { steward, address: match[1]!, cli: "", file };
+      assert.equal(value(await scrape(m), "steward_reloads_total"), 1);
+
+      bed.write("steward.toml", config("localhost"));
+      await expectReloadFailed(steward, /metrics\.bind: missing port/);
+      const f = await scrape(m);
+      assert.equal(value(f, "steward_reload_failures_total"), 1, "the listener still answers, with the failure counted");
+      assert.equal(value(f, "steward_workers", { state: "ready", generation: "1" }), 2);
+
+      bed.write("steward.toml", config(undefined));
+      await expectReloaded(steward);
+      await steward.waitForLine(/Metrics listener tcp:\/\/127\.0\.0\.1:\d+ closed: no longer configured/);
+      assert.equal(await connectError(`tcp://${m.address}`), "ECONNREFUSED");
     }));
 
     test("a bad [metrics] bind is a one-line configuration error; a taken port fails the start in one line", e2e(mode, async (bed) => {
