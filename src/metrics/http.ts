@@ -19,7 +19,7 @@ import { CONTENT_TYPE } from "./format.ts";
 
 /** request line and headers, at most */
 export const MAX_HEAD = 8 * 1024;
-/** connections served at once; more are answered 503 and closed */
+/** connections served at once (closing ones aside); more are answered 503 and closed */
 export const MAX_SESSIONS = 32;
 /** a keep-alive connection with no request for this long is closed (Prometheus keeps its own for 5 min) */
 export const IDLE_TIMEOUT_MS = 5 * 60_000;
@@ -160,7 +160,8 @@ export class MetricsHttpServer {
       }
       this.px.signalWhenReadable(fd);
       const s = this.open(fd, Buffer.alloc(0));
-      if (this.sessions.size > MAX_SESSIONS) {
+      // closing connections (bounded by LINGER_MS) do not count: they are served already
+      if ([...this.sessions.values()].filter((x) => x.lingering === undefined).length > MAX_SESSIONS) {
         this.send(s, encodeResponse({ status: 503, body: `Too many connections (at most ${MAX_SESSIONS}).\n` }, false, false), true);
       }
       this.readAll(s); // input that arrived before O_ASYNC was set raised no SIGIO

@@ -115,6 +115,29 @@ class KeepAlive {
   }
 }
 
+/** Sends `input` on a fresh connection and reads until the master closes it (or `timeoutMs`). */
+function exchangeRaw(address: string, input: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const [host, port] = address.split(":");
+    const s = net.connect({ host: host!, port: Number(port) });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no close within ${timeoutMs}ms; got ${JSON.stringify(Buffer.concat(chunks).toString().slice(0, 300))}`));
+    }, timeoutMs);
+    s.on("connect", () => s.write(input));
+    s.on("data", (d: Buffer) => chunks.push(d));
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    });
+  });
+}
+
 for (const mode of MODES) {
   describe(`metrics [${mode}]`, () => {
     test("show metrics and GET /metrics parse and move: a killed worker, reloads good and bad, generations; counters survive the re-exec", e2e(mode, async (bed) => {
@@ -249,6 +272,35 @@ for (const mode of MODES) {
       await expectReloaded(steward);
       await steward.waitForLine(/Metrics listener tcp:\/\/127\.0\.0\.1:\d+ closed: no longer configured/);
       assert.equal(await connectError(`tcp://${m.address}`), "ECONNREFUSED");
+    }));
+
+    test("bad clients: pipelined requests, an oversized head, garbage, too many connections; the master keeps serving", e2e(mode, async (bed) => {
+      const m = await startMetricsMaster(bed);
+      const pipelined = await exchangeRaw(m.address, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      assert.deepEqual([...pipelined.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((x) => x[1]), ["200", "404"]);
+      assert.match(await exchangeRaw(m.address, `GET /metrics HTTP/1.1\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`), /^HTTP\/1\.1 431 /);
+      assert.match(await exchangeRaw(m.address, "\x00\x01\x02 hello\r\n\r\n"), /^HTTP\/1\.1 400 /);
+      assert.match(await exchangeRaw(m.address, "GET /metrics HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"), /^HTTP\/1\.1 400 /);
+
+      // 40 connections held open: those beyond 32 are told 503 and closed; the others stay served
+      const [host, port] = m.address.split(":");
+      const held = await Promise.all(Array.from({ length: 40 }, () => new Promise<{ socket: net.Socket; text: () => string }>((resolve, reject) => {
+        const socket = net.connect({ host: host!, port: Number(port) });
+        let text = "";
+        socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+        socket.on("error", () => {});
+        socket.on("connect", () => resolve({ socket, text: () => text }));
+        socket.on("error", reject);
+      })));
+      bed.onCleanup(() => held.forEach((h) => h.socket.destroy()));
+      await waitUntil(() => held.filter((h) => /^HTTP\/1\.1 503 /.test(h.text())).length === 8, 10_000, () => `8 connections told 503: ${held.map((h) => h.text().slice(0, 12)).join("|")}`);
+      const served = held.find((h) => h.text() === "")!;
+      served.socket.write("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+      await waitUntil(() => /^HTTP\/1\.1 200 [^]*steward_master_open_fds \d+\n$/.test(served.text()), 10_000, "a held connection within the limit is served");
+      for (const h of held) h.socket.destroy();
+      await waitUntil(async () => (await request(`tcp://${m.address}`, "/metrics")).status === 200, 10_000, "served again once the connections closed");
+      assert.equal(value(await scrape(m), "steward_reloads_total"), 0);
+      assert.equal(m.steward.exit, undefined, "the master kept running");
     }));
 
     test("a bad [metrics] bind is a one-line configuration error; a taken port fails the start in one line", e2e(mode, async (bed) => {
