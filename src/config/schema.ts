@@ -7,13 +7,14 @@
 import { resolve } from "node:path";
 import { type Draft, type Placed, reportClashes } from "./draft.ts";
 import { GLOBAL_KEYS, readGlobal } from "./global.ts";
+import { buildMetrics, METRICS_KEYS, metricsClash } from "./metrics.ts";
 import { type IdDatabase, systemIds } from "./ids.ts";
 import { applyOverrides } from "./overrides.ts";
 import { type KeyPath, type LineFinder, ProblemList } from "./problems.ts";
 import { readCommand, readEnv } from "./process.ts";
 import { buildListener, buildMasterCli, type FieldReporter, LISTEN_KEYS, MASTER_CLI_KEYS } from "./sockets.ts";
 import { suggest } from "./suggest.ts";
-import type { Config, ConfigOverrides, ConfigProblem, ConfigResult, ProgramConfig } from "./types.ts";
+import type { Config, ConfigOverrides, ConfigProblem, ConfigResult, MetricsConfig, ProgramConfig } from "./types.ts";
 import { isTable, ON_FAILURE, parseChoice, parseName, parsePath } from "./values.ts";
 
 export interface ValidateContext {
@@ -32,12 +33,13 @@ export interface ValidateContext {
 }
 
 const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
-  "": ["global", "listen", "worker", "program", "master-cli"],
+  "": ["global", "listen", "worker", "program", "master-cli", "metrics"],
   global: GLOBAL_KEYS,
   listen: LISTEN_KEYS,
   worker: ["command", "cwd", "env"],
   program: ["name", "command", "cwd", "env", "start-on-reload", "on-failure"],
   "master-cli": MASTER_CLI_KEYS,
+  metrics: METRICS_KEYS,
 };
 
 export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult {
@@ -65,6 +67,9 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
     problems.inFile(["worker", "command"], "required (give [worker] command = [...] or a command after --)");
   }
   reportClashes(draft, problems);
+  const metrics = read.metrics(root.metrics);
+  const metricsProblem = metrics && metricsClash(metrics, draft);
+  if (metricsProblem) problems.inFile(["metrics", "bind"], metricsProblem, metrics.bind);
   if (!problems.empty || draft.worker.command === undefined) return { ok: false, problems: inFileOrder(problems.problems) };
   const config: Config = {
     ...(ctx.file === undefined ? {} : { file: ctx.file }),
@@ -77,6 +82,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
     },
     program: draft.program.map((entry) => entry.value),
     masterCli: draft.masterCli.map((entry) => entry.value),
+    ...(metrics ? { metrics } : {}),
   };
   return { ok: true, config };
 }
@@ -149,6 +155,11 @@ class SectionReader {
       if (built !== undefined) entries.push({ value: built, path: [section, index] });
     });
     return entries;
+  }
+
+  metrics(value: unknown): MetricsConfig | undefined {
+    const table = this.table(value, ["metrics"]);
+    return table && buildMetrics(table, (problem, ...got) => this.problems.inFile(["metrics", "bind"], problem, ...got));
   }
 
   worker(value: unknown): Draft["worker"] {

@@ -57,6 +57,13 @@ export interface MasterCliConfig {
   level: CliLevel;
 }
 
+/** `[metrics]`: where Prometheus text is served over HTTP (absent: nowhere) */
+export interface MetricsConfig {
+  /** `HOST:PORT` or `[V6]:PORT` */
+  bind: string;
+  address: ListenAddress;
+}
+
 export interface GlobalConfig {
   workers: number;
   ready: ReadyMode;
@@ -85,6 +92,7 @@ export interface Config {
   worker: WorkerConfig;
   program: ProgramConfig[];
   masterCli: MasterCliConfig[];
+  metrics?: MetricsConfig;
 }
 
 /**

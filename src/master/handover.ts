@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/types.ts";
 import type { HandedSession } from "../mcli/server.ts";
+import type { HandedMetrics } from "../metrics/endpoint.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterState, ProcessEntry } from "./state.ts";
 import type { HandedUserDirs } from "./userdirs.ts";
@@ -62,6 +63,8 @@ export interface Handover {
   pidfile?: string;
   /** directories and notify sockets of children that run as another user (master/userdirs.ts) */
   userDirs?: HandedUserDirs;
+  /** the metrics' counters, and the `[metrics]` listener with its connections (metrics/endpoint.ts) */
+  metrics?: HandedMetrics;
 }
 
 export function encodeHandover(h: Handover): string {

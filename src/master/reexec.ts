@@ -82,6 +82,7 @@ export class Reloader {
     }
     this.busy = true;
     host.cli.reloadStarted();
+    host.metrics.reloadBegan();
     if (requester) this.requester = requester;
     host.log.beginLoad();
     host.log.notice(`Reloading (${origin})`);
@@ -153,11 +154,13 @@ export class Reloader {
       ...(early ? { early } : {}),
       ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
       ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
+      metrics: host.metrics.prepareExec(),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
       this.signals.release(Reloader.HELD_SIGNALS);
       host.cli.execFailed(this.requester?.session);
+      host.metrics.execFailed();
       if (early) host.supervisor.abandonEarly(early.generation);
       this.failed(reason);
     };
@@ -205,6 +208,7 @@ export class Reloader {
 
   private finish(ok: boolean): void {
     this.busy = false;
+    this.host.metrics.reloadEnded(ok);
     this.host.settleSoon();
     const requester = this.requester;
     this.requester = undefined;

@@ -19,6 +19,7 @@ import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
 import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
+import { holdsListener } from "../workers/holding.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { parentOf, takeLauncherFd, writeLine } from "./files.ts";
@@ -26,6 +27,7 @@ import { makeRunDir, readPrivateFile, verifyRunDir } from "./rundir.ts";
 import { Pidfile, type PreparedPidfile } from "./pidfile.ts";
 import { UserDirs } from "./userdirs.ts";
 import { CliServer } from "../mcli/server.ts";
+import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { Reloader } from "./reexec.ts";
@@ -50,6 +52,7 @@ export class MasterHost {
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  readonly metrics: MetricsEndpoint;
   /** sd_notify to the service manager (a no-op without --systemd) */
   notifier: Notifier = NO_NOTIFIER;
   notify!: NotifyReceiver;
@@ -92,6 +95,12 @@ export class MasterHost {
     }, 1000);
   }
 
+  /** Whether `pid` (or a descendant) holds one of the master's listeners, read from /proc now; undefined: no listener, or cannot tell. */
+  holdsListener(pid: number): boolean | undefined {
+    const inodes = new Set(this.listeners.list().map((l) => l.inode).filter((inode) => inode !== ""));
+    return inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+  }
+
   /** Tells a -D launcher the first generation is ready, and lets it go. */
   private releaseLauncher(): void {
     if (this.launcherFd === undefined) return;
@@ -124,6 +133,7 @@ export class MasterHost {
     this.cliListeners = new ListenerRegistry(this.px);
     const view = masterView(this);
     this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.metrics = new MetricsEndpoint(this.px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
     this.reloader = new Reloader(this);
@@ -304,6 +314,9 @@ export class MasterHost {
       oldGone: () => {
         if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
       },
+      workerStarted: () => this.metrics.workerStarted(),
+      exited: (p, ws) => this.metrics.processExited(p, ws),
+      restarting: (p) => this.metrics.restarting(p),
     }, programPlan);
   }
 
@@ -327,14 +340,28 @@ export class MasterHost {
     }
   }
 
-  private installSignals(): void {
-    const rt = this.runtime;
-    rt.onSignal("SIGCHLD", () => this.reapAll());
-    rt.onSignal("SIGIO", () => {
+  private ioHooked = false;
+
+  /**
+   * Routes SIGIO to the master's sockets. It must exist before any descriptor is put in
+   * O_ASYNC mode: SIGIO's default action would end the master. The callback runs on the
+   * event loop, after the synchronous start or takeover that hooked it.
+   */
+  private hookIo(): void {
+    if (this.ioHooked) return;
+    this.ioHooked = true;
+    this.runtime.onSignal("SIGIO", () => {
       this.notify?.drain();
       this.userDirs?.drain();
       this.cli.service();
+      this.metrics.service();
     });
+  }
+
+  private installSignals(): void {
+    const rt = this.runtime;
+    rt.onSignal("SIGCHLD", () => this.reapAll());
+    this.hookIo();
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
     for (const sig of forward) this.signals.on(sig, () => this.supervisor.signal(sig));
     for (const sig of ["SIGHUP", "SIGUSR2"] as const) this.signals.on(sig, () => this.reloader.request(sig));
@@ -345,6 +372,7 @@ export class MasterHost {
   cleanup(): void {
     this.cli.closeAll();
     this.cliListeners.closeAll();
+    this.metrics.closeAll();
     this.listeners.closeAll();
     this.notify?.close();
     this.userDirs?.close();
@@ -385,6 +413,7 @@ export class MasterHost {
     this.userDirs.signalWhenReadable();
     // 5. The master CLI.
     this.syncCliListeners(config.masterCli);
+    this.metrics.sync(config.metrics);
     this.notify = NotifyReceiver.open(this.px, this.notifyPath, (from, fields) => this.supervisor.notified(from, fields));
     // 6. The first generation.
     this.supervisor.start();
@@ -429,6 +458,7 @@ export class MasterHost {
     }
     this.notifyPath = handover.notify.path;
     this.log.restoreLoad(handover.loadLines);
+    this.hookIo(); // before the CLI listeners and sessions are put back in O_ASYNC mode
     for (const l of handover.cli.listeners) {
       const c = handover.options.config.masterCli.find((m) => listenerKey(m.address) === l.key);
       if (!c) {
@@ -443,6 +473,8 @@ export class MasterHost {
     const oldConfig = handover.options.config;
     this.supervisor = this.makeSupervisor(oldConfig, this.planFor(oldConfig));
     this.installSignals();
+    // after the SIGIO handler exists: O_ASYNC on a descriptor without one would end the master
+    this.metrics.adopt(handover.metrics, handover.options.config.metrics, this.state.reloads);
     this.notify = NotifyReceiver.adopt(this.px, handover.notify.fd, handover.notify.path, (from, fields) =>
       this.supervisor.notified(from, fields),
     );
@@ -463,6 +495,7 @@ export class MasterHost {
     this.notify.drain();
     this.userDirs.drain();
     this.cli.service(); // connections that waited in the backlog during the exec
+    this.metrics.service();
     // a stop signal that reached this image while it started is handled now, as if it had
     // arrived during the reload
     this.signals.open();
@@ -512,6 +545,11 @@ export class MasterHost {
           this.syncCliListeners(opts.config.masterCli);
         } catch (e) {
           this.log.warn(`Master CLI: ${(e as Error).message}`);
+        }
+        try {
+          this.metrics.sync(opts.config.metrics);
+        } catch (e) {
+          this.log.warn(`Metrics: ${(e as Error).message}`);
         }
       } else {
         this.pidfile.discard(this.pendingPidfile);

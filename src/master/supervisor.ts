@@ -57,6 +57,10 @@ export interface SupervisorHooks {
   oldGone?(): void;
   /** the master begins to stop */
   stopping?(): void;
+  /** events counted by the metrics (metrics/endpoint.ts) */
+  workerStarted?(p: ProcessEntry): void;
+  exited?(p: ProcessEntry, ws: WaitStatus): void;
+  restarting?(p: ProcessEntry): void;
 }
 
 /** How a worker is built: the spawn plan for worker `id` of `generation`. */
@@ -203,6 +207,7 @@ export class Supervisor {
       ready: false,
     });
     this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
+    this.hooks.workerStarted?.(this.state.processes.get(pid)!);
     return pid;
   }
 
@@ -323,6 +328,7 @@ export class Supervisor {
     }
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
+    this.hooks.exited?.(p, ws);
     if (p.kind === "program") {
       this.programExited(p, ws);
       this.maybeFinish();
@@ -388,7 +394,9 @@ export class Supervisor {
         this.log.warn(`${label}; restarting it in ${formatDuration(decision.delay)} (on-failure = restart)`);
         r.timer = this.ports.after(decision.delay, () => {
           r.timer = undefined;
-          if (this.state.phase !== "stopping") respawn();
+          if (this.state.phase === "stopping") return;
+          this.hooks.restarting?.(p);
+          respawn();
         });
         return;
       }

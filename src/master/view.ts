@@ -7,7 +7,6 @@ import { basename, join } from "node:path";
 import process from "node:process";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
-import { holdsListener } from "../workers/holding.ts";
 import type { MasterHost } from "./run.ts";
 import { uidOf } from "./userdirs.ts";
 
@@ -56,9 +55,7 @@ export function masterView(host: MasterHost): MasterView {
       return uid === undefined || uid === host.px.fn.getuid() ? path : host.userDirs.socketOf(uid, basename(path));
     },
     rssKiB,
-    holdsListener: (pid) => {
-      const inodes = new Set(host.listeners.list().map((l) => l.inode).filter((inode) => inode !== ""));
-      return inodes.size === 0 ? undefined : holdsListener(pid, inodes);
-    },
+    holdsListener: (pid) => host.holdsListener(pid),
+    metricsText: () => host.metrics.text(),
   };
 }

@@ -27,6 +27,8 @@ export interface MasterView {
    * from /proc now; undefined when the master has no listener or it cannot tell.
    */
   holdsListener(pid: number): boolean | undefined;
+  /** `show metrics`: the Prometheus text exposition */
+  metricsText(): string;
 }
 
 interface Command {
@@ -169,6 +171,7 @@ const COMMANDS: Command[] = [
     run: (v, _s, args) => (args[0] === "json" ? showProcJson(v) : showProc(v)),
   },
   { words: ["show", "listeners"], level: "operator", help: "show listeners: fd, name, address and kind of each listener", run: (v) => v.listenerLines().join("\n") },
+  { words: ["show", "metrics"], level: "operator", help: "show metrics: counters and gauges in the Prometheus text format", run: (v) => v.metricsText() },
   { words: ["show", "startup-logs"], level: "operator", help: "show startup-logs: the log of the latest load attempt", run: (v) => v.startupLogs().join("\n") },
   {
     words: ["show", "env"],

@@ -1,5 +1,5 @@
 /**
- * `show proc` and `show proc json` show a current worker that holds none of its listeners
+ * `show proc`, `show proc json` and `show metrics` show a current worker that holds none of its listeners
  * (issue 9, finding 9; src/workers/holding.ts): it keeps running and stays `ready`, but
  * connections would wait in the backlog for it. Read from /proc when the command runs.
  */
@@ -42,6 +42,11 @@ for (const mode of MODES) {
 
       const table = parseShowProc((await socat(admin, "show proc\n")).stdout);
       assert.deepEqual(table.workers.map((w) => [Number(w[0]), w[5]]), [[first!.pid, "[not listening]"], [second!.pid, undefined]]);
+      // the metrics say it too: steward_worker_listening 0 for it, 1 for the other
+      const [metrics] = replies((await socat(admin, "show metrics\n")).stdout);
+      const listening = [...metrics!.matchAll(/^steward_worker_listening\{id="\d+",generation="\d+",pid="(\d+)"\} (\d)$/gm)]
+        .map((m) => [Number(m[1]), Number(m[2])]);
+      assert.deepEqual(listening.sort((a, b) => a[0]! - b[0]!), [[first!.pid, 0], [second!.pid, 1]].sort((a, b) => a[0]! - b[0]!));
       // the port is served by the other worker alone
       for (let i = 0; i < 6; i++) assert.equal((await ask(http.url)).pid, second!.pid);
     }));

@@ -182,6 +182,7 @@ function fakeView(state = fakeState()): FakeView {
     cliSocketOf: (p) => `/nonexistent/steward-test/${p.pid}.sock`,
     rssKiB: (pid) => (pid === MASTER_PID ? 2048 : 1024),
     holdsListener: () => true,
+    metricsText: () => "# HELP steward_reloads_total Reloads that succeeded.\n# TYPE steward_reloads_total counter\nsteward_reloads_total 3\n",
   };
 }
 
@@ -328,6 +329,13 @@ describe("command runner", () => {
     assert.equal(env, "Permission denied");
     assert.equal(hard, "Permission denied");
     assert.deepEqual(view.reloads, [false]);
+  });
+
+  test("show metrics: the Prometheus text at operator level, refused at user level", async () => {
+    const [text] = await run(fakeView(), session("operator"), "show metrics");
+    assert.equal(text, "# HELP steward_reloads_total Reloads that succeeded.\n# TYPE steward_reloads_total counter\nsteward_reloads_total 3\n");
+    const [denied] = await run(fakeView(), session("user"), "show metrics");
+    assert.equal(denied, "Permission denied");
   });
 
   test("admin level: env, hard-reload; lowering the level sticks", async () => {
