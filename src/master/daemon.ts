@@ -39,7 +39,9 @@ export async function launchDaemon(self: { path: string; prefix: string[] }, arg
         lines.push(line);
       }
     });
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": the master may have exited before the launcher has read the last
+    // of its log from the pipe; "close" comes once the pipe is drained too.
+    child.on("close", (code, signal) => {
       if (ready) return;
       for (const line of lines) stderr(line);
       resolve(code ?? (signal ? 128 + (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 }) as Record<string, number>)[signal]! : 1));
