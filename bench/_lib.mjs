@@ -15,8 +15,8 @@ export function requireBinary() {
 }
 
 /** Starts steward in its own process group; resolves once `ready` matches a stderr line. */
-export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {} } = {}) {
-  return startLogged(binary, args, { ready, timeoutMs, env }).then((r) => ({ ...r, port: portOf(r.lines) }));
+export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {}, bin = binary } = {}) {
+  return startLogged(bin, args, { ready, timeoutMs, env }).then((r) => ({ ...r, port: portOf(r.lines) }));
 }
 
 export function portOf(lines) {

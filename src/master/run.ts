@@ -16,7 +16,8 @@ import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
-import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
+import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
+import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
@@ -38,6 +39,8 @@ export class StartError extends Error {}
 /** Everything one master image holds; one instance per process image. */
 export class MasterHost {
   readonly px: Posix;
+  /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
+  private starter?: ChildStarter;
   readonly pid: number;
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
@@ -237,7 +240,7 @@ export class MasterHost {
         const t = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(t) };
       },
-      spawn: (child) => this.px.spawn(shimSpawnRequest(this.runtime.self, child, this.pid, SIGKILL)),
+      spawn: (child) => (this.starter ??= new ChildStarter(this.px, this.runtime, this.pid, SIGKILL)).spawn(child),
       kill: (target, sig) => this.px.kill(target, sig),
       isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,
