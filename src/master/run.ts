@@ -40,7 +40,7 @@ export class StartError extends Error {}
 export class MasterHost {
   readonly px: Posix;
   /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
-  private starter?: ChildStarter;
+  private readonly starter: ChildStarter;
   readonly pid: number;
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
@@ -103,6 +103,7 @@ export class MasterHost {
     this.px = new Posix(runtime.libc);
     this.pid = this.px.pid();
     this.launcherFd = takeLauncherFd(this.px);
+    this.starter = new ChildStarter(this.px, runtime, this.pid, SIGKILL);
     this.log = createLogger({
       level: opts?.logLevel ?? 3,
       pid: () => this.pid,
@@ -240,7 +241,7 @@ export class MasterHost {
         const t = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(t) };
       },
-      spawn: (child) => (this.starter ??= new ChildStarter(this.px, this.runtime, this.pid, SIGKILL)).spawn(child),
+      spawn: (child) => this.starter.spawn(child),
       kill: (target, sig) => this.px.kill(target, sig),
       isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,

@@ -57,25 +57,30 @@ export interface ChildStarterRuntime {
 }
 
 export class ChildStarter {
-  /** the helper's memfd; undefined: not loaded yet; null: none, or it cannot run here */
-  private fd: number | null | undefined;
+  /** the helper's memfd; null: none, or it cannot run here */
+  private fd: number | null;
 
+  /**
+   * Loads the helper at once, so that every master image holds its memfd from its start
+   * (a new image after a reload may adopt workers the previous one started, and start none).
+   */
   constructor(
     private readonly px: Posix,
     private readonly runtime: ChildStarterRuntime,
     private readonly masterPid: number,
     private readonly deathSignal: number,
   ) {
-    if (runtime.execHelper === undefined) this.fd = null;
-  }
-
-  /** Whether children are started through the native helper (false until the first start). */
-  get native(): boolean {
-    return typeof this.fd === "number";
+    this.fd = null;
+    if (runtime.execHelper === undefined) return;
+    try {
+      this.fd = helperMemfd(px, new Uint8Array(readFileSync(runtime.execHelper)));
+    } catch {
+      // no memfd here: the shim does the same, only slower
+    }
   }
 
   spawn(child: ChildSpec): number {
-    const fd = this.helperFd();
+    const fd = this.fd;
     const shim = () => this.px.spawn(shimSpawnRequest(this.runtime.self, child, this.masterPid, this.deathSignal));
     if (fd === null) return shim();
     try {
@@ -90,16 +95,5 @@ export class ChildStarter {
       this.fd = null;
       return pid;
     }
-  }
-
-  private helperFd(): number | null {
-    if (this.fd === undefined) {
-      try {
-        this.fd = helperMemfd(this.px, new Uint8Array(readFileSync(this.runtime.execHelper!)));
-      } catch {
-        this.fd = null; // no memfd here: the shim does the same, only slower
-      }
-    }
-    return this.fd;
   }
 }

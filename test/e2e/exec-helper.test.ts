@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import process from "node:process";
 import { describe, test } from "node:test";
 import { e2e, fixture, MODES, serving } from "./_harness.ts";
 
@@ -51,6 +52,12 @@ for (const mode of MODES) {
         assert.deepEqual(held, [], "from source, children start through the JavaScript shim");
       }
       for (const w of workers) assert.deepEqual(helperMemfds(w.pid), [], `worker ${w.pid} holds no steward-exec memfd`);
+
+      // a reload re-executes the master: the old image's memfd goes with it, the new image has its own
+      const first = await steward.ready();
+      process.kill(steward.pid, "SIGUSR2");
+      await steward.waitForLine(/Loading success\./, 15_000, first.line.index + 1);
+      assert.equal(helperMemfds(steward.pid).length, mode === "binary" ? 1 : 0, `steward-exec memfds after a reload${steward.log()}`);
     }));
   });
 }
