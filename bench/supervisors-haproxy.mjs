@@ -15,7 +15,8 @@
 // (bench/reload-under-load.mjs explains the reloader: re-send after 250 ms without a
 // `Reloading` line, HAProxy's SIGUSR2 gate after its wait-mode re-exec). Master peak RSS:
 // the highest VmHWM read just before each signal and just after each `Loading success.`
-// (both masters re-execute on a reload, which resets VmHWM, so this is per image).
+// (both masters re-execute on a reload, which resets VmHWM, so this is per image). Each run
+// also prints when each master's own log lines came, p50 from the signal.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
 //          [--modes idle,close,keepalive] [--idle-reloads N]
@@ -103,6 +104,12 @@ const sides = {
   steward: (tag) => ({
     reloading: /: Reloading \(/,
     failure: /: Reload failed/,
+    steps: [
+      ["'Reloading'", /: Reloading \(/],
+      ["worker started", /: Worker \d+ \(\d+\) started/],
+      ["'re-executed'", /: Master re-executed/],
+      ["worker ready", /: Worker \d+ \(\d+\) is ready/],
+    ],
     async start(onLine) {
       const cfg = join(workDir, `${tag}-steward.cfg`);
       writeFileSync(cfg, haproxyConfig("fd@3"));
@@ -121,6 +128,10 @@ const sides = {
   haproxy: (tag) => ({
     reloading: /: Reloading HAProxy/,
     failure: /Loading failure|Reload failed|waitpid mode/,
+    steps: [
+      ["'Reloading HAProxy'", /: Reloading HAProxy/],
+      ["'New worker forked'", /: New worker \(\d+\) forked/],
+    ],
     async start(onLine) {
       const port = await freePort();
       const cfg = join(workDir, `${tag}-haproxy.cfg`);
@@ -153,6 +164,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
     const o = outstanding;
     if (!o) return;
     if (side.reloading.test(line)) o.seen = true;
+    side.steps.forEach(([, re], i) => re.test(line) && !o.marks.has(i) && o.marks.set(i, t));
     if (/Loading success\./.test(line)) o.done({ ok: true, t });
     else if (side.failure.test(line)) o.done({ ok: false, t, line });
   });
@@ -160,7 +172,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
   const rss0 = kib(pid, "VmRSS");
   let peakHwm = kib(pid, "VmHWM");
   const reload = async () => {
-    const o = { seen: false, sentAt: performance.now() };
+    const o = { seen: false, sentAt: performance.now(), marks: new Map() };
     const result = new Promise((r) => (o.done = r));
     outstanding = o;
     peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
@@ -177,7 +189,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
     outstanding = undefined;
     peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
     if (r.ok) await side.gate();
-    return { ...r, latency: r.t - o.sentAt };
+    return { ...r, latency: r.t - o.sentAt, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
   };
 
   let load;
@@ -191,12 +203,13 @@ async function runCell(sideName, mode, intervalMs, tag) {
     await sleep(Math.min(500, intervalMs));
   }
   const latencies = [];
+  const steps = side.steps.map(() => []);
   const failures = [];
   const endAt = performance.now() + (mode === "idle" ? Infinity : opt.seconds * 1000);
   for (let i = 0; mode === "idle" ? i < opt.idleReloads : performance.now() < endAt; i++) {
     const sentAt = performance.now();
     const r = await reload();
-    if (r.ok) latencies.push(r.latency);
+    if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
     else failures.push(r.line);
     const next = Math.max(sentAt + intervalMs, performance.now());
     if (next >= endAt) break;
@@ -205,7 +218,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
   const w = load ? await load : undefined;
   const rss1 = kib(pid, "VmRSS");
   await side.stop();
-  return { side: sideName, mode, intervalMs, latencies, failures, w, rss0, rss1, peakHwm };
+  return { side: sideName, mode, intervalMs, latencies, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, peakHwm };
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
@@ -236,6 +249,7 @@ for (let round = 1; round <= opt.repeats; round++) {
           `; master RSS ${f0(r.rss0 / 1024)}->${f0(r.rss1 / 1024)} MiB, peak ${f0(r.peakHwm / 1024)} MiB` +
           (r.failures.length ? `; ${r.failures[0]}` : ""),
       );
+      console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}`);
     }
   }
 }
