@@ -87,9 +87,9 @@ export function percentile(xs, p) {
  * goes to `onLine(line, tMs)` (tMs = performance.now() when read) and into `lines`.
  * Resolves once `ready` matches a line; rejects on exit or after `timeoutMs`.
  */
-export function startLogged(cmd, args, { ready, timeoutMs = 30000, env = {}, onLine = () => {}, stdout = "ignore" } = {}) {
+export function startLogged(cmd, args, { ready, timeoutMs = 30000, env = {}, onLine = () => {}, stdout = "ignore", detached = true } = {}) {
   const t0 = performance.now();
-  const child = spawn(cmd, args, { stdio: ["ignore", stdout, "pipe"], detached: true, env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, { stdio: ["ignore", stdout, "pipe"], detached, env: { ...process.env, ...env } });
   const lines = [];
   let buf = "";
   let settled = false;
