@@ -19,7 +19,9 @@
 // also prints when each master's own log lines came, p50 from the signal.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
-//          [--modes idle,close,keepalive] [--idle-reloads N]
+//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
+// --baseline BIN: a third side, another steward build (e.g. one from before a change)
+// supervising the same HAProxy, in the same rotation.
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -27,7 +29,7 @@ import { join } from "node:path";
 import { binary, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
-const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20 };
+const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const next = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -35,11 +37,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--intervals") opt.intervals = next().split(",").map(Number);
   else if (a === "--modes") opt.modes = next().split(",");
   else if (a === "--idle-reloads") opt.idleReloads = Number(next());
+  else if (a === "--baseline") opt.baseline = next();
   else if (/^\d+(\.\d+)?$/.test(a)) opt.seconds = Number(a);
   else usage(`unknown argument ${a}`);
 }
 function usage(msg) {
-  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N]`);
+  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]`);
   process.exit(2);
 }
 if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x > 0)) || !(opt.idleReloads >= 1)) usage("bad number");
@@ -51,6 +54,8 @@ const workDir = mkdtempSync(join(tmpdir(), "steward-supervisors-bench-"));
 const stewardBin = join(workDir, "steward");
 copyFileSync(binary, stewardBin);
 chmodSync(stewardBin, 0o755);
+const baselineBin = join(workDir, "steward-baseline");
+if (opt.baseline) copyFileSync(opt.baseline, baselineBin), chmodSync(baselineBin, 0o755);
 
 // ---- bounded: every process started here is in its own group and killed at the end ----
 const started = new Set();
@@ -100,8 +105,7 @@ const kib = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status(
 const usr2Caught = (pid) => (BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(status(pid))?.[1] ?? "0"}`) & (1n << 11n)) !== 0n;
 
 /** A master under test; start() -> { pid, port }. */
-const sides = {
-  steward: (tag) => ({
+const stewardSide = (bin) => (tag) => ({
     reloading: /: Reloading \(/,
     failure: /: Reload failed/,
     steps: [
@@ -111,10 +115,10 @@ const sides = {
       ["worker ready", /: Worker \d+ \(\d+\) is ready/],
     ],
     async start(onLine) {
-      const cfg = join(workDir, `${tag}-steward.cfg`);
+      const cfg = join(workDir, `${tag}-${bin === stewardBin ? "steward" : "baseline"}.cfg`);
       writeFileSync(cfg, haproxyConfig("fd@3"));
       const args = ["-l", "http=tcp://127.0.0.1:0", "-n", "1", "--stop-signal", "SIGUSR1", "--", "haproxy", "-db", "-f", cfg];
-      this.s = await startLogged(stewardBin, args, { ready: /Loading success\./, onLine });
+      this.s = await startLogged(bin, args, { ready: /Loading success\./, onLine });
       track(this.s.child);
       return { pid: this.s.child.pid, port: portOf(this.s.lines) };
     },
@@ -124,7 +128,10 @@ const sides = {
       // SIGKILL after its own grace) before it exits
       return stopGroup(this.s.child);
     },
-  }),
+});
+const sides = {
+  steward: stewardSide(stewardBin),
+  ...(opt.baseline ? { baseline: stewardSide(baselineBin) } : {}),
   haproxy: (tag) => ({
     reloading: /: Reloading HAProxy/,
     failure: /Loading failure|Reload failed|waitpid mode/,
@@ -238,7 +245,10 @@ const results = [];
 let k = 0;
 for (let round = 1; round <= opt.repeats; round++) {
   for (const { mode, iv } of cells) {
-    const order = k++ % 2 === 0 ? ["steward", "haproxy"] : ["haproxy", "steward"];
+    // each side first, in turn: ABBA with two sides, a rotation with three
+    const names = Object.keys(sides);
+    const order = names.length === 2 ? (k % 2 === 0 ? names : [...names].reverse()) : names.map((_, i) => names[(i + k) % names.length]);
+    k++;
     for (const s of order) {
       const r = await runCell(s, mode, iv, `r${round}-${mode}-${iv}`);
       results.push(r);
@@ -255,8 +265,8 @@ for (let round = 1; round <= opt.repeats; round++) {
 }
 
 const stat = (xs, fmt = f0) => (xs.length ? `${fmt(median(xs))} (${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))})` : "-");
-console.log(`\nsummary: medians over ${opt.repeats} round(s) (min-max); ratio = steward ÷ haproxy of the medians`);
-console.log(`${"".padEnd(34)}${"steward".padEnd(22)}${"haproxy -W".padEnd(22)}ratio`);
+console.log(`\nsummary: medians over ${opt.repeats} round(s) (min-max); ratio = steward (or baseline) ÷ haproxy of the medians${opt.baseline ? `; baseline ${opt.baseline}` : ""}`);
+console.log(`${"".padEnd(34)}${"steward".padEnd(22)}${"haproxy -W".padEnd(22)}${"ratio".padEnd(8)}${opt.baseline ? `${"baseline".padEnd(22)}ratio` : ""}`);
 for (const { mode, iv } of cells) {
   const of = (s) => results.filter((r) => r.side === s && r.mode === mode && r.intervalMs === iv);
   const name = mode === "idle" ? `idle, ${opt.idleReloads} reloads ${iv} ms apart` : `${mode === "close" ? "new conn/request" : "keep-alive"}, every ${iv} ms`;
@@ -272,8 +282,9 @@ for (const { mode, iv } of cells) {
   for (const [label, fn] of rows) {
     const a = fn(of("steward"));
     const b = fn(of("haproxy"));
-    const ratio = median(b) ? f2(median(a) / median(b)) : "-";
-    console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio}`);
+    const c = opt.baseline ? fn(of("baseline")) : undefined;
+    const ratio = (x) => (median(b) ? f2(median(x) / median(b)) : "-");
+    console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c).padEnd(22)}${ratio(c)}` : ""}`);
   }
 }
 process.exit(0);
