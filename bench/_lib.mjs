@@ -15,8 +15,8 @@ export function requireBinary() {
 }
 
 /** Starts steward in its own process group; resolves once `ready` matches a stderr line. */
-export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {} } = {}) {
-  return startLogged(binary, args, { ready, timeoutMs, env }).then((r) => ({ ...r, port: portOf(r.lines) }));
+export function startSteward(args, { ready = /Loading success\./, timeoutMs = 30000, env = {}, bin = binary } = {}) {
+  return startLogged(bin, args, { ready, timeoutMs, env }).then((r) => ({ ...r, port: portOf(r.lines) }));
 }
 
 export function portOf(lines) {
@@ -87,9 +87,9 @@ export function percentile(xs, p) {
  * goes to `onLine(line, tMs)` (tMs = performance.now() when read) and into `lines`.
  * Resolves once `ready` matches a line; rejects on exit or after `timeoutMs`.
  */
-export function startLogged(cmd, args, { ready, timeoutMs = 30000, env = {}, onLine = () => {}, stdout = "ignore" } = {}) {
+export function startLogged(cmd, args, { ready, timeoutMs = 30000, env = {}, onLine = () => {}, stdout = "ignore", detached = true } = {}) {
   const t0 = performance.now();
-  const child = spawn(cmd, args, { stdio: ["ignore", stdout, "pipe"], detached: true, env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, { stdio: ["ignore", stdout, "pipe"], detached, env: { ...process.env, ...env } });
   const lines = [];
   let buf = "";
   let settled = false;

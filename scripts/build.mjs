@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildExecHelper } from "./exec-helper.mjs";
 import { hostTarget, TARGETS } from "./targets.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,6 +29,10 @@ const bin = (name) => join(root, "node_modules", ".bin", name);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: "inherit" });
 
 if (!process.env.STEWARD_BUILD_ONLY_BINARY) run(bin("unbuild"), []);
+// The native exec helper (src/workers/exec-helper.c), embedded as a file of its own
+// (Bun.embeddedFiles; src/runtime/bun.ts finds it by name).
+const arch = TARGETS[target]?.arch ?? process.arch;
+const helper = buildExecHelper(root, join(root, "dist", ".exec-helper", target, "steward-exec-helper"), arch);
 // Memory of the compiled master (bench/memory-cpu.mjs) and start-up of the exec shim:
 // --splitting: each mode (exec shim, CLI, master) parses and evaluates only its own chunks;
 // --bytecode (needs --format=esm for main.ts's top-level await): no parsing at start-up;
@@ -49,7 +54,8 @@ run(bin("bun"), [
   `--define=__STEWARD_TARGET__=${JSON.stringify(target)}`,
   `--define=__STEWARD_BUILD_TIME__=${JSON.stringify(buildTime)}`,
   join(root, "src", "main.ts"),
+  ...(helper ? [helper] : []),
   "--outfile",
   outfile,
 ]);
-console.log(`built ${outfile} (version ${version}, target ${target})`);
+console.log(`built ${outfile} (version ${version}, target ${target}${helper ? ", native exec helper" : ", no native exec helper"})`);

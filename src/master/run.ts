@@ -17,7 +17,8 @@ import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
-import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
+import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
+import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
@@ -46,6 +47,8 @@ export class StartError extends Error {}
 /** Everything one master image holds; one instance per process image. */
 export class MasterHost {
   readonly px: Posix;
+  /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
+  private readonly starter: ChildStarter;
   readonly pid: number;
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
@@ -118,6 +121,7 @@ export class MasterHost {
     this.px = new Posix(runtime.libc);
     this.pid = this.px.pid();
     this.launcherFd = takeLauncherFd(this.px);
+    this.starter = new ChildStarter(this.px, runtime, this.pid, SIGKILL);
     this.log = createLogger({
       level: opts?.logLevel ?? 3,
       pid: () => this.pid,
@@ -260,7 +264,7 @@ export class MasterHost {
         const t = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(t) };
       },
-      spawn: (child) => this.px.spawn(shimSpawnRequest(this.runtime.self, child, this.pid, SIGKILL)),
+      spawn: (child) => this.starter.spawn(child),
       kill: (target, sig) => this.px.kill(target, sig),
       isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
       parentOf,

@@ -6,12 +6,15 @@ export function createBunRuntime(): Runtime {
   // In a compiled executable Bun.main lives in the embedded file system (/$bunfs/...).
   const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:/~BUN/");
   const path = process.execPath;
+  // scripts/build.mjs embeds the helper as a file of its own: /$bunfs/root/steward-exec-helper-HASH.
+  const helper = compiled ? Bun.embeddedFiles.find((f) => (f as Blob & { name: string }).name.startsWith("steward-exec-helper")) : undefined;
   return {
     name: "bun",
     libc: bindLibcBun(),
     args: process.argv.slice(2),
     self: { path, prefix: compiled ? [] : [Bun.main] },
     compiled,
+    ...(helper ? { execHelper: `${Bun.main.slice(0, Bun.main.lastIndexOf("/"))}/${(helper as Blob & { name: string }).name}` } : {}),
     onSignal(signal: SignalName, handler: () => void) {
       process.on(signal, handler);
     },

@@ -35,6 +35,8 @@ export interface Runtime {
   readonly self: { path: string; prefix: string[] };
   /** true when running as a single compiled executable */
   readonly compiled: boolean;
+  /** path of the native exec helper embedded in this executable (workers/native-shim.ts), if it carries one */
+  readonly execHelper?: string;
   /** calls `handler` on each delivery of `signal`; the runtime no longer applies the default action */
   onSignal(signal: SignalName, handler: () => void): void;
   exit(code: number): never;

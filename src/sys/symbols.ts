@@ -34,6 +34,7 @@ export const LIBC_SYMBOLS = {
   close: { args: ["i32"], returns: "i32" },
   close_range: { args: ["u32", "u32", "i32"], returns: "i32" },
   dup2: { args: ["i32", "i32"], returns: "i32" },
+  memfd_create: { args: ["buffer", "u32"], returns: "i32" },
   // files
   umask: { args: ["u32"], returns: "u32" },
   chmod: { args: ["buffer", "u32"], returns: "i32" },

@@ -1,8 +1,9 @@
 /**
  * Spawn plans: what a child gets (argv, environment, descriptor table), as plain data
  * built by pure functions. Every child is started through steward's own exec shim
- * (`steward __exec`), which does in the child what must happen between fork and exec
- * (LISTEN_PID, parent-death signal, identity) and then execs the real command.
+ * (`steward __exec`, or the native helper of native-shim.ts), which does in the child what
+ * must happen between fork and exec (LISTEN_PID, parent-death signal, identity) and then
+ * execs the real command.
  */
 import type { SpawnRequest } from "../sys/posix.ts";
 

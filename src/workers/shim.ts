@@ -5,6 +5,8 @@
  * an empty signal mask, and a descriptor table of
  * exactly 0, 1, 2 and the listeners (the runtime this shim runs on marks inherited
  * descriptors close-on-exec at start-up and opens its own, so both are fixed here).
+ * A compiled executable that carries the native exec helper (exec-helper.c, native-shim.ts)
+ * starts children through that instead: the two take the same steps and print the same lines.
  */
 import type { Posix } from "../sys/posix.ts";
 import { SysError } from "../sys/errors.ts";

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { decodeSockAddr, encodeSockAddr, ipv6Bytes } from "../../src/sys/sockaddr.ts";
 import { blockedAcceptFd, epollWatchesInode } from "../../src/workers/readiness.ts";
 import { EXEC_PLAN_VAR, inheritedEnv, shimSpawnRequest, workerEnv } from "../../src/workers/plan.ts";
+import { helperSpawnRequest } from "../../src/workers/native-shim.ts";
 import { parseNotifyMessage } from "../../src/notify/receiver.ts";
 import { exitStatusOf, isNormalExit } from "../../src/master/policy.ts";
 import { formatLine, parseLogLevel } from "../../src/log.ts";
@@ -97,6 +98,23 @@ describe("spawn plans", () => {
       listenFds: 2,
       label: "worker 1",
     });
+  });
+  test("through the native helper: its memfd passed after the listeners and executed from there, the plan in argv", () => {
+    const req = helperSpawnRequest(
+      11,
+      { label: "worker 1", path: "/usr/bin/node", argv: ["node", "s.js"], env: { A: "1" }, fds: [7, 9], cwd: "/srv", uid: 65534, gid: 65533 },
+      42,
+      9,
+    );
+    assert.equal(req.path, "/proc/self/fd/5");
+    assert.deepEqual(req.passFds, [7, 9, 11]);
+    assert.deepEqual(req.argv, ["steward-exec", "42", "9", "2", "65534", "65533", "worker 1", "/usr/bin/node", "node", "s.js"]);
+    assert.deepEqual(req.env, { A: "1" });
+    assert.equal(req.cwd, "/srv");
+    assert.equal(req.ownProcessGroup, true);
+    const unchanged = helperSpawnRequest(3, { label: "program 'a'", path: "/bin/a", argv: ["a"], env: {}, fds: [] }, 1, 15);
+    assert.deepEqual(unchanged.argv.slice(0, 8), ["steward-exec", "1", "15", "0", "", "", "program 'a'", "/bin/a"]);
+    assert.equal(unchanged.path, "/proc/self/fd/3");
   });
 });
 

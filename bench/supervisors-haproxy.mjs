@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+// Two supervisors of the very same worker code, side by side: HAProxy 2.6 reloading itself
+// (`haproxy -W -S sock -f cfg`, its own master) against steward supervising HAProxy as its
+// worker (`steward -l tcp://127.0.0.1:0 -n 1 --stop-signal SIGUSR1 -- haproxy -db -f cfg`,
+// the frontend on `bind fd@3`). Both configurations are the same except the bind line;
+// HAProxy answers every request itself (`http-request return`), no backend, so nothing
+// but the two supervisors differs.
+//
+// Cells: idle (no load, reloads 200 ms apart), then wrk -t2 -c50 in both client modes
+// (new connection per request with `Connection: close`, and keep-alive) with a reload
+// every 200 ms and every 50 ms. Every cell runs both sides, alternated (ABBA...), for
+// --repeats rounds; the summary prints medians over rounds (min-max) and steward ÷ HAProxy.
+//
+// Reload latency = SIGUSR2 sent -> `Loading success.` read from that master's stderr
+// (bench/reload-under-load.mjs explains the reloader: re-send after 250 ms without a
+// `Reloading` line, HAProxy's SIGUSR2 gate after its wait-mode re-exec). Master peak RSS:
+// the highest VmHWM read just before each signal and just after each `Loading success.`
+// (both masters re-execute on a reload, which resets VmHWM, so this is per image). Each run
+// also prints when each master's own log lines came, p50 from the signal.
+//
+// Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
+//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
+// --baseline BIN: a third side, another steward build (e.g. one from before a change)
+// supervising the same HAProxy, in the same rotation.
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { binary, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+
+const argv = process.argv.slice(2);
+const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  const next = () => argv[++i] ?? usage(`${a} needs a value`);
+  if (a === "--repeats") opt.repeats = Number(next());
+  else if (a === "--intervals") opt.intervals = next().split(",").map(Number);
+  else if (a === "--modes") opt.modes = next().split(",");
+  else if (a === "--idle-reloads") opt.idleReloads = Number(next());
+  else if (a === "--baseline") opt.baseline = next();
+  else if (/^\d+(\.\d+)?$/.test(a)) opt.seconds = Number(a);
+  else usage(`unknown argument ${a}`);
+}
+function usage(msg) {
+  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]`);
+  process.exit(2);
+}
+if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x > 0)) || !(opt.idleReloads >= 1)) usage("bad number");
+for (const m of opt.modes) if (!["idle", "close", "keepalive"].includes(m)) usage(`unknown mode ${m}`);
+
+requireBinary();
+const workDir = mkdtempSync(join(tmpdir(), "steward-supervisors-bench-"));
+// The master re-executes its own file on each reload: run a private copy.
+const stewardBin = join(workDir, "steward");
+copyFileSync(binary, stewardBin);
+chmodSync(stewardBin, 0o755);
+const baselineBin = join(workDir, "steward-baseline");
+if (opt.baseline) copyFileSync(opt.baseline, baselineBin), chmodSync(baselineBin, 0o755);
+
+// ---- bounded: every process started here is in its own group and killed at the end ----
+const started = new Set();
+const track = (c) => (started.add(c), c.once("exit", () => started.delete(c)), c);
+process.on("exit", () => {
+  for (const c of started) {
+    try {
+      process.kill(-c.pid, "SIGKILL");
+    } catch {}
+  }
+  rmSync(workDir, { recursive: true, force: true });
+});
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
+const cellsPlanned = opt.repeats * 2 * (opt.modes.filter((m) => m !== "idle").length * opt.intervals.length);
+const budgetMs = cellsPlanned * (opt.seconds + 40) * 1000 + opt.repeats * 2 * (opt.idleReloads + 30) * 1000;
+setTimeout(() => {
+  console.error(`supervisors-haproxy: over the time budget (${(budgetMs / 1000).toFixed(0)} s): killing everything started`);
+  process.exit(3);
+}, budgetMs).unref();
+
+function haproxyConfig(bind) {
+  return [
+    "global",
+    "    hard-stop-after 30s",
+    "defaults",
+    "    mode http",
+    "    timeout connect 5s",
+    "    timeout client 30s",
+    "    timeout server 30s",
+    "    timeout http-keep-alive 5s",
+    "    option idle-close-on-response",
+    "frontend fe",
+    `    bind ${bind}`,
+    '    http-request return status 200 content-type text/plain string "hello"',
+    "",
+  ].join("\n");
+}
+
+const status = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return "";
+  }
+};
+const kib = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status(pid))?.[1] ?? NaN);
+const usr2Caught = (pid) => (BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(status(pid))?.[1] ?? "0"}`) & (1n << 11n)) !== 0n;
+
+/** A master under test; start() -> { pid, port }. */
+const stewardSide = (bin) => (tag) => ({
+    reloading: /: Reloading \(/,
+    failure: /: Reload failed/,
+    steps: [
+      ["'Reloading'", /: Reloading \(/],
+      ["worker started", /: Worker \d+ \(\d+\) started/],
+      ["'re-executed'", /: Master re-executed/],
+      ["worker ready", /: Worker \d+ \(\d+\) is ready/],
+    ],
+    async start(onLine) {
+      const cfg = join(workDir, `${tag}-${bin === stewardBin ? "steward" : "baseline"}.cfg`);
+      writeFileSync(cfg, haproxyConfig("fd@3"));
+      const args = ["-l", "http=tcp://127.0.0.1:0", "-n", "1", "--stop-signal", "SIGUSR1", "--", "haproxy", "-db", "-f", cfg];
+      this.s = await startLogged(bin, args, { ready: /Loading success\./, onLine });
+      track(this.s.child);
+      return { pid: this.s.child.pid, port: portOf(this.s.lines) };
+    },
+    gate: async () => true,
+    stop() {
+      // steward's workers are in their own groups; steward stops them (stop-signal, then
+      // SIGKILL after its own grace) before it exits
+      return stopGroup(this.s.child);
+    },
+});
+const sides = {
+  steward: stewardSide(stewardBin),
+  ...(opt.baseline ? { baseline: stewardSide(baselineBin) } : {}),
+  haproxy: (tag) => ({
+    reloading: /: Reloading HAProxy/,
+    failure: /Loading failure|Reload failed|waitpid mode/,
+    steps: [
+      ["'Reloading HAProxy'", /: Reloading HAProxy/],
+      ["'New worker forked'", /: New worker \(\d+\) forked/],
+    ],
+    async start(onLine) {
+      const port = await freePort();
+      const cfg = join(workDir, `${tag}-haproxy.cfg`);
+      writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
+      this.h = await startLogged("haproxy", ["-W", "-S", join(workDir, `${tag}.sock`), "-f", cfg], { ready: /Loading success\./, onLine });
+      track(this.h.child);
+      await this.gate();
+      return { pid: this.h.child.pid, port };
+    },
+    /** HAProxy 2.6 ignores SIGUSR2 for ~10-20 ms after `Loading success.` (wait-mode re-exec). */
+    async gate() {
+      const end = performance.now() + 1000;
+      while (performance.now() < end) {
+        if (usr2Caught(this.h.child.pid)) return true;
+        await sleep(1);
+      }
+      return false;
+    },
+    stop() {
+      return stopGroup(this.h.child);
+    },
+  }),
+};
+
+/** One side, one cell: start, reload every `intervalMs` for the duration (under wrk unless idle), stop. */
+async function runCell(sideName, mode, intervalMs, tag) {
+  const side = sides[sideName](tag);
+  let outstanding;
+  const { pid, port } = await side.start((line, t) => {
+    const o = outstanding;
+    if (!o) return;
+    if (side.reloading.test(line)) o.seen = true;
+    side.steps.forEach(([, re], i) => re.test(line) && !o.marks.has(i) && o.marks.set(i, t));
+    if (/Loading success\./.test(line)) o.done({ ok: true, t });
+    else if (side.failure.test(line)) o.done({ ok: false, t, line });
+  });
+  await sleep(500);
+  const rss0 = kib(pid, "VmRSS");
+  let peakHwm = kib(pid, "VmHWM");
+  const reload = async () => {
+    const o = { seen: false, sentAt: performance.now(), marks: new Map() };
+    const result = new Promise((r) => (o.done = r));
+    outstanding = o;
+    peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
+    process.kill(pid, "SIGUSR2");
+    let r;
+    for (let resent = 0; ; resent++) {
+      r = await Promise.race([result, sleep(250).then(() => null)]);
+      if (r || o.seen) break;
+      if (resent >= 20) return { ok: false, line: "no 'Reloading' line after 20 signals" };
+      o.sentAt = performance.now();
+      process.kill(pid, "SIGUSR2");
+    }
+    r ??= await Promise.race([result, sleep(30000).then(() => ({ ok: false, line: "no outcome within 30 s" }))]);
+    outstanding = undefined;
+    peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
+    if (r.ok) await side.gate();
+    return { ...r, latency: r.t - o.sentAt, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
+  };
+
+  let load;
+  if (mode !== "idle") {
+    const args = ["-t2", "-c50", `-d${opt.seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
+    const w = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
+    let out = "";
+    w.stdout.on("data", (d) => (out += d));
+    w.stderr.on("data", (d) => (out += d));
+    load = new Promise((resolve) => w.on("exit", () => resolve(parseWrk(out))));
+    await sleep(Math.min(500, intervalMs));
+  }
+  const latencies = [];
+  const steps = side.steps.map(() => []);
+  const failures = [];
+  const endAt = performance.now() + (mode === "idle" ? Infinity : opt.seconds * 1000);
+  for (let i = 0; mode === "idle" ? i < opt.idleReloads : performance.now() < endAt; i++) {
+    const sentAt = performance.now();
+    const r = await reload();
+    if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
+    else failures.push(r.line);
+    const next = Math.max(sentAt + intervalMs, performance.now());
+    if (next >= endAt) break;
+    await sleep(next - performance.now());
+  }
+  const w = load ? await load : undefined;
+  const rss1 = kib(pid, "VmRSS");
+  await side.stop();
+  return { side: sideName, mode, intervalMs, latencies, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, peakHwm };
+}
+
+const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const errorsOf = (w) => (w ? w.connect + w.read + w.write + w.timeout + w.non2xx : 0);
+const p = (xs, q) => (xs.length ? percentile(xs, q) : NaN);
+
+const haproxyVersion = /version (\S+)/.exec(execFileSync("haproxy", ["-v"], { encoding: "utf8", timeout: 5000 }))?.[1] ?? "?";
+console.log(`supervisors on the same worker: HAProxy ${haproxyVersion} on both sides, ${opt.repeats} alternated round(s), wrk -t2 -c50 -d${opt.seconds}s`);
+console.log(`  haproxy  haproxy -W -S <sock> -f <cfg>                     (bind 127.0.0.1:PORT)`);
+console.log(`  steward  steward -l http=tcp://127.0.0.1:0 -n 1 --stop-signal SIGUSR1 -- haproxy -db -f <cfg>   (bind fd@3)`);
+console.log(`  binary ${binary}; latency = SIGUSR2 -> 'Loading success.' on the master's stderr; loadavg ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
+
+const cells = [];
+for (const mode of opt.modes) for (const iv of mode === "idle" ? [200] : opt.intervals) cells.push({ mode, iv });
+const results = [];
+let k = 0;
+for (let round = 1; round <= opt.repeats; round++) {
+  for (const { mode, iv } of cells) {
+    // each side first, in turn: ABBA with two sides, a rotation with three
+    const names = Object.keys(sides);
+    const order = names.length === 2 ? (k % 2 === 0 ? names : [...names].reverse()) : names.map((_, i) => names[(i + k) % names.length]);
+    k++;
+    for (const s of order) {
+      const r = await runCell(s, mode, iv, `r${round}-${mode}-${iv}`);
+      results.push(r);
+      const w = r.w;
+      console.log(
+        `[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms ${s.padEnd(8)} reloads ${r.latencies.length} (failed ${r.failures.length}) p50 ${f0(p(r.latencies, 50))} p99 ${f0(p(r.latencies, 99))} ms` +
+          (w ? `; ${f0(w.rps)} req/s, errors ${errorsOf(w)} (connect ${w.connect} read ${w.read} write ${w.write} timeout ${w.timeout} non-2xx ${w.non2xx})` : "") +
+          `; master RSS ${f0(r.rss0 / 1024)}->${f0(r.rss1 / 1024)} MiB, peak ${f0(r.peakHwm / 1024)} MiB` +
+          (r.failures.length ? `; ${r.failures[0]}` : ""),
+      );
+      console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}`);
+    }
+  }
+}
+
+const stat = (xs, fmt = f0) => (xs.length ? `${fmt(median(xs))} (${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))})` : "-");
+console.log(`\nsummary: medians over ${opt.repeats} round(s) (min-max); ratio = steward (or baseline) ÷ haproxy of the medians${opt.baseline ? `; baseline ${opt.baseline}` : ""}`);
+console.log(`${"".padEnd(34)}${"steward".padEnd(22)}${"haproxy -W".padEnd(22)}${"ratio".padEnd(8)}${opt.baseline ? `${"baseline".padEnd(22)}ratio` : ""}`);
+for (const { mode, iv } of cells) {
+  const of = (s) => results.filter((r) => r.side === s && r.mode === mode && r.intervalMs === iv);
+  const name = mode === "idle" ? `idle, ${opt.idleReloads} reloads ${iv} ms apart` : `${mode === "close" ? "new conn/request" : "keep-alive"}, every ${iv} ms`;
+  console.log(name);
+  const rows = [
+    ["reload p50 ms", (rs) => rs.map((r) => p(r.latencies, 50))],
+    ["reload p99 ms", (rs) => rs.map((r) => p(r.latencies, 99))],
+    ["reloads done", (rs) => rs.map((r) => r.latencies.length)],
+    ["failed reloads", (rs) => rs.map((r) => r.failures.length)],
+    ...(mode === "idle" ? [] : [["req/s", (rs) => rs.map((r) => r.w.rps)], ["errors (socket + non-2xx)", (rs) => rs.map((r) => errorsOf(r.w))]]),
+    ["master peak RSS MiB", (rs) => rs.map((r) => r.peakHwm / 1024)],
+  ];
+  for (const [label, fn] of rows) {
+    const a = fn(of("steward"));
+    const b = fn(of("haproxy"));
+    const c = opt.baseline ? fn(of("baseline")) : undefined;
+    const ratio = (x) => (median(b) ? f2(median(x) / median(b)) : "-");
+    console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c).padEnd(22)}${ratio(c)}` : ""}`);
+  }
+}
+process.exit(0);
