@@ -4,7 +4,7 @@
  * Hand-written because the listener must be the master's own FFI socket, kept open across
  * execve with its accepted connections and serviced on SIGIO like the master CLI
  * (mcli/server.ts): neither runtime's HTTP server can adopt such a descriptor
- * (Bun.serve and Deno.serve have no fd option) or hand its connections to a new image.
+ * (neither Bun's nor Deno's native server takes a descriptor) or hand its connections to a new image.
  *
  * Invariants: every descriptor is non-blocking with O_ASYNC, so nothing polls while no
  * client is there; one request is answered at a time per connection (a pipelining client
