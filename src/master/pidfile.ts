@@ -60,6 +60,12 @@ export class Pidfile {
       if (previous) this.remove();
       return;
     }
+    // The previous configuration's pidfile goes first: whoever sees the new one appear
+    // (a service manager, a script) never sees both.
+    if (previous && previous !== prepared.path) {
+      rmSync(previous, { force: true });
+      this.written = undefined;
+    }
     try {
       renameSync(prepared.tmp, prepared.path);
     } catch (e) {
@@ -67,7 +73,6 @@ export class Pidfile {
       throw problem(prepared.path, e);
     }
     this.written = prepared.path;
-    if (previous && previous !== prepared.path) rmSync(previous, { force: true });
   }
 
   /** A load that prepared `prepared` failed: its temporary file goes. */
