@@ -7,6 +7,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
+import { processTree } from "../workers/proctree.ts";
 import type { MasterHost } from "./run.ts";
 
 /** The socket a worker or program may serve forwarded CLI commands on (its STEWARD_CLI_SOCKET). */
@@ -48,5 +49,6 @@ export function masterView(host: MasterHost): MasterView {
       ),
     cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
     rssKiB,
+    descendantsOf: (pid) => processTree.descendantsOf(pid),
   };
 }

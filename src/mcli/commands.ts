@@ -20,6 +20,8 @@ export interface MasterView {
   /** the socket a worker may serve forwarded commands on */
   cliSocketOf(p: ProcessEntry): string;
   rssKiB(pid: number): number | undefined;
+  /** every descendant of a worker or program (pre-fork servers' children), by PID */
+  descendantsOf?(pid: number): number[];
 }
 
 interface Command {
@@ -102,6 +104,7 @@ export function showProcJson(view: MasterView): string {
     status: p.status ?? statusOf(p),
     role: p.role,
     rss: (view.rssKiB(p.pid) ?? 0) * 1024,
+    children: view.descendantsOf?.(p.pid) ?? [],
   });
   return JSON.stringify({
     master: {
