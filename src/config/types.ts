@@ -3,6 +3,8 @@
  * Durations are milliseconds; signals are numbers; modes are numbers (octal parsed).
  */
 
+import type { SocketDialect } from "../workers/dialects.ts";
+
 export type OnFailure = "exit" | "restart" | "ignore";
 export type CliLevel = "admin" | "operator" | "user";
 
@@ -33,6 +35,8 @@ export interface WorkerConfig {
   command: string[];
   cwd?: string;
   env: Record<string, string>;
+  /** socket-passing variables set beside LISTEN_* (SPEC §11.1) */
+  socketEnv?: SocketDialect[];
 }
 
 export interface ProgramConfig {

@@ -18,6 +18,7 @@ import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
 import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
+import { withListeners } from "../workers/dialects.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { makeRunDir, parentOf, takeLauncherFd, writeLine, writePidfile } from "./files.ts";
@@ -134,14 +135,15 @@ export class MasterHost {
       return b;
     });
     const dir = this.runDir;
+    const applied = withListeners(command, config.worker.env, config.worker.socketEnv ?? [], bound, this.pid);
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: command,
+      argv: applied.argv,
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
       env: workerEnv({
         masterEnv: process.env,
-        configEnv: config.worker.env,
+        configEnv: applied.env,
         listenerNames: bound.map((l) => l.name),
         workerId: id,
         generation,
