@@ -71,10 +71,15 @@ interface Restart {
   history: RestartHistory;
 }
 
-/** `accepting` readiness is polled quickly while workers are young, then more slowly. */
+/**
+ * `accepting` readiness is polled quickly while workers are young (interpreted servers
+ * take seconds to boot), then more slowly; and never for more than a quarter of the
+ * master's time: the next poll waits at least three times as long as the last one took.
+ */
 const ACCEPT_POLL_FAST_MS = 5;
-const ACCEPT_POLL_FAST_FOR_MS = 500;
+const ACCEPT_POLL_FAST_FOR_MS = 5_000;
 const ACCEPT_POLL_MS = 25;
+const ACCEPT_POLL_DUTY_FACTOR = 3;
 const SIGKILL = 9;
 const SIGTERM = 15;
 
@@ -89,6 +94,8 @@ export class Supervisor {
   /** workers waiting to be observed ready (load or restart), by PID */
   private readonly waitingReady = new Set<number>();
   private pollTimer?: Timer;
+  /** how long the last readiness poll took (ms) */
+  private pollCost = 0;
   /** restart state by `worker:ID` or `program:NAME` */
   private readonly restarts = new Map<string, Restart>();
   private hardStopTimer?: Timer;
@@ -239,11 +246,14 @@ export class Supervisor {
     if (this.pollTimer) return;
     const now = this.ports.now();
     const young = [...this.waitingReady].some((pid) => now - (this.state.processes.get(pid)?.startedAt ?? 0) < ACCEPT_POLL_FAST_FOR_MS);
-    this.pollTimer = this.ports.after(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, () => {
+    const delay = Math.max(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, this.pollCost * ACCEPT_POLL_DUTY_FACTOR);
+    this.pollTimer = this.ports.after(delay, () => {
       this.pollTimer = undefined;
+      const began = this.ports.now();
       for (const pid of [...this.waitingReady]) {
         if (this.ports.isAccepting(pid)) this.markReady(pid);
       }
+      this.pollCost = this.ports.now() - began;
       if (this.waitingReady.size > 0 && this.state.phase !== "stopping") this.schedulePoll();
     });
   }
