@@ -23,6 +23,7 @@ import {
   killQuietly,
   MODES,
   request,
+  ROOT,
   sleep,
   type Steward,
   type TestBed,
@@ -80,6 +81,8 @@ http {
     }
 }
 `;
+
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
 
 /** One [[listen]] named http, on `port` (0: any). */
 const listen = (port: number) => [{ name: "http", bind: `tcp://127.0.0.1:${port}` }];
@@ -143,6 +146,17 @@ const SERVERS: Server[] = [
       });
     },
     body: /hello from nginx/,
+  },
+  {
+    name: "Node (node:http, listen({ fd: 3 }))",
+    config: (_bed, port) => toml({ listen: listen(port), worker: { command: fixture("http-worker.cjs"), env: { DRAIN: "1" } } }),
+    body: /"pid":\d+/,
+  },
+  {
+    name: "Deno (node:http, listen({ fd: 3 }))",
+    config: (_bed, port) =>
+      toml({ listen: listen(port), worker: { command: [DENO, "run", "--allow-env", join(FIXTURES, "deno-http.ts")] } }),
+    body: /hello from deno/,
   },
   {
     name: "Rust (std only, poll(2) on fd 3)",
