@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { descendantsOf, PYTHON } from "./_extra.ts";
+import { childrenOf, cliRequest, descendantsOf, PYTHON } from "./_extra.ts";
 import {
   e2e,
   FIXTURES,
@@ -296,6 +296,21 @@ for (const mode of MODES) {
       await waitUntil(() => fds() === before, 2_000, () => `master descriptors: ${before} before the calls, ${fds()} after`);
       steward.signal("SIGTERM");
       await steward.expectExit(0, 10_000);
+    }));
+
+    test("show proc json lists a pre-fork worker's children (gunicorn --workers 2)", e2e(mode, async (bed) => {
+      const cli = bed.path("admin.sock");
+      const steward = bed.startWith(gunicorn([])(bed, 0), "steward.toml", { args: ["-S", cli] });
+      await steward.waitForLine(own(steward, "Loading success\\."), 20_000);
+      const [worker] = steward.started();
+      // gunicorn forks its workers after it is up: wait until both are there
+      await waitUntil(() => childrenOf(worker!.pid).length === 2, 10_000, () => `two gunicorn workers below ${worker!.pid}`);
+      const proc = JSON.parse(await cliRequest(cli, "show proc json")) as { workers: Array<{ pid: number; children: number[] }> };
+      assert.equal(proc.workers.length, 1);
+      assert.equal(proc.workers[0]!.pid, worker!.pid);
+      assert.deepEqual([...proc.workers[0]!.children].sort(), childrenOf(worker!.pid).sort());
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 30_000);
     }));
 
     test("a pre-fork server whose children accept on sockets of their own is not ready (exit 1 after ready-timeout)", e2e(mode, async (bed) => {
