@@ -298,6 +298,24 @@ for (const mode of MODES) {
       await steward.expectExit(0, 10_000);
     }));
 
+    test("EXTEND_TIMEOUT_USEC= (systemd-notify) gives a worker more than ready-timeout", e2e(mode, async (bed) => {
+      const steward = bed.startWith(toml({ global: { ready: "notify", "ready-timeout": "1s" }, worker: { command: fixture("notify-extend.sh") } }));
+      await steward.waitForLine(/Worker 1 \(\d+\) extended its ready-timeout by 4s/, 15_000);
+      await steward.ready(15_000);
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 10_000);
+    }));
+
+    test("MAINPID= names a process that speaks for the worker after it left the worker's tree", e2e(mode, async (bed) => {
+      const steward = bed.startWith(toml({ global: { ready: "notify", "ready-timeout": "5s" }, worker: { command: fixture("notify-mainpid.sh") } }));
+      const { match } = await steward.waitForLine(/notify-mainpid: MAINPID=(\d+)/, 15_000);
+      const [worker] = steward.started();
+      assert.ok(!descendantsOf(worker!.pid).includes(Number(match[1])), `${match[1]} is still below the worker`);
+      await steward.ready(15_000);
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 10_000);
+    }));
+
     test("show proc json lists a pre-fork worker's children (gunicorn --workers 2)", e2e(mode, async (bed) => {
       const cli = bed.path("admin.sock");
       const steward = bed.startWith(gunicorn([])(bed, 0), "steward.toml", { args: ["-S", cli] });
