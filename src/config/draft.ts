@@ -5,8 +5,7 @@
 
 import { type KeyPath, keyPathText, type ProblemList } from "./problems.ts";
 import { addressesClash } from "./sockets.ts";
-import type { SocketDialect } from "../workers/dialects.ts";
-import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig } from "./types.ts";
+import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig, SocketDialect } from "./types.ts";
 
 /** What the address checks need from a listener or a master-CLI entry. */
 type Socket = { bind: string; address: ListenAddress };

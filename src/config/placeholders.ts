@@ -2,7 +2,8 @@
  * `[worker] socket-env` and the `{fd:NAME}` placeholders of the worker's command and
  * environment (SPEC §11.1): a placeholder must name a configured listener.
  */
-import { SOCKET_DIALECTS, type SocketDialect, unknownFdNames } from "../workers/dialects.ts";
+import { SOCKET_DIALECTS, unknownFdNames } from "../workers/dialects.ts";
+import type { SocketDialect } from "./types.ts";
 import type { Draft } from "./draft.ts";
 import type { KeyPath, ProblemList } from "./problems.ts";
 import { parseChoice } from "./values.ts";

@@ -3,8 +3,6 @@
  * Durations are milliseconds; signals are numbers; modes are numbers (octal parsed).
  */
 
-import type { SocketDialect } from "../workers/dialects.ts";
-
 export type OnFailure = "exit" | "restart" | "ignore";
 export type CliLevel = "admin" | "operator" | "user";
 
@@ -30,6 +28,9 @@ export interface ListenerConfig {
   uid?: number;
   gid?: number;
 }
+
+/** socket-passing dialects a worker may ask for beside LISTEN_FDS (`[worker] socket-env`) */
+export type SocketDialect = "einhorn" | "server-starter" | "nginx";
 
 export interface WorkerConfig {
   command: string[];

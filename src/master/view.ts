@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { processTree } from "../workers/proctree.ts";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
-import { processTree } from "../workers/proctree.ts";
 import type { MasterHost } from "./run.ts";
 
 /** The socket a worker or program may serve forwarded CLI commands on (its STEWARD_CLI_SOCKET). */
@@ -47,8 +47,8 @@ export function masterView(host: MasterHost): MasterView {
       new Promise<string>((resolve) =>
         host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
       ),
+    descendantsOf: (pid) => processTree.descendantsOf(pid),
     cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
     rssKiB,
-    descendantsOf: (pid) => processTree.descendantsOf(pid),
   };
 }

@@ -4,8 +4,9 @@
  * listener's descriptor number into the worker's command line or environment. Pure.
  */
 
-export const SOCKET_DIALECTS = ["einhorn", "server-starter", "nginx"] as const;
-export type SocketDialect = (typeof SOCKET_DIALECTS)[number];
+import type { SocketDialect } from "../config/types.ts";
+
+export const SOCKET_DIALECTS: readonly SocketDialect[] = ["einhorn", "server-starter", "nginx"];
 
 /** A listener as a worker receives it. */
 export interface PassedListener {
