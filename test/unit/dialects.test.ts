@@ -49,27 +49,28 @@ describe("configuration", () => {
   const ids = idsFromText("root:x:0:0::/root:/bin/sh\n", "root:x:0:\n");
   const dir = mkdtempSync(join(tmpdir(), "steward-dialects-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const load = (text: string, overrides: ConfigOverrides = {}): ConfigResult => {
+  // awaited: loadConfig may be synchronous or return a promise
+  const load = async (text: string, overrides: ConfigOverrides = {}): Promise<ConfigResult> => {
     writeFileSync(join(dir, "s.toml"), text);
-    return loadConfig({ file: "s.toml", overrides, cwd: dir, ids });
+    return await loadConfig({ file: "s.toml", overrides, cwd: dir, ids });
   };
   const problems = (r: ConfigResult) => (r.ok ? [] : r.problems.map(formatProblem));
   const listen = `[[listen]]\nname = "http"\nbind = "tcp://127.0.0.1:0"\n`;
 
-  test("socket-env and a known placeholder load", () => {
-    const r = load(`${listen}[worker]\ncommand = ["uvicorn", "--fd", "{fd:http}"]\nsocket-env = ["einhorn", "nginx"]\n`);
+  test("socket-env and a known placeholder load", async () => {
+    const r = await load(`${listen}[worker]\ncommand = ["uvicorn", "--fd", "{fd:http}"]\nsocket-env = ["einhorn", "nginx"]\n`);
     assert.equal(r.ok, true, problems(r).join("\n"));
     if (r.ok) assert.deepEqual(r.config.worker.socketEnv, ["einhorn", "nginx"]);
   });
-  test("an unknown dialect and an unknown listener name: one line each, naming the value", () => {
-    const p = problems(load(`${listen}[worker]\ncommand = ["uvicorn", "--fd", "{fd:htp}"]\nsocket-env = ["nginx", "inetd"]\nenv = { X = "{fd:nope}" }\n`));
+  test("an unknown dialect and an unknown listener name: one line each, naming the value", async () => {
+    const p = problems(await load(`${listen}[worker]\ncommand = ["uvicorn", "--fd", "{fd:htp}"]\nsocket-env = ["nginx", "inetd"]\nenv = { X = "{fd:nope}" }\n`));
     assert.equal(p.length, 3, p.join("\n"));
     assert.ok(p.some((l) => /worker\.command\[2\].*\{fd:htp\} names no listener \(listeners: http\)/.test(l)), p.join("\n"));
     assert.ok(p.some((l) => /worker\.socket-env\[1\].*must be einhorn, server-starter or nginx.*inetd/.test(l)), p.join("\n"));
     assert.ok(p.some((l) => /worker\.env\.X.*\{fd:nope\}/.test(l)), p.join("\n"));
   });
-  test("a placeholder in a command given after -- is reported against the command line", () => {
-    const p = problems(load(listen, { command: ["srv", "{fd:web}"] }));
+  test("a placeholder in a command given after -- is reported against the command line", async () => {
+    const p = problems(await load(listen, { command: ["srv", "{fd:web}"] }));
     assert.equal(p.length, 1, p.join("\n"));
     assert.match(p[0]!, /\{fd:web\} names no listener/);
     assert.doesNotMatch(p[0]!, /s\.toml/);
