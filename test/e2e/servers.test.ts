@@ -107,11 +107,16 @@ after(() => {
   if (rustDir) rmSync(rustDir, { recursive: true, force: true });
 });
 
+/**
+ * gunicorn 20.1's arbiter may fork a worker just as SIGTERM arrives; that worker misses
+ * the signal and the arbiter waits `--graceful-timeout` (30 s by default) before it
+ * SIGKILLs it and exits 0. The tests bound that wait at 5 s.
+ */
 const gunicorn = (worker: string[]) => (bed: TestBed, port: number) => {
   bed.write("wsgi.py", WSGI);
   return toml({
     listen: listen(port),
-    worker: { command: ["/usr/bin/gunicorn", "--chdir", bed.dir, "--workers", "2", ...worker, "wsgi:app"] },
+    worker: { command: ["/usr/bin/gunicorn", "--chdir", bed.dir, "--workers", "2", "--graceful-timeout", "5", ...worker, "wsgi:app"] },
   });
 };
 
