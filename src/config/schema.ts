@@ -65,8 +65,8 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
   if (draft.worker.command === undefined && !draft.worker.commandInvalid) {
     problems.inFile(["worker", "command"], "required (give [worker] command = [...] or a command after --)");
   }
-  reportClashes(draft, problems);
   checkFdPlaceholders(draft, problems);
+  reportClashes(draft, problems);
   if (!problems.empty || draft.worker.command === undefined) return { ok: false, problems: inFileOrder(problems.problems) };
   const config: Config = {
     ...(ctx.file === undefined ? {} : { file: ctx.file }),

@@ -16,9 +16,9 @@ import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
+import { argvWithListeners, envWithListeners } from "../workers/dialects.ts";
 import { inheritedEnv, shimSpawnRequest, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { isAccepting } from "../workers/readiness.ts";
-import { withListeners } from "../workers/dialects.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { makeRunDir, parentOf, takeLauncherFd, writeLine, writePidfile } from "./files.ts";
@@ -135,15 +135,14 @@ export class MasterHost {
       return b;
     });
     const dir = this.runDir;
-    const applied = withListeners(command, config.worker.env, config.worker.socketEnv ?? [], bound, this.pid);
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: applied.argv,
+      argv: argvWithListeners(command, bound),
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
       env: workerEnv({
         masterEnv: process.env,
-        configEnv: applied.env,
+        configEnv: envWithListeners(config.worker, bound, this.pid),
         listenerNames: bound.map((l) => l.name),
         workerId: id,
         generation,

@@ -325,9 +325,9 @@ export class Supervisor {
       this.log.debug(`Reaped orphaned process ${ws.pid} (${describeExit(ws)})`);
       return;
     }
+    this.senders.forget(ws.pid);
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
-    this.senders.forget(ws.pid);
     if (p.kind === "program") {
       this.programExited(p, ws);
       this.maybeFinish();

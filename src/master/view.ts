@@ -42,12 +42,12 @@ export function masterView(host: MasterHost): MasterView {
         return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
       }),
     startupLogs: () => host.log.loadLines(),
+    descendantsOf: (pid) => processTree.descendantsOf(pid),
     env: () => ({ ...process.env }),
     reload: (session, hard) =>
       new Promise<string>((resolve) =>
         host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
       ),
-    descendantsOf: (pid) => processTree.descendantsOf(pid),
     cliSocketOf: (p) => cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name }),
     rssKiB,
   };

@@ -14,11 +14,11 @@ export interface MasterView {
   /** `show listeners` lines */
   listenerLines(): string[];
   startupLogs(): string[];
+  /** every descendant of a worker or program (pre-fork servers' children), by PID */
+  descendantsOf?(pid: number): number[];
   env(): Record<string, string | undefined>;
   /** runs a reload for this session; resolves with `Success=N`, `--` and the load's log */
   reload(session: Session, hard: boolean): Promise<string>;
-  /** every descendant of a worker or program (pre-fork servers' children), by PID */
-  descendantsOf?(pid: number): number[];
   /** the socket a worker may serve forwarded commands on */
   cliSocketOf(p: ProcessEntry): string;
   rssKiB(pid: number): number | undefined;

@@ -69,18 +69,19 @@ export function expandFdsInEnv(env: Record<string, string>, names: readonly stri
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, expandFds(v, names)]));
 }
 
-/** A worker's argv and configured environment with its listeners applied: placeholders expanded, dialects' variables added. */
-export function withListeners(
-  command: readonly string[],
-  env: Record<string, string>,
-  dialects: readonly SocketDialect[],
+/** A worker's argv with its listeners' `{fd:NAME}` placeholders expanded. */
+export function argvWithListeners(command: readonly string[], listeners: readonly { name: string }[]): string[] {
+  const names = listeners.map((l) => l.name);
+  return command.map((arg) => expandFds(arg, names));
+}
+
+/** A worker's configured environment with placeholders expanded and its dialects' variables added. */
+export function envWithListeners(
+  worker: { env: Record<string, string>; socketEnv?: readonly SocketDialect[] },
   listeners: readonly { name: string; url: string }[],
   masterPid: number,
-): { argv: string[]; env: Record<string, string> } {
+): Record<string, string> {
   const names = listeners.map((l) => l.name);
   const passed = listeners.map((l, i) => ({ name: l.name, url: l.url, fd: 3 + i }));
-  return {
-    argv: command.map((arg) => expandFds(arg, names)),
-    env: { ...expandFdsInEnv(env, names), ...socketEnv(dialects, passed, masterPid) },
-  };
+  return { ...expandFdsInEnv(worker.env, names), ...socketEnv(worker.socketEnv ?? [], passed, masterPid) };
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatProblem, idsFromText, loadConfig, type ConfigOverrides, type ConfigResult } from "../../src/config/index.ts";
-import { expandFds, socketEnv, unknownFdNames, withListeners } from "../../src/workers/dialects.ts";
+import { argvWithListeners, envWithListeners, expandFds, socketEnv, unknownFdNames } from "../../src/workers/dialects.ts";
 
 const listeners = [
   { name: "http", url: "tcp://127.0.0.1:8080", fd: 3 },
@@ -38,10 +38,9 @@ describe("{fd:NAME}", () => {
     assert.equal(expandFds("fd@{fd:admin},x{fd:http}", ["http", "admin"]), "fd@4,x3");
     assert.deepEqual(unknownFdNames("{fd:http} {fd:htp}", ["http"]), ["htp"]);
   });
-  test("withListeners applies placeholders to argv and env values and adds the dialects", () => {
-    const out = withListeners(["uvicorn", "--fd", "{fd:http}"], { HTTP_FD: "{fd:http}" }, ["nginx"], listeners.slice(0, 2), 7);
-    assert.deepEqual(out.argv, ["uvicorn", "--fd", "3"]);
-    assert.deepEqual(out.env, { HTTP_FD: "3", NGINX: "3;4;" });
+  test("a worker's argv and env values get their placeholders expanded, its env the dialects' variables", () => {
+    assert.deepEqual(argvWithListeners(["uvicorn", "--fd", "{fd:http}"], listeners.slice(0, 2)), ["uvicorn", "--fd", "3"]);
+    assert.deepEqual(envWithListeners({ env: { HTTP_FD: "{fd:http}" }, socketEnv: ["nginx"] }, listeners.slice(0, 2), 7), { HTTP_FD: "3", NGINX: "3;4;" });
   });
 });
 
