@@ -14,11 +14,14 @@ export DEBIAN_FRONTEND=noninteractive
 #   systemd           systemd-analyze verify on the shipped units; systemd-notify
 #   curl              HTTP requests from outside the test runner
 #   util-linux        unshare and setpriv (PID namespaces, identities)
-packages=(socat python3 wrk haproxy nginx-light gunicorn python3-uvicorn qemu-user libc6-arm64-cross systemd curl util-linux)
+#   libserver-starter-perl   Server::Starter, a socket-passing dialect the servers suite runs
+#   rustc             builds the servers suite's std-only Rust server (only when no rustc is on PATH)
+packages=(socat python3 wrk haproxy nginx-light gunicorn python3-uvicorn qemu-user libc6-arm64-cross systemd curl util-linux libserver-starter-perl)
 need=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
+command -v rustc >/dev/null || need+=(rustc)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)

@@ -5,7 +5,7 @@
 
 import { type KeyPath, keyPathText, type ProblemList } from "./problems.ts";
 import { addressesClash } from "./sockets.ts";
-import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig } from "./types.ts";
+import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig, SocketDialect } from "./types.ts";
 
 /** What the address checks need from a listener or a master-CLI entry. */
 type Socket = { bind: string; address: ListenAddress };
@@ -22,6 +22,9 @@ export interface Draft {
     commandInvalid: boolean;
     cwd?: string;
     env: Record<string, string>;
+    socketEnv?: SocketDialect[];
+    /** false when the command came from the command line (after --) */
+    commandFromFile?: boolean;
   };
   program: Placed<ProgramConfig>[];
   masterCli: Placed<MasterCliConfig>[];

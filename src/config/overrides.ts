@@ -40,6 +40,7 @@ export function applyOverrides(draft: Draft, overrides: ConfigOverrides, ctx: Ov
     } else {
       draft.worker.command = overrides.command;
       draft.worker.commandInvalid = false;
+      draft.worker.commandFromFile = false;
     }
   }
 }

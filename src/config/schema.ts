@@ -11,6 +11,7 @@ import { buildMetrics, METRICS_KEYS, metricsClash } from "./metrics.ts";
 import { type IdDatabase, systemIds } from "./ids.ts";
 import { applyOverrides } from "./overrides.ts";
 import { type KeyPath, type LineFinder, ProblemList } from "./problems.ts";
+import { checkFdPlaceholders, readSocketEnv } from "./placeholders.ts";
 import { readCommand, readEnv } from "./process.ts";
 import { buildListener, buildMasterCli, type FieldReporter, LISTEN_KEYS, MASTER_CLI_KEYS } from "./sockets.ts";
 import { suggest } from "./suggest.ts";
@@ -36,7 +37,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": ["global", "listen", "worker", "program", "master-cli", "metrics"],
   global: GLOBAL_KEYS,
   listen: LISTEN_KEYS,
-  worker: ["command", "cwd", "env"],
+  worker: ["command", "cwd", "env", "socket-env"],
   program: ["name", "command", "cwd", "env", "start-on-reload", "on-failure"],
   "master-cli": MASTER_CLI_KEYS,
   metrics: METRICS_KEYS,
@@ -66,6 +67,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
   if (draft.worker.command === undefined && !draft.worker.commandInvalid) {
     problems.inFile(["worker", "command"], "required (give [worker] command = [...] or a command after --)");
   }
+  checkFdPlaceholders(draft, problems);
   reportClashes(draft, problems);
   const metrics = read.metrics(root.metrics);
   const metricsProblem = metrics && metricsClash(metrics, draft);
@@ -79,6 +81,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
       command: draft.worker.command,
       ...(draft.worker.cwd === undefined ? {} : { cwd: draft.worker.cwd }),
       env: draft.worker.env,
+      ...(draft.worker.socketEnv === undefined ? {} : { socketEnv: draft.worker.socketEnv }),
     },
     program: draft.program.map((entry) => entry.value),
     masterCli: draft.masterCli.map((entry) => entry.value),
@@ -170,6 +173,7 @@ class SectionReader {
       commandInvalid: table.command !== undefined && command === undefined,
       cwd: this.directory(table.cwd, ["worker", "cwd"]),
       env: readEnv(table.env, ["worker", "env"], this.problems),
+      ...(table["socket-env"] === undefined ? {} : { socketEnv: readSocketEnv(table["socket-env"], ["worker", "socket-env"], this.problems) }),
     };
   }
 

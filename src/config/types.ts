@@ -31,10 +31,15 @@ export interface ListenerConfig {
   gid?: number;
 }
 
+/** socket-passing dialects a worker may ask for beside LISTEN_FDS (`[worker] socket-env`) */
+export type SocketDialect = "einhorn" | "server-starter" | "nginx";
+
 export interface WorkerConfig {
   command: string[];
   cwd?: string;
   env: Record<string, string>;
+  /** socket-passing variables set beside LISTEN_* (SPEC §11.1) */
+  socketEnv?: SocketDialect[];
 }
 
 export interface ProgramConfig {

@@ -17,6 +17,7 @@ import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
 import { resolveCommand } from "../workers/command.ts";
+import { argvWithListeners, envWithListeners } from "../workers/dialects.ts";
 import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
@@ -163,11 +164,11 @@ export class MasterHost {
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: command,
+      argv: argvWithListeners(command, bound),
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
       env: workerEnv({
         masterEnv: process.env,
-        configEnv: config.worker.env,
+        configEnv: envWithListeners(config.worker, bound, this.pid),
         listenerNames: bound.map((l) => l.name),
         workerId: id,
         generation,

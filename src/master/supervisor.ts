@@ -16,6 +16,7 @@ import type { Logger } from "../log.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifyFields } from "../notify/receiver.ts";
+import { NotifySenders } from "../notify/senders.ts";
 import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "./policy.ts";
 import { workers, type MasterState, type ProcessEntry } from "./state.ts";
 
@@ -76,6 +77,8 @@ interface Load {
   config: Config;
   pending: Set<number>;
   deadline: Timer;
+  /** workers that extended their ready-timeout (EXTEND_TIMEOUT_USEC=): PID → until */
+  extended: Map<number, number>;
   done: (result: LoadResult) => void;
 }
 
@@ -84,10 +87,15 @@ interface Restart {
   history: RestartHistory;
 }
 
-/** `accepting` readiness is polled quickly while workers are young, then more slowly. */
+/**
+ * `accepting` readiness is polled quickly while workers are young (interpreted servers
+ * take seconds to boot), then more slowly; and never for more than a quarter of the
+ * master's time: the next poll waits at least three times as long as the last one took.
+ */
 const ACCEPT_POLL_FAST_MS = 5;
-const ACCEPT_POLL_FAST_FOR_MS = 500;
+const ACCEPT_POLL_FAST_FOR_MS = 5_000;
 const ACCEPT_POLL_MS = 25;
+const ACCEPT_POLL_DUTY_FACTOR = 3;
 const SIGKILL = 9;
 const SIGTERM = 15;
 
@@ -102,12 +110,15 @@ export class Supervisor {
   /** workers waiting to be observed ready (load or restart), by PID */
   private readonly waitingReady = new Set<number>();
   private pollTimer?: Timer;
+  /** how long the last readiness poll took (ms) */
+  private pollCost = 0;
   /** restart state by `worker:ID` or `program:NAME` */
   private readonly restarts = new Map<string, Restart>();
   private hardStopTimer?: Timer;
   private exitCode = 0;
   private stopSignal = SIGTERM;
   private finished = false;
+  private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
 
   constructor(
     private config: Config,
@@ -152,6 +163,7 @@ export class Supervisor {
       config,
       pending: new Set(),
       deadline: this.ports.after(Math.max(0, g.readyTimeout - (this.ports.now() - since)), () => this.loadTimedOut(load)),
+      extended: new Map(),
       done,
     };
     this.load = load;
@@ -252,11 +264,14 @@ export class Supervisor {
     if (this.pollTimer) return;
     const now = this.ports.now();
     const young = [...this.waitingReady].some((pid) => now - (this.state.processes.get(pid)?.startedAt ?? 0) < ACCEPT_POLL_FAST_FOR_MS);
-    this.pollTimer = this.ports.after(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, () => {
+    const delay = Math.max(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, this.pollCost * ACCEPT_POLL_DUTY_FACTOR);
+    this.pollTimer = this.ports.after(delay, () => {
       this.pollTimer = undefined;
+      const began = this.ports.now();
       for (const pid of [...this.waitingReady]) {
         if (this.ports.isAccepting(pid)) this.markReady(pid);
       }
+      this.pollCost = this.ports.now() - began;
       if (this.waitingReady.size > 0 && this.state.phase !== "stopping") this.schedulePoll();
     });
   }
@@ -286,7 +301,15 @@ export class Supervisor {
 
   private loadTimedOut(load: Load): void {
     if (this.load !== load) return;
-    const pid = [...load.pending][0]!;
+    const now = this.ports.now();
+    const late = [...load.pending].filter((pid) => (load.extended.get(pid) ?? 0) <= now);
+    if (late.length === 0) {
+      // every worker still pending asked for more time: look again when the first runs out
+      const next = Math.min(...[...load.pending].map((pid) => load.extended.get(pid)!));
+      load.deadline = this.ports.after(next - now, () => this.loadTimedOut(load));
+      return;
+    }
+    const pid = late[0]!;
     const p = this.state.processes.get(pid);
     const why =
       load.config.global.ready.kind === "notify"
@@ -326,6 +349,7 @@ export class Supervisor {
       this.maybeFinish();
       return;
     }
+    this.senders.forget(ws.pid);
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
     this.hooks.exited?.(p, ws);
@@ -421,17 +445,39 @@ export class Supervisor {
     this.stop(code, SIGTERM);
   }
 
-  /** A message on NOTIFY_SOCKET from `pid` (a worker, or a process below one). */
+  /**
+   * A message on NOTIFY_SOCKET from `pid`: a worker or program, one of its descendants, or
+   * a PID one of them named with MAINPID= (systemd's NotifyAccess=all). Others are ignored.
+   */
   notified(pid: number, fields: NotifyFields): void {
-    let p = this.state.processes.get(pid);
-    for (let i = 0, cur: number | undefined = pid; !p && cur && i < 8; i++) {
-      cur = this.ports.parentOf(cur);
-      if (cur) p = this.state.processes.get(cur);
+    const owner = this.senders.resolve(pid, (q) => this.state.processes.has(q));
+    const p = owner === undefined ? undefined : this.state.processes.get(owner);
+    if (!p) {
+      if (this.senders.firstFromStranger(pid)) this.log.debug(`sd_notify message from process ${pid} ignored: not a worker, a program or one of their descendants`);
+      return;
     }
-    if (!p) return;
+    if (fields.MAINPID !== undefined && !this.senders.name(fields.MAINPID, p.pid)) {
+      this.log.debug(`sd_notify MAINPID=${fields.MAINPID} from process ${pid} ignored: not a PID`);
+    }
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
+    if (fields.EXTEND_TIMEOUT_USEC !== undefined) this.extendReadyTimeout(p, fields.EXTEND_TIMEOUT_USEC);
     const readyKind = (this.load && p.role === "loading" ? this.load.config : this.config).global.ready.kind;
     if (fields.READY === "1" && readyKind === "notify") this.markReady(p.pid);
+  }
+
+  /** EXTEND_TIMEOUT_USEC=N: a loading worker gets until now + N before the load fails on it. */
+  private extendReadyTimeout(p: ProcessEntry, value: string): void {
+    const load = this.load;
+    if (!load || !load.pending.has(p.pid)) return;
+    const usec = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(usec)) {
+      this.log.debug(`sd_notify EXTEND_TIMEOUT_USEC=${value} from worker ${p.id} (${p.pid}) ignored: not a number of microseconds`);
+      return;
+    }
+    const until = this.ports.now() + Math.ceil(usec / 1000);
+    if (until <= (load.extended.get(p.pid) ?? 0)) return;
+    load.extended.set(p.pid, until);
+    this.log.notice(`Worker ${p.id} (${p.pid}) extended its ready-timeout by ${formatDuration(Math.ceil(usec / 1000))}`);
   }
 
   /** The signals of SPEC §5.7 (reload signals are handled by the reload controller). */

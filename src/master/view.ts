@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import process from "node:process";
+import { processTree } from "../workers/proctree.ts";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
 import type { MasterHost } from "./run.ts";
@@ -43,6 +44,7 @@ export function masterView(host: MasterHost): MasterView {
         return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
       }),
     startupLogs: () => host.log.loadLines(),
+    descendantsOf: (pid) => processTree.descendantsOf(pid),
     env: () => ({ ...process.env }),
     reload: (session, hard) =>
       new Promise<string>((resolve) =>

@@ -16,6 +16,8 @@ export interface MasterView {
   /** `show listeners` lines */
   listenerLines(): string[];
   startupLogs(): string[];
+  /** every descendant of a worker or program (pre-fork servers' children), by PID */
+  descendantsOf?(pid: number): number[];
   env(): Record<string, string | undefined>;
   /** runs a reload for this session; resolves with `Success=N`, `--` and the load's log */
   reload(session: Session, hard: boolean): Promise<string>;
@@ -116,6 +118,7 @@ export function showProcJson(view: MasterView): string {
     role: p.role,
     ready: p.ready,
     rss: (view.rssKiB(p.pid) ?? 0) * 1024,
+    children: view.descendantsOf?.(p.pid) ?? [],
   });
   return JSON.stringify({
     master: {

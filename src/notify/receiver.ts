@@ -61,7 +61,11 @@ export class NotifyReceiver {
     for (let i = 0; i < 1024; i++) {
       const got = this.px.recvWithSender(this.fd, this.buf);
       if (!got) return;
-      this.onMessage(got.pid, parseNotifyMessage(this.decoder.decode(got.data)));
+      const fields = parseNotifyMessage(this.decoder.decode(got.data));
+      // BARRIER=1 (sd_notify_barrier) is answered by closing the descriptor it carried,
+      // which recvWithSender did; like systemd, nothing else in that message is acted on.
+      if (fields.BARRIER === "1") continue;
+      this.onMessage(got.pid, fields);
     }
   }
 

@@ -69,8 +69,11 @@ export class FakeSystem implements SupervisorPorts {
     return this.processes.get(pid)?.accepting ?? false;
   }
 
-  parentOf(): number | undefined {
-    return undefined;
+  /** PID → parent PID of processes below the fake children (set by tests) */
+  readonly parents = new Map<number, number>();
+
+  parentOf(pid: number): number | undefined {
+    return this.parents.get(pid);
   }
 
   exit(code: number): void {

@@ -27,6 +27,9 @@ export const O_NOFOLLOW = process.arch === "arm64" || process.arch === "arm" ? 0
 export const O_ASYNC = 0o20000;
 export const CLOSE_RANGE_CLOEXEC = 4;
 export const MSG_DONTWAIT = 0x40;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+export const SCM_RIGHTS = 1;
+export const SCM_CREDENTIALS = 2;
 
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_NAME = 15;

@@ -187,30 +187,43 @@ export class Posix {
 
   /**
    * One datagram with the PID of the process that sent it (SCM_CREDENTIALS), or null
-   * when none is waiting. Layouts are those of LP64 Linux (x86_64, aarch64).
+   * when none is waiting. Descriptors that came with it (SCM_RIGHTS: sd_notify's
+   * BARRIER=1 sends the write end of a pipe and waits for it to close) are closed at
+   * once and counted in `fds`; none is ever kept. Layouts are those of LP64 Linux
+   * (x86_64, aarch64).
    */
-  recvWithSender(fd: number, buf: Uint8Array): { data: Uint8Array; pid: number } | null {
+  recvWithSender(fd: number, buf: Uint8Array): { data: Uint8Array; pid: number; fds: number } | null {
     const iov = new BigUint64Array([this.libc.addressOf(buf), BigInt(buf.length)]);
-    const control = new Uint8Array(64);
+    // room for the credentials and 253 descriptors (SCM_MAX_FD); more are discarded by the kernel
+    const control = new Uint8Array(32 + 16 + 4 * 256);
     const msg = new BigUint64Array(7); // struct msghdr, 56 bytes
     msg[2] = this.libc.addressOf(iov);
     msg[3] = 1n;
     msg[4] = this.libc.addressOf(control);
     msg[5] = BigInt(control.length);
-    const n = this.fn.recvmsg(fd, msg, C.MSG_DONTWAIT);
+    const n = this.fn.recvmsg(fd, msg, C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC);
     if (n < 0) {
       const errno = this.errno();
       if (errno === 11 /* EAGAIN */ || errno === 4 /* EINTR */) return null;
       this.fail("recvmsg", `fd ${fd}`, errno);
     }
     const cdv = new DataView(control.buffer);
-    const controlLen = Number(msg[5]);
+    const controlLen = Math.min(Number(msg[5]), control.length);
     let pid = 0;
-    // struct cmsghdr { size_t len; int level; int type; } then struct ucred { pid, uid, gid }
-    if (controlLen >= 28 && cdv.getInt32(8, true) === C.SOL_SOCKET && cdv.getInt32(12, true) === 2 /* SCM_CREDENTIALS */) {
-      pid = cdv.getInt32(16, true);
+    let fds = 0;
+    // struct cmsghdr { size_t len; int level; int type; } then the data, each aligned to 8
+    for (let off = 0; off + 16 <= controlLen; ) {
+      const len = Number(cdv.getBigUint64(off, true));
+      if (len < 16 || off + len > controlLen) break;
+      const level = cdv.getInt32(off + 8, true);
+      const type = cdv.getInt32(off + 12, true);
+      if (level === C.SOL_SOCKET && type === C.SCM_CREDENTIALS && len >= 28) pid = cdv.getInt32(off + 16, true);
+      if (level === C.SOL_SOCKET && type === C.SCM_RIGHTS) {
+        for (let p = off + 16; p + 4 <= off + len; p += 4, fds++) this.fn.close(cdv.getInt32(p, true));
+      }
+      off += (len + 7) & ~7;
     }
-    return { data: buf.slice(0, n), pid };
+    return { data: buf.slice(0, n), pid, fds };
   }
 
   /** One pending connection (non-blocking, close-on-exec), or null when none is waiting. */

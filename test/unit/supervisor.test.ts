@@ -29,7 +29,7 @@ function setup(global: Partial<GlobalConfig> = {}, listeners = 1) {
     notice: (m) => lines.push(`NOTICE ${m}`),
     warn: (m) => lines.push(`WARNING ${m}`),
     alert: (m) => lines.push(`ALERT ${m}`),
-    debug: () => {},
+    debug: (m) => lines.push(`DEBUG ${m}`),
     loadLines: () => lines,
     beginLoad: () => {},
     restoreLoad: () => {},
@@ -135,6 +135,52 @@ describe("supervisor start", () => {
     assert.equal(state.phase, "starting");
     sup.notified(b!, { READY: "1" });
     assert.equal(state.phase, "running");
+  });
+
+  test("sd_notify as systemd takes it: descendants speak for their worker, MAINPID= names a speaker, strangers are logged once", () => {
+    const { sys, sup, state, lines } = setup({ ready: { kind: "notify" } });
+    sup.start();
+    const [a, b] = [...sys.processes.keys()];
+    sys.parents.set(5000, a!); // a's child
+    sys.parents.set(5001, 5000); // and grandchild
+    sup.notified(5001, { READY: "1" });
+    assert.equal(state.processes.get(a!)!.ready, true);
+    sup.notified(b!, { MAINPID: "7000" }); // 7000's parent is unknown: it speaks for b because b named it
+    sup.notified(7000, { READY: "1", STATUS: "re-executed" });
+    assert.equal(state.processes.get(b!)!.status, "re-executed");
+    assert.equal(state.phase, "running");
+    sup.notified(8000, { STATUS: "hi" });
+    sup.notified(8000, { STATUS: "hi again" });
+    assert.equal(lines.filter((l) => l.startsWith("DEBUG") && l.includes("8000")).length, 1);
+  });
+
+  test("EXTEND_TIMEOUT_USEC= extends that worker's ready-timeout, not the others'", async () => {
+    const { sys, sup, lines, flush } = setup({ ready: { kind: "notify" }, readyTimeout: 1000 });
+    sup.start();
+    const [a, b] = [...sys.processes.keys()];
+    sup.notified(a!, { EXTEND_TIMEOUT_USEC: "3000000" });
+    sup.notified(b!, { READY: "1" });
+    sys.advance(2500);
+    await flush();
+    assert.equal(sys.exitCode, undefined);
+    sup.notified(a!, { EXTEND_TIMEOUT_USEC: "2000000" }); // until 4500 from now: beyond 3000
+    sys.advance(1999);
+    await flush();
+    assert.equal(sys.exitCode, undefined);
+    sys.advance(1);
+    await flush();
+    assert.ok(lines.some((l) => l.startsWith(`ALERT Loading failure: worker 1 (${a}) not ready within 1s`)), lines.join("\n"));
+    assert.equal(sys.exitCode, 1);
+  });
+
+  test("EXTEND_TIMEOUT_USEC= from one worker does not save another that is late", async () => {
+    const { sys, sup, lines, flush } = setup({ ready: { kind: "notify" }, readyTimeout: 1000 });
+    sup.start();
+    const [a, b] = [...sys.processes.keys()];
+    sup.notified(a!, { EXTEND_TIMEOUT_USEC: "3000000" });
+    sys.advance(1000);
+    await flush();
+    assert.ok(lines.some((l) => l.startsWith(`ALERT Loading failure: worker 2 (${b}) not ready within 1s`)), lines.join("\n"));
   });
 
   test("a worker without listeners is ready at spawn under accepting", () => {
