@@ -4,8 +4,8 @@
  * building or swapping the executable a master runs from (binary upgrade).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { chmodSync, copyFileSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { chmodSync, readdirSync, readFileSync, readlinkSync, renameSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import process from "node:process";
@@ -260,18 +260,28 @@ export function connectError(url: string | number, timeoutMs = 2_000): Promise<s
 // ---- executables ---------------------------------------------------------------------
 
 /** Puts a copy of `source` at `dest` by atomic rename (a running master keeps its old inode). */
+/**
+ * Executables are written by a child process (cp, or sh for a script), never by this
+ * one: the test runner forks children all the time from other threads, and a child forked
+ * while this process held the new file open for writing keeps that descriptor until its
+ * own exec, so executing the file could fail with ETXTBSY (the same race as golang/go#22315).
+ */
+function writeExecutable(tmp: string, from: { file: string } | { text: string }): void {
+  if ("file" in from) execFileSync("cp", [from.file, tmp]);
+  else execFileSync("sh", ["-c", 'cat > "$1"', "sh", tmp], { input: from.text });
+  chmodSync(tmp, 0o755);
+}
+
 export function installCopy(source: string, dest: string): void {
   const tmp = `${dest}.new`;
-  copyFileSync(source, tmp);
-  chmodSync(tmp, 0o755);
+  writeExecutable(tmp, { file: source });
   renameSync(tmp, dest);
 }
 
 /** Puts an executable script at `dest` by atomic rename. */
 export function installScript(dest: string, text: string): void {
   const tmp = `${dest}.new`;
-  writeFileSync(tmp, text, { mode: 0o755 });
-  chmodSync(tmp, 0o755);
+  writeExecutable(tmp, { text });
   renameSync(tmp, dest);
 }
 

@@ -4,10 +4,10 @@
  * Both print the same line and exit with the shells' codes when the command cannot run.
  */
 import assert from "node:assert/strict";
-import { chmodSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { e2e, fixture, MODES, serving } from "./_harness.ts";
+import { e2e, fixture, installScript, MODES, serving } from "./_harness.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -31,8 +31,8 @@ function helperMemfds(pid: number): Array<[number, number]> {
 for (const mode of MODES) {
   describe(`exec helper [${mode}]`, () => {
     test("a command the kernel cannot execute: one line naming it, and its 127 is the master's exit code", e2e(mode, async (bed) => {
-      const script = bed.write("no-interpreter.sh", "#!/nonexistent/interpreter\n");
-      chmodSync(script, 0o755);
+      const script = bed.path("no-interpreter.sh");
+      installScript(script, "#!/nonexistent/interpreter\n");
       const steward = bed.startWith(serving([script]));
       const escaped = script.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
       await steward.waitForLine(new RegExp(`^steward: worker 1: cannot execute '${escaped}': No such file or directory \\(ENOENT\\)$`));
