@@ -16,7 +16,7 @@ import type { Runtime, SignalName } from "../runtime/types.ts";
 import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
-import { resolveCommand } from "../workers/command.ts";
+import { resolveRunnable, type ResolvedCommand } from "../workers/bun-command.ts";
 import { argvWithListeners, envWithListeners } from "../workers/dialects.ts";
 import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
@@ -152,7 +152,7 @@ export class MasterHost {
   planFor(config: Config): WorkerPlanner {
     this.checkIdentity(config);
     const command = config.worker.command;
-    const resolved = resolveCommand(command[0]!, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd());
+    const resolved = resolveRunnable(command, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd(), this.runtime.bun);
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
     const bound = config.listen.map((l) => {
       const known = this.listeners.get(this.listeners.keyOf(l));
@@ -164,7 +164,9 @@ export class MasterHost {
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: argvWithListeners(command, bound),
+      argv: argvWithListeners(resolved.argv, bound),
+      ...(resolved.execEnv ? { execEnv: resolved.execEnv } : {}),
+      ...(resolved.runtime ? { runtime: resolved.runtime() } : {}),
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
       env: workerEnv({
         masterEnv: process.env,
@@ -195,17 +197,18 @@ export class MasterHost {
 
   /** How `config`'s programs start; every command is resolved now, for a clear error. */
   programPlanFor(config: Config): ProgramPlanner {
-    const paths = new Map<string, string>();
+    const resolved = new Map<string, ResolvedCommand>();
     for (const program of config.program) {
-      const r = resolveCommand(program.command[0]!, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd());
+      const r = resolveRunnable(program.command, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd(), this.runtime.bun);
       if ("error" in r) throw new StartError(`program '${program.name}': command: ${r.error}`);
-      paths.set(program.name, r.path);
+      resolved.set(program.name, r);
     }
     const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
     return (program) => ({
       label: `program '${program.name}'`,
-      path: paths.get(program.name)!,
-      argv: program.command,
+      path: resolved.get(program.name)!.path,
+      argv: resolved.get(program.name)!.argv,
+      ...(resolved.get(program.name)!.execEnv ? { execEnv: resolved.get(program.name)!.execEnv } : {}),
       ...(program.cwd !== undefined ? { cwd: program.cwd } : {}),
       env: {
         ...inheritedEnv(process.env),

@@ -201,8 +201,10 @@ export class Supervisor {
 
   private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
     let pid: number;
+    let child: ChildSpec;
     try {
-      pid = this.ports.spawn(plan(id, generation));
+      child = plan(id, generation);
+      pid = this.ports.spawn(child);
     } catch (e) {
       this.log.alert(`Cannot start worker ${id}: ${(e as Error).message}`);
       return undefined;
@@ -215,6 +217,7 @@ export class Supervisor {
       generation,
       startedAt: this.ports.now(),
       version: this.state.version,
+      ...(child.runtime !== undefined ? { runtime: child.runtime } : {}),
       role,
       ready: false,
     });
