@@ -10,6 +10,7 @@ import type { ListenAddress, ListenerConfig } from "../config/types.ts";
 import { SysError } from "../sys/errors.ts";
 import type { Posix } from "../sys/posix.ts";
 import type { SockAddr } from "../sys/sockaddr.ts";
+import { reserveTcp } from "./reserve.ts";
 
 export interface BoundListener {
   key: string;
@@ -65,7 +66,8 @@ export class ListenerRegistry {
   }
 
   keyOf(config: ListenerConfig): string {
-    return listenerKey(config.address, config.name);
+    // a reservation and a listening socket are different sockets: switching needs a restart
+    return `${config.share === "reuseport" ? "reuseport:" : ""}${listenerKey(config.address, config.name)}`;
   }
 
   get(key: string): BoundListener | undefined {
@@ -128,6 +130,7 @@ export class ListenerRegistry {
 
   private bindTcp(config: ListenerConfig): { fd: number; ownsFile: false } {
     const a = config.address as Extract<ListenAddress, { kind: "tcp" }>;
+    if (config.share === "reuseport") return { fd: reserveTcp(this.px, { family: a.family, host: a.host, port: a.port }, config.bind), ownsFile: false };
     return { fd: this.px.listenStream({ family: a.family, host: a.host, port: a.port }, config.backlog, config.bind), ownsFile: false };
   }
 

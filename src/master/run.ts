@@ -22,6 +22,8 @@ import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
+import { isReusePort, reusePortHolds, reusePortReady, reusePortReason, sharePlan } from "../workers/reuseport.ts";
+import { ensureMigrateReq } from "../listeners/migrate.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { parentOf, takeLauncherFd, writeLine } from "./files.ts";
@@ -101,8 +103,11 @@ export class MasterHost {
 
   /** Whether `pid` (or a descendant) holds one of the master's listeners, read from /proc now; undefined: no listener, or cannot tell. */
   holdsListener(pid: number): boolean | undefined {
-    const inodes = new Set(this.listeners.list().map((l) => l.inode).filter((inode) => inode !== ""));
-    return inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+    const inherited = this.listeners.list().filter((l) => !isReusePort(l));
+    const inodes = new Set(inherited.map((l) => l.inode).filter((inode) => inode !== ""));
+    const held = inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+    // a reuse-port listener: the worker's own socket on its address (workers/reuseport.ts)
+    return held === true ? true : (reusePortHolds(this.listeners.list(), pid) ?? held);
   }
 
   /** Tells a -D launcher the first generation is ready, and lets it go. */
@@ -161,24 +166,30 @@ export class MasterHost {
       return b;
     });
     const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
+    // share = "reuseport" listeners are not passed down: workers get their address (workers/reuseport.ts)
+    const shared = sharePlan(bound);
+    if (shared.inherited.length < bound.length) ensureMigrateReq((line) => this.log.notice(line));
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: argvWithListeners(resolved.argv, bound),
+      argv: argvWithListeners(resolved.argv, shared.inherited),
       ...(resolved.execEnv ? { execEnv: resolved.execEnv } : {}),
       ...(resolved.runtime ? { runtime: resolved.runtime() } : {}),
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
-      env: workerEnv({
-        masterEnv: process.env,
-        configEnv: envWithListeners(config.worker, bound, this.pid),
-        listenerNames: bound.map((l) => l.name),
-        workerId: id,
-        generation,
-        masterPid: this.pid,
-        notifySocket: notifyPath,
-        cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
-      }),
-      fds: bound.map((l) => l.fd),
+      env: {
+        ...workerEnv({
+          masterEnv: process.env,
+          configEnv: envWithListeners(config.worker, shared.inherited, this.pid),
+          listenerNames: shared.inherited.map((l) => l.name),
+          workerId: id,
+          generation,
+          masterPid: this.pid,
+          notifySocket: notifyPath,
+          cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
+        }),
+        ...shared.env,
+      },
+      fds: shared.inherited.map((l) => l.fd),
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
@@ -270,7 +281,9 @@ export class MasterHost {
       },
       spawn: (child) => this.starter.spawn(child),
       kill: (target, sig) => this.px.kill(target, sig),
-      isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
+      isAccepting: (wpid) =>
+        isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
+      notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
       strays: new Strays({
         self: this.pid,

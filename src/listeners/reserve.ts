@@ -1,0 +1,112 @@
+/**
+ * A reuse-port reservation (`share = "reuseport"`): the master binds the address with
+ * SO_REUSEPORT and never listens on it, so it takes no connection (only listening
+ * sockets are looked up), yet holds the address between generations. Workers bind the
+ * same address with SO_REUSEPORT and listen; the kernel lets a socket join only when
+ * both have SO_REUSEPORT and the same effective uid (inet_csk_bind_conflict), so no other
+ * user can take the address, nor any socket without SO_REUSEPORT.
+ *
+ * Invariants (checked on Linux 6.x by binding as another uid, see the e2e test):
+ * - no SO_REUSEADDR on the reservation: two SO_REUSEADDR sockets may share an address
+ *   while neither listens, whatever their uid, so with it anyone could take the address
+ *   between generations;
+ * - the first bind is exclusive (SO_REUSEPORT set only after it), so a second steward of
+ *   the same user, or any program already bound there, is refused with EADDRINUSE. When
+ *   the exclusive bind fails only because of TIME_WAIT leftovers (no socket listens on the
+ *   address), the bind is retried with SO_REUSEPORT set first, which TIME_WAIT allows.
+ */
+import { readFileSync } from "node:fs";
+import * as C from "../sys/constants.ts";
+import { SysError } from "../sys/errors.ts";
+import type { Posix } from "../sys/posix.ts";
+import { encodeSockAddr, ipv4Bytes, ipv6Bytes } from "../sys/sockaddr.ts";
+
+const SO_REUSEPORT = 15;
+const EADDRINUSE = 98;
+/** /proc/net/tcp state of a listening socket */
+const TCP_LISTEN = "0A";
+
+export interface TcpAddress {
+  family: 4 | 6;
+  host: string;
+  port: number;
+}
+
+/** The 16 or 4 address bytes of a /proc/net/tcp{,6} `ADDR:PORT` field (32-bit words in host order, little-endian). */
+export function parseProcAddress(field: string): { bytes: Uint8Array; port: number } {
+  const [hex = "", portHex = "0"] = field.split(":");
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let word = 0; word < hex.length / 8; word++) {
+    for (let b = 0; b < 4; b++) bytes[word * 4 + b] = parseInt(hex.slice(word * 8 + (3 - b) * 2, word * 8 + (3 - b) * 2 + 2), 16);
+  }
+  return { bytes, port: parseInt(portHex, 16) };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A listening socket as /proc/net/tcp{,6} shows it. */
+export interface ListeningSocket {
+  inode: string;
+  bytes: Uint8Array;
+  port: number;
+  family: 4 | 6;
+}
+
+/** Every listening TCP socket of this network namespace. */
+export function listeningSockets(read: (path: string) => string = (p) => readFileSync(p, "utf8")): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
+  for (const [path, family] of [["/proc/net/tcp", 4], ["/proc/net/tcp6", 6]] as const) {
+    let text: string;
+    try {
+      text = read(path);
+    } catch {
+      continue; // no IPv6 in this kernel
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== TCP_LISTEN) continue;
+      const { bytes, port } = parseProcAddress(f[1]!);
+      out.push({ inode: f[9]!, bytes, port, family });
+    }
+  }
+  return out;
+}
+
+export function addressBytes(a: TcpAddress): Uint8Array {
+  return a.family === 4 ? ipv4Bytes(a.host) : ipv6Bytes(a.host);
+}
+
+/** Whether `s` listens on exactly `a` (same family, address and port). */
+export function listensOn(s: ListeningSocket, a: TcpAddress): boolean {
+  return s.family === a.family && s.port === a.port && sameBytes(s.bytes, addressBytes(a));
+}
+
+function bindReservation(px: Posix, a: TcpAddress, subject: string, reusePortFirst: boolean): number {
+  const fd = px.check(px.fn.socket(a.family === 4 ? C.AF_INET : C.AF_INET6, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0), "socket", subject);
+  const one = new Int32Array([1]);
+  try {
+    if (reusePortFirst) px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, SO_REUSEPORT, one, 4), "setsockopt(SO_REUSEPORT)", subject);
+    const sa = encodeSockAddr({ family: a.family, host: a.host, port: a.port });
+    px.check(px.fn.bind(fd, sa, sa.length), "bind", subject);
+    if (!reusePortFirst) px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, SO_REUSEPORT, one, 4), "setsockopt(SO_REUSEPORT)", subject);
+    return fd;
+  } catch (e) {
+    px.fn.close(fd);
+    throw e;
+  }
+}
+
+/** Binds the reservation for `a` (see the file comment); throws SysError with the OS reason. */
+export function reserveTcp(px: Posix, a: TcpAddress, subject: string): number {
+  try {
+    return bindReservation(px, a, subject, false);
+  } catch (e) {
+    if (!(e instanceof SysError) || e.errno !== EADDRINUSE || a.port === 0) throw e;
+    // someone listens there (another steward, another program): the address is taken
+    const wildcard = addressBytes(a).every((b) => b === 0);
+    if (listeningSockets().some((s) => s.port === a.port && (listensOn(s, a) || wildcard || s.bytes.every((b) => b === 0)))) throw e;
+    return bindReservation(px, a, subject, true);
+  }
+}
