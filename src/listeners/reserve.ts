@@ -6,23 +6,20 @@
  * both have SO_REUSEPORT and the same effective uid (inet_csk_bind_conflict), so no other
  * user can take the address, nor any socket without SO_REUSEPORT.
  *
- * Invariants (checked on Linux 6.x by binding as another uid, see the e2e test):
- * - no SO_REUSEADDR on the reservation: two SO_REUSEADDR sockets may share an address
- *   while neither listens, whatever their uid, so with it anyone could take the address
- *   between generations;
- * - the first bind is exclusive (SO_REUSEPORT set only after it), so a second steward of
- *   the same user, or any program already bound there, is refused with EADDRINUSE. When
- *   the exclusive bind fails only because of TIME_WAIT leftovers (no socket listens on the
- *   address), the bind is retried with SO_REUSEPORT set first, which TIME_WAIT allows.
+ * Invariants (checked on Linux 6.x by binding as another uid, see test/e2e/reuseport.test.ts):
+ * - SO_REUSEADDR is set only for the bind (a TIME_WAIT leftover of the previous run does
+ *   not block a restart) and cleared right after: two SO_REUSEADDR sockets may share an
+ *   address while neither listens, whatever their uid, so with it kept anyone could take
+ *   the address between generations;
+ * - SO_REUSEPORT is set only after the bind, so the bind itself is exclusive: a second
+ *   steward, or any program already bound or listening there, gets EADDRINUSE.
  */
 import { readFileSync } from "node:fs";
 import * as C from "../sys/constants.ts";
-import { SysError } from "../sys/errors.ts";
 import type { Posix } from "../sys/posix.ts";
 import { encodeSockAddr, ipv4Bytes, ipv6Bytes } from "../sys/sockaddr.ts";
 
 const SO_REUSEPORT = 15;
-const EADDRINUSE = 98;
 /** /proc/net/tcp state of a listening socket */
 const TCP_LISTEN = "0A";
 
@@ -83,30 +80,20 @@ export function listensOn(s: ListeningSocket, a: TcpAddress): boolean {
   return s.family === a.family && s.port === a.port && sameBytes(s.bytes, addressBytes(a));
 }
 
-function bindReservation(px: Posix, a: TcpAddress, subject: string, reusePortFirst: boolean): number {
+/** Binds the reservation for `a` (see the file comment); throws SysError with the OS reason. */
+export function reserveTcp(px: Posix, a: TcpAddress, subject: string): number {
   const fd = px.check(px.fn.socket(a.family === 4 ? C.AF_INET : C.AF_INET6, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0), "socket", subject);
-  const one = new Int32Array([1]);
+  const set = (option: number, name: string, on: boolean) =>
+    px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, option, new Int32Array([on ? 1 : 0]), 4), `setsockopt(${name})`, subject);
   try {
-    if (reusePortFirst) px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, SO_REUSEPORT, one, 4), "setsockopt(SO_REUSEPORT)", subject);
+    set(C.SO_REUSEADDR, "SO_REUSEADDR", true);
     const sa = encodeSockAddr({ family: a.family, host: a.host, port: a.port });
     px.check(px.fn.bind(fd, sa, sa.length), "bind", subject);
-    if (!reusePortFirst) px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, SO_REUSEPORT, one, 4), "setsockopt(SO_REUSEPORT)", subject);
+    set(C.SO_REUSEADDR, "SO_REUSEADDR", false);
+    set(SO_REUSEPORT, "SO_REUSEPORT", true);
     return fd;
   } catch (e) {
     px.fn.close(fd);
     throw e;
-  }
-}
-
-/** Binds the reservation for `a` (see the file comment); throws SysError with the OS reason. */
-export function reserveTcp(px: Posix, a: TcpAddress, subject: string): number {
-  try {
-    return bindReservation(px, a, subject, false);
-  } catch (e) {
-    if (!(e instanceof SysError) || e.errno !== EADDRINUSE || a.port === 0) throw e;
-    // someone listens there (another steward, another program): the address is taken
-    const wildcard = addressBytes(a).every((b) => b === 0);
-    if (listeningSockets().some((s) => s.port === a.port && (listensOn(s, a) || wildcard || s.bytes.every((b) => b === 0)))) throw e;
-    return bindReservation(px, a, subject, true);
   }
 }
