@@ -8,12 +8,16 @@ import process from "node:process";
 const hostname = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT);
 const body = "hello\n";
+// Bun.serve closes a `Connection: close` request's connection without saying so in the
+// answer, which wrk counts as a read error: the answer says it.
+const closing = { headers: { connection: "close" } };
+const answer = (request) => new Response(body, request.headers.get("connection") === "close" ? closing : undefined);
 let stop;
 if (globalThis.Bun) {
-  const server = globalThis.Bun.serve({ hostname, port, reusePort: true, fetch: () => new Response(body) });
+  const server = globalThis.Bun.serve({ hostname, port, reusePort: true, fetch: answer });
   stop = () => server.stop();
 } else if (globalThis.Deno) {
-  const server = globalThis.Deno.serve({ hostname, port, reusePort: true, onListen() {} }, () => new Response(body));
+  const server = globalThis.Deno.serve({ hostname, port, reusePort: true, onListen() {} }, answer);
   stop = () => server.shutdown();
 } else {
   const server = http.createServer((_req, res) => res.end(body)).listen({ host: hostname, port });

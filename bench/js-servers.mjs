@@ -35,6 +35,17 @@ const migrateBefore = (() => {
   }
 })();
 
+/** wrk without blocking this event loop (the reload loop runs meanwhile). */
+function wrkAsync(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("error", reject);
+    child.on("exit", () => resolve(out));
+  });
+}
+
 function wrk(port, extra = []) {
   const out = execFileSync("wrk", ["-t2", "-c50", `-d${seconds}s`, ...extra, `http://127.0.0.1:${port}/`], { encoding: "utf8" });
   return parseWrk(out);
@@ -116,7 +127,7 @@ try {
     const reloading = async (port, s) => {
       const pid = s.child.pid;
       let reloads = 0;
-      let stop = false;
+      let stop = !withReloads;
       const loop = (async () => {
         while (!stop) {
           await sleep(200);
@@ -125,11 +136,16 @@ try {
           reloads++;
         }
       })();
-      const out = execFileSync("wrk", ["-t2", "-c50", `-d${seconds * 2}s`, "-H", "Connection: close", `http://127.0.0.1:${port}/`], { encoding: "utf8" });
+      const out = await wrkAsync(["-t2", "-c50", `-d${seconds * 2}s`, "-H", "Connection: close", `http://127.0.0.1:${port}/`]);
       stop = true;
       await loop;
       return { ...parseWrk(out), reloads };
     };
+    let withReloads = false;
+    const baseline = await behind(RUNTIMES.bun, native, { workers: 2, share: "reuseport" }, reloading);
+    const b = baseline.result;
+    console.log(`no reloads (baseline): ${b.requests} requests, ${b.rps.toFixed(0)} req/s; socket errors: connect ${b.connect}, read ${b.read}, write ${b.write}, timeout ${b.timeout}`);
+    withReloads = true;
     for (const mode of ["on", "off"]) {
       if (mode === "off") {
         try {

@@ -23,9 +23,9 @@ export interface NodeHttpState {
 }
 
 function toRequest(req: IncomingMessage): Request {
-  const headers = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  // node:http has parsed and combined them already; only set-cookie stays an array (and
+  // never comes in a request)
+  const headers = req.headers as Record<string, string>;
   const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
   const method = req.method ?? "GET";
   if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
@@ -34,30 +34,28 @@ function toRequest(req: IncomingMessage): Request {
 }
 
 async function writeResponse(res: ServerResponse, response: Response, draining: boolean): Promise<void> {
-  res.statusCode = response.status;
-  if (response.statusText) res.statusMessage = response.statusText;
-  const cookies = response.headers.getSetCookie?.() ?? [];
+  const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, key) => {
-    if (key !== "set-cookie") res.setHeader(key, value);
+    headers[key] = value;
   });
-  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
-  if (draining) res.setHeader("connection", "close");
+  if (headers["set-cookie"] !== undefined) headers["set-cookie"] = response.headers.getSetCookie();
+  if (draining) headers.connection = "close";
   if (!response.body) {
+    res.writeHead(response.status, headers);
     res.end();
     return;
   }
   const reader = response.body.getReader();
   const first = await reader.read();
-  if (first.done) {
-    res.end();
-    return;
-  }
-  const second = await reader.read();
+  const second = first.done ? first : await reader.read();
   // one chunk (most responses): a single write with its Content-Length
   if (second.done) {
-    res.end(Buffer.from(first.value.buffer, first.value.byteOffset, first.value.byteLength));
+    if (!first.done) headers["content-length"] ??= String(first.value.byteLength);
+    res.writeHead(response.status, headers);
+    res.end(first.done ? undefined : first.value);
     return;
   }
+  res.writeHead(response.status, headers);
   res.write(first.value);
   res.write(second.value);
   for (let next = await reader.read(); !next.done; next = await reader.read()) {
