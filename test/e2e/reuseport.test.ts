@@ -13,6 +13,7 @@ import process from "node:process";
 import { describe, test } from "node:test";
 import { e2e, expectReloaded, FIXTURES, MODES, NODE, request, ROOT, sleep, toml, waitReaped } from "./_harness.ts";
 import { PYTHON } from "./_extra.ts";
+import { replies, socat } from "./_mcli.ts";
 
 const SERVER = join(FIXTURES, "reuseport-server.mjs");
 /** a worker that binds nothing and stays */
@@ -23,12 +24,12 @@ const RUNTIMES: Record<string, string[]> = {
   deno: [join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", "--unstable-net", SERVER],
 };
 
-function reuseportConfig(command: string[], workers: number, env: Record<string, string> = {}, global: Record<string, string | number> = {}): string {
+function reuseportConfig(command: string[], workers: number, env: Record<string, string> = {}, global: Record<string, string | number> = {}, admin?: string): string {
   return toml({
     global: { workers, "ready-timeout": "20s", ...global },
     listen: [{ name: "http", bind: "tcp://127.0.0.1:0", share: "reuseport" }],
     worker: { command, env },
-  });
+  }) + (admin ? `\n[[master-cli]]\nbind = "${admin}"\n` : "");
 }
 
 /** Tries to bind (and listen on) 127.0.0.1:port from a python child; returns "ok" or the errno name. */
@@ -52,10 +53,16 @@ for (const mode of MODES) {
   describe(`reuse-port listeners [${mode}]`, () => {
     for (const [runtime, command] of Object.entries(RUNTIMES)) {
       test(`${runtime}: 2 native workers serve, survive 5 reloads with zero failed requests, stop cleanly`, e2e(mode, async (bed) => {
-        const steward = bed.startWith(reuseportConfig(command, 2));
+        const admin = bed.path("admin.sock");
+        const steward = bed.startWith(reuseportConfig(command, 2, {}, {}, admin));
         const http = await steward.listener("http");
         await steward.ready();
         const migrate = await steward.waitForLine(/Reuse-port listeners: tcp_migrate_req (on|off)/);
+        const [shown] = replies((await socat(admin, "show listeners\n")).stdout);
+        assert.equal(shown!.trim(), `- http ${http.url} tcp reuseport tcp_migrate_req=${migrate.match[1]}`);
+        // workers holding a socket on the address are not flagged [not listening]
+        const [procJson] = replies((await socat(admin, "show proc json\n")).stdout);
+        assert.deepEqual((JSON.parse(procJson!) as { workers: Array<{ listening?: boolean }> }).workers.map((w) => w.listening), [true, true], procJson ?? "");
         const port = Number(/:(\d+)$/.exec(http.url)![1]);
         const first = JSON.parse((await request(http.url)).body) as { runtime: string; env: Record<string, string> };
         assert.match(first.runtime, new RegExp(`^${runtime} `));
