@@ -18,20 +18,20 @@ const ids = idsFromText("root:x:0:0::/root:/bin/sh\n", "root:x:0:\n");
 const dir = mkdtempSync(join(tmpdir(), "steward-reuseport-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function load(text: string) {
+async function load(text: string) {
   writeFileSync(join(dir, "s.toml"), text);
   return loadConfig({ file: "s.toml", overrides: {}, cwd: dir, ids });
 }
 
 describe("the share key", () => {
-  test("reuseport on tcp; inherit is the default and leaves no trace", () => {
-    const r = load(`[[listen]]\nname = "a"\nbind = "tcp://127.0.0.1:8080"\nshare = "reuseport"\n[[listen]]\nname = "b"\nbind = "tcp://127.0.0.1:8081"\nshare = "inherit"\n[worker]\ncommand = ["x"]\n`);
+  test("reuseport on tcp; inherit is the default and leaves no trace", async () => {
+    const r = await load(`[[listen]]\nname = "a"\nbind = "tcp://127.0.0.1:8080"\nshare = "reuseport"\n[[listen]]\nname = "b"\nbind = "tcp://127.0.0.1:8081"\nshare = "inherit"\n[worker]\ncommand = ["x"]\n`);
     assert.ok(r.ok, r.ok ? "" : r.problems.map(formatProblem).join("\n"));
     assert.equal(r.config.listen[0]!.share, "reuseport");
     assert.equal(r.config.listen[1]!.share, undefined);
   });
-  test("a unix socket or an unknown value is one line each", () => {
-    const r = load(`[[listen]]\nbind = "unix:///tmp/x.sock"\nshare = "reuseport"\n[[listen]]\nbind = "tcp://127.0.0.1:1"\nshare = "reuse"\n[worker]\ncommand = ["x"]\n`);
+  test("a unix socket or an unknown value is one line each", async () => {
+    const r = await load(`[[listen]]\nbind = "unix:///tmp/x.sock"\nshare = "reuseport"\n[[listen]]\nbind = "tcp://127.0.0.1:1"\nshare = "reuse"\n[worker]\ncommand = ["x"]\n`);
     assert.ok(!r.ok);
     const lines = r.problems.map(formatProblem);
     assert.ok(lines.some((l) => /listen\[0\]\.share: "reuseport" applies only to tcp listeners/.test(l)), lines.join("\n"));
