@@ -80,9 +80,22 @@ export function listensOn(s: ListeningSocket, a: TcpAddress): boolean {
   return s.family === a.family && s.port === a.port && sameBytes(s.bytes, addressBytes(a));
 }
 
-/** Binds the reservation for `a` (see the file comment); throws SysError with the OS reason. */
-export function reserveTcp(px: Posix, a: TcpAddress, subject: string): number {
-  const fd = px.check(px.fn.socket(a.family === 4 ? C.AF_INET : C.AF_INET6, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0), "socket", subject);
+/**
+ * Binds the reservation for `a` (see the file comment); throws SysError with the OS reason.
+ * `uid`: the user the workers run as (`user =`). A socket belongs to the filesystem uid that
+ * created it and the group admits only that uid, so a root master creates the reservation
+ * under the workers' fsuid (setfsuid affects only this thread and is restored at once).
+ */
+export function reserveTcp(px: Posix, a: TcpAddress, subject: string, uid?: number): number {
+  const asWorkers = uid !== undefined && uid !== px.fn.getuid();
+  const previous = asWorkers ? px.fn.setfsuid(uid) : undefined;
+  let created: number;
+  try {
+    created = px.fn.socket(a.family === 4 ? C.AF_INET : C.AF_INET6, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+  } finally {
+    if (previous !== undefined) px.fn.setfsuid(previous);
+  }
+  const fd = px.check(created, "socket", subject);
   const set = (option: number, name: string, on: boolean) =>
     px.check(px.fn.setsockopt(fd, C.SOL_SOCKET, option, new Int32Array([on ? 1 : 0]), 4), `setsockopt(${name})`, subject);
   try {

@@ -161,7 +161,7 @@ export class MasterHost {
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
     const bound = config.listen.map((l) => {
       const known = this.listeners.get(this.listeners.keyOf(l));
-      const b = this.listeners.bind(l);
+      const b = this.listeners.bind(l, config.global.uid);
       if (!known) this.log.notice(`Listener '${b.name}' bound to ${b.url} (fd ${b.fd})`);
       return b;
     });

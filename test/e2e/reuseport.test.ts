@@ -8,11 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { e2e, expectReloaded, FIXTURES, MODES, NODE, request, ROOT, sleep, toml, waitReaped } from "./_harness.ts";
-import { PYTHON } from "./_extra.ts";
+import { e2e, expectReloaded, FIXTURES, MODES, NODE, reachPid, request, ROOT, sleep, toml, waitReaped } from "./_harness.ts";
+import { PYTHON, statusField } from "./_extra.ts";
 import { replies, socat } from "./_mcli.ts";
 
 const SERVER = join(FIXTURES, "reuseport-server.mjs");
@@ -116,6 +117,21 @@ for (const mode of MODES) {
         assert.equal(steward.matching(/Current worker \d+ \(\d+\) exited with code 0/).length, 2, steward.log());
       }));
     }
+
+    test('user = "nobody": the reservation is the workers\' (the kernel admits only their uid), they join it, serve and reload', e2e(mode, async (bed) => {
+      if (process.getuid?.() !== 0) return; // only root runs workers as another user
+      chmodSync(bed.dir, 0o711);
+      const steward = bed.startWith(reuseportConfig(RUNTIMES.bun!, 1, {}, { user: "nobody" }));
+      const http = await steward.listener("http");
+      await steward.ready(30_000);
+      const [worker] = await steward.waitForWorkers(1);
+      assert.equal(statusField(worker!.pid, "Uid")?.split(/\s+/)[1], "65534", "the worker runs as nobody");
+      assert.equal((JSON.parse((await request(http.url)).body) as { pid: number }).pid, worker!.pid);
+      const outcome = await expectReloaded(steward);
+      assert.equal((await reachPid(http.url, outcome.started[0]!.pid)).pid, outcome.started[0]!.pid);
+      // and root, the master's own user, is not admitted to the workers' group
+      assert.equal(tryBind(Number(/:(\d+)$/.exec(http.url)![1]), { reuseAddr: true, reusePort: true }), "EADDRINUSE");
+    }));
 
     test("a worker listening on another port fails readiness with one line naming it", e2e(mode, async (bed) => {
       const steward = bed.startWith(reuseportConfig(RUNTIMES.bun!, 1, { WRONG_PORT: "1" }, { "ready-timeout": "3s" }));
