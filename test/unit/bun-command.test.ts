@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { resolveRunnable } from "../../src/workers/bun-command.ts";
 import { inheritedEnv, shimSpawnRequest, EXEC_PLAN_VAR, type ExecPlan } from "../../src/workers/plan.ts";
+import { helperSpawnRequest } from "../../src/workers/native-shim.ts";
 
 const CARRIED = { path: "/opt/steward", env: { BUN_BE_BUN: "1" }, version: "1.4.5" };
 
@@ -59,6 +60,12 @@ describe("BUN_BE_BUN and the exec shim", () => {
       const plan = JSON.parse(req.env[EXEC_PLAN_VAR]!) as ExecPlan;
       assert.deepEqual(plan.execEnv, { BUN_BE_BUN: "1" });
     }
+  });
+
+  test("the native helper (not steward) passes them on in its own environment", () => {
+    const req = helperSpawnRequest(9, child({ A: "1" }, { BUN_BE_BUN: "1" }), 1, 9);
+    assert.deepEqual(req.env, { A: "1", BUN_BE_BUN: "1" });
+    assert.deepEqual(helperSpawnRequest(9, child({ A: "1" }), 1, 9).env, { A: "1" });
   });
 
   test("a plain command has no exec-only variables", () => {
