@@ -1,6 +1,8 @@
 /**
- * For workers written in JavaScript or TypeScript (Node, Bun, Deno): answer the master-CLI
- * commands steward routes to this worker (`@1 show info`, SPEC §7.4).
+ * `steward/worker`, for workers written in JavaScript or TypeScript (Node, Bun, Deno), with
+ * no dependencies: `listeners()`, `serve({ fetch })`, `ready()`, `status(text)`,
+ * `onStop(drain)` (src/worker-lib/), and `serveCli`, which answers the master-CLI commands
+ * steward routes to this worker (`@1 show info`, SPEC §7.4).
  *
  * ```ts
  * import { serveCli } from "steward/worker";
@@ -15,6 +17,11 @@
 import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import process from "node:process";
+
+export { envName, listeners, type ListenerShare, type StewardListener } from "./worker-lib/listeners.ts";
+export { serve, type FetchHandler, type Served, type ServeOptions } from "./worker-lib/serve.ts";
+export { notify, ready, status } from "./worker-lib/notify.ts";
+export { onStop, type Drain } from "./worker-lib/stop.ts";
 
 export type CliLevel = "admin" | "operator" | "user";
 

@@ -17,7 +17,9 @@ export type FieldReporter = (field: string, problem: string, ...got: [] | [unkno
 export const DEFAULT_BACKLOG = 511;
 export const DEFAULT_CLI_MODE = 0o600;
 
-export const LISTEN_KEYS = ["name", "bind", "backlog", "mode", "uid", "gid"] as const;
+export const LISTEN_KEYS = ["name", "bind", "backlog", "mode", "uid", "gid", "share"] as const;
+/** SPEC §11.1: inherited descriptors (the default) or workers binding with SO_REUSEPORT */
+export const LISTEN_SHARES = ["inherit", "reuseport"] as const;
 export const MASTER_CLI_KEYS = ["bind", "mode", "uid", "gid", "level"] as const;
 
 /** `[[listen]]` number `position` (0-based); the default name counts from 1, like humans. */
@@ -34,10 +36,17 @@ export function buildListener(
     else report("backlog", value.error, fields.backlog);
   }
   const owner = ownership(fields, parsed?.address, ids, report);
+  let reuseport = false;
+  if (fields.share !== undefined) {
+    const share = parseChoice(fields.share, LISTEN_SHARES);
+    if (!share.ok) report("share", share.error, fields.share);
+    else if (share.value === "reuseport" && parsed?.address.kind === "unix") report("share", "\"reuseport\" applies only to tcp listeners", fields.share);
+    else reuseport = share.value === "reuseport";
+  }
   // Kept despite a bad backlog or owner (already reported) so that names and addresses
   // are still compared with the other listeners.
   if (!name.ok || !parsed) return undefined;
-  return { name: name.value, bind: parsed.bind, address: parsed.address, backlog, ...owner };
+  return { name: name.value, bind: parsed.bind, address: parsed.address, backlog, ...owner, ...(reuseport ? { share: "reuseport" as const } : {}) };
 }
 
 /** One master-CLI listener (the file's `[[master-cli]]` or a `-S` option). */

@@ -25,6 +25,11 @@ export interface ListenerConfig {
   bind: string;
   address: ListenAddress;
   backlog: number;
+  /**
+   * "reuseport" (tcp only): the master only reserves the address; workers bind it
+   * themselves with SO_REUSEPORT (PORT, HOST given). Absent: inherited descriptors.
+   */
+  share?: "reuseport";
   /** unix sockets only */
   mode?: number;
   uid?: number;

@@ -10,6 +10,7 @@ import type { ListenAddress, ListenerConfig } from "../config/types.ts";
 import { SysError } from "../sys/errors.ts";
 import type { Posix } from "../sys/posix.ts";
 import type { SockAddr } from "../sys/sockaddr.ts";
+import { reserveTcp } from "./reserve.ts";
 
 export interface BoundListener {
   key: string;
@@ -65,20 +66,21 @@ export class ListenerRegistry {
   }
 
   keyOf(config: ListenerConfig): string {
-    return listenerKey(config.address, config.name);
+    // a reservation and a listening socket are different sockets: switching needs a restart
+    return `${config.share === "reuseport" ? "reuseport:" : ""}${listenerKey(config.address, config.name)}`;
   }
 
   get(key: string): BoundListener | undefined {
     return this.byKey.get(key);
   }
 
-  /** Binds one configured listener; throws ListenerError with the OS reason. */
-  bind(config: ListenerConfig): BoundListener {
+  /** Binds one configured listener; throws ListenerError with the OS reason. `workerUid`: see reserveTcp. */
+  bind(config: ListenerConfig, workerUid?: number): BoundListener {
     const key = this.keyOf(config);
     const existing = this.byKey.get(key);
     if (existing) return existing;
     try {
-      const { fd, ownsFile } = config.address.kind === "unix" ? this.bindUnix(config) : this.bindTcp(config);
+      const { fd, ownsFile } = config.address.kind === "unix" ? this.bindUnix(config) : this.bindTcp(config, workerUid);
       const bound: BoundListener = {
         key,
         name: config.name,
@@ -126,8 +128,9 @@ export class ListenerRegistry {
     for (const key of [...this.byKey.keys()]) this.close(key);
   }
 
-  private bindTcp(config: ListenerConfig): { fd: number; ownsFile: false } {
+  private bindTcp(config: ListenerConfig, workerUid?: number): { fd: number; ownsFile: false } {
     const a = config.address as Extract<ListenAddress, { kind: "tcp" }>;
+    if (config.share === "reuseport") return { fd: reserveTcp(this.px, { family: a.family, host: a.host, port: a.port }, config.bind, workerUid), ownsFile: false };
     return { fd: this.px.listenStream({ family: a.family, host: a.host, port: a.port }, config.backlog, config.bind), ownsFile: false };
   }
 

@@ -16,12 +16,14 @@ import type { Runtime, SignalName } from "../runtime/types.ts";
 import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
 import { VERSION } from "../version.ts";
-import { resolveCommand } from "../workers/command.ts";
+import { resolveRunnable, type ResolvedCommand } from "../workers/bun-command.ts";
 import { argvWithListeners, envWithListeners } from "../workers/dialects.ts";
 import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
+import { isReusePort, reusePortHolds, reusePortReady, reusePortReason, sharePlan } from "../workers/reuseport.ts";
+import { ensureMigrateReq } from "../listeners/migrate.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { cliSocketPath, masterView } from "./view.ts";
 import { parentOf, takeLauncherFd, writeLine } from "./files.ts";
@@ -101,8 +103,11 @@ export class MasterHost {
 
   /** Whether `pid` (or a descendant) holds one of the master's listeners, read from /proc now; undefined: no listener, or cannot tell. */
   holdsListener(pid: number): boolean | undefined {
-    const inodes = new Set(this.listeners.list().map((l) => l.inode).filter((inode) => inode !== ""));
-    return inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+    const inherited = this.listeners.list().filter((l) => !isReusePort(l));
+    const inodes = new Set(inherited.map((l) => l.inode).filter((inode) => inode !== ""));
+    const held = inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+    // a reuse-port listener: the worker's own socket on its address (workers/reuseport.ts)
+    return held === true ? true : (reusePortHolds(this.listeners.list(), pid) ?? held);
   }
 
   /** Tells a -D launcher the first generation is ready, and lets it go. */
@@ -152,31 +157,39 @@ export class MasterHost {
   planFor(config: Config): WorkerPlanner {
     this.checkIdentity(config);
     const command = config.worker.command;
-    const resolved = resolveCommand(command[0]!, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd());
+    const resolved = resolveRunnable(command, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd(), this.runtime.bun);
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
     const bound = config.listen.map((l) => {
       const known = this.listeners.get(this.listeners.keyOf(l));
-      const b = this.listeners.bind(l);
+      const b = this.listeners.bind(l, config.global.uid);
       if (!known) this.log.notice(`Listener '${b.name}' bound to ${b.url} (fd ${b.fd})`);
       return b;
     });
     const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
+    // share = "reuseport" listeners are not passed down: workers get their address (workers/reuseport.ts)
+    const shared = sharePlan(bound);
+    if (shared.inherited.length < bound.length) ensureMigrateReq((line) => this.log.notice(line));
     return (id, generation): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
-      argv: argvWithListeners(command, bound),
+      argv: argvWithListeners(resolved.argv, shared.inherited),
+      ...(resolved.execEnv ? { execEnv: resolved.execEnv } : {}),
+      ...(resolved.runtime ? { runtime: resolved.runtime() } : {}),
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
-      env: workerEnv({
-        masterEnv: process.env,
-        configEnv: envWithListeners(config.worker, bound, this.pid),
-        listenerNames: bound.map((l) => l.name),
-        workerId: id,
-        generation,
-        masterPid: this.pid,
-        notifySocket: notifyPath,
-        cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
-      }),
-      fds: bound.map((l) => l.fd),
+      env: {
+        ...workerEnv({
+          masterEnv: process.env,
+          configEnv: envWithListeners(config.worker, shared.inherited, this.pid),
+          listenerNames: shared.inherited.map((l) => l.name),
+          workerId: id,
+          generation,
+          masterPid: this.pid,
+          notifySocket: notifyPath,
+          cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
+        }),
+        ...shared.env,
+      },
+      fds: shared.inherited.map((l) => l.fd),
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
     });
@@ -195,17 +208,18 @@ export class MasterHost {
 
   /** How `config`'s programs start; every command is resolved now, for a clear error. */
   programPlanFor(config: Config): ProgramPlanner {
-    const paths = new Map<string, string>();
+    const resolved = new Map<string, ResolvedCommand>();
     for (const program of config.program) {
-      const r = resolveCommand(program.command[0]!, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd());
+      const r = resolveRunnable(program.command, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd(), this.runtime.bun);
       if ("error" in r) throw new StartError(`program '${program.name}': command: ${r.error}`);
-      paths.set(program.name, r.path);
+      resolved.set(program.name, r);
     }
     const { notifyPath, cliDir } = this.userDirs.socketsFor(config.global.uid, config.global.gid, this.px.fn.getuid(), this.notifyPath);
     return (program) => ({
       label: `program '${program.name}'`,
-      path: paths.get(program.name)!,
-      argv: program.command,
+      path: resolved.get(program.name)!.path,
+      argv: resolved.get(program.name)!.argv,
+      ...(resolved.get(program.name)!.execEnv ? { execEnv: resolved.get(program.name)!.execEnv } : {}),
       ...(program.cwd !== undefined ? { cwd: program.cwd } : {}),
       env: {
         ...inheritedEnv(process.env),
@@ -267,7 +281,9 @@ export class MasterHost {
       },
       spawn: (child) => this.starter.spawn(child),
       kill: (target, sig) => this.px.kill(target, sig),
-      isAccepting: (wpid) => isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch),
+      isAccepting: (wpid) =>
+        isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
+      notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
       strays: new Strays({
         self: this.pid,

@@ -30,6 +30,8 @@ export interface ProcessEntry {
   stopSentAt?: number;
   /** when it was sent SIGTERM for outliving max-reloads (ms), if it was */
   termSentAt?: number;
+  /** what it runs on when steward knows (`bun 1.4.5` for `@bun` commands) */
+  runtime?: string;
   /** last STATUS= it sent over NOTIFY_SOCKET */
   status?: string;
 }

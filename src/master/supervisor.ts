@@ -33,6 +33,8 @@ export interface SupervisorPorts {
   kill(pid: number, signal: number): boolean;
   /** `accepting` readiness of a worker on the master's listeners */
   isAccepting(pid: number): boolean;
+  /** a more precise reason than the generic one when an `accepting` worker is not ready (reuse-port listeners) */
+  notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */
   parentOf(pid: number): number | undefined;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
@@ -201,8 +203,10 @@ export class Supervisor {
 
   private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
     let pid: number;
+    let child: ChildSpec;
     try {
-      pid = this.ports.spawn(plan(id, generation));
+      child = plan(id, generation);
+      pid = this.ports.spawn(child);
     } catch (e) {
       this.log.alert(`Cannot start worker ${id}: ${(e as Error).message}`);
       return undefined;
@@ -215,6 +219,7 @@ export class Supervisor {
       generation,
       startedAt: this.ports.now(),
       version: this.state.version,
+      ...(child.runtime !== undefined ? { runtime: child.runtime } : {}),
       role,
       ready: false,
     });
@@ -314,7 +319,7 @@ export class Supervisor {
     const why =
       load.config.global.ready.kind === "notify"
         ? "it sent no READY=1 on NOTIFY_SOCKET"
-        : "not accepting on any of its listeners";
+        : (this.ports.notReadyReason?.(pid) ?? "not accepting on any of its listeners");
     this.failLoad(`worker ${p?.id ?? "?"} (${pid}) not ready within ${formatDuration(load.config.global.readyTimeout)}: ${why}`, 1);
   }
 

@@ -8,6 +8,7 @@ import process from "node:process";
 import { processTree } from "../workers/proctree.ts";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
+import { currentMigrateReq } from "../listeners/migrate.ts";
 import type { MasterHost } from "./run.ts";
 import { uidOf } from "./userdirs.ts";
 
@@ -38,11 +39,15 @@ export function masterView(host: MasterHost): MasterView {
     get state() {
       return host.state;
     },
-    listenerLines: () =>
-      host.current.config.listen.map((c, i) => {
+    listenerLines: () => {
+      // a reuse-port listener has no descriptor in workers: `-` and its mode instead
+      let fd = 3;
+      return host.current.config.listen.map((c) => {
         const b = host.listeners.get(host.listeners.keyOf(c));
-        return `${3 + i} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
-      }),
+        if (c.share === "reuseport") return `- ${c.name} ${b?.url ?? c.bind} ${c.address.kind} reuseport tcp_migrate_req=${currentMigrateReq()}`;
+        return `${fd++} ${c.name} ${b?.url ?? c.bind} ${c.address.kind}`;
+      });
+    },
     startupLogs: () => host.log.loadLines(),
     descendantsOf: (pid) => processTree.descendantsOf(pid),
     env: () => ({ ...process.env }),

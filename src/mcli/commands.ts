@@ -73,7 +73,7 @@ export function showProc(view: MasterView): string {
       type: p.kind === "worker" ? "worker" : p.name,
       reloads: String(Math.max(0, state.reloads - p.generation)),
       uptime: uptimeOf(view, p.startedAt),
-      version: p.kind === "worker" ? p.version : "-",
+      version: p.kind !== "worker" ? "-" : p.runtime !== undefined ? `${p.version} [${p.runtime}]` : p.version,
     });
   const current = (p: ProcessEntry) => (view.holdsListener(p.pid) === false ? `${row(p)} ${NOT_LISTENING}` : row(p));
   const lines = [
@@ -114,6 +114,7 @@ export function showProcJson(view: MasterView): string {
     reloads: Math.max(0, state.reloads - p.generation),
     uptime: Math.floor((now - p.startedAt) / 1000),
     version: p.version,
+    ...(p.runtime !== undefined ? { runtime: p.runtime } : {}),
     status: p.status ?? statusOf(p),
     role: p.role,
     ready: p.ready,

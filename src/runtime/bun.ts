@@ -15,6 +15,9 @@ export function createBunRuntime(): Runtime {
     self: { path, prefix: compiled ? [] : [Bun.main] },
     compiled,
     ...(helper ? { execHelper: `${Bun.main.slice(0, Bun.main.lastIndexOf("/"))}/${(helper as Blob & { name: string }).name}` } : {}),
+    // A compiled executable carries the whole Bun runtime: with BUN_BE_BUN=1 it is the `bun`
+    // CLI (`BUN_BE_BUN=1 steward app.ts`). From source, the bun running steward is that runtime.
+    bun: { path, env: compiled ? { BUN_BE_BUN: "1" } : {}, version: Bun.version },
     onSignal(signal: SignalName, handler: () => void) {
       process.on(signal, handler);
     },

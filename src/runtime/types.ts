@@ -37,6 +37,12 @@ export interface Runtime {
   readonly compiled: boolean;
   /** path of the native exec helper embedded in this executable (workers/native-shim.ts), if it carries one */
   readonly execHelper?: string;
+  /**
+   * How to run a script on the Bun runtime steward itself runs on (`@bun` commands), or
+   * undefined when steward runs on another runtime. `env` is what the exec needs beside
+   * the worker's own environment (BUN_BE_BUN=1 makes a compiled steward behave as `bun`).
+   */
+  readonly bun?: { path: string; env: Record<string, string>; version: string };
   /** calls `handler` on each delivery of `signal`; the runtime no longer applies the default action */
   onSignal(signal: SignalName, handler: () => void): void;
   exit(code: number): never;

@@ -51,6 +51,7 @@ export const LIBC_SYMBOLS = {
   setsid: { args: [], returns: "i32" },
   setpgid: { args: ["i32", "i32"], returns: "i32" },
   setuid: { args: ["u32"], returns: "i32" },
+  setfsuid: { args: ["u32"], returns: "i32" },
   setgid: { args: ["u32"], returns: "i32" },
   setgroups: { args: ["u64", "buffer"], returns: "i32" },
   getuid: { args: [], returns: "u32" },

@@ -28,7 +28,8 @@ export function helperSpawnRequest(helperFd: number, child: ChildSpec, masterPid
     path: `/proc/self/fd/${3 + n}`,
     // exec-helper.c: PARENT DEATH_SIGNAL LISTEN_FDS UID GID LABEL PATH ARGV...
     argv: ["steward-exec", String(masterPid), String(deathSignal), String(n), child.uid === undefined ? "" : String(child.uid), child.gid === undefined ? "" : String(child.gid), child.label, child.path, ...child.argv],
-    env: child.env,
+    // the helper is not steward: exec-only variables (BUN_BE_BUN for `@bun`) may ride along
+    env: child.execEnv ? { ...child.env, ...child.execEnv } : child.env,
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: [...child.fds, helperFd],
     ownProcessGroup: true,

@@ -25,6 +25,8 @@ export interface ExecPlan {
   gid?: number;
   /** for error messages: `worker 2`, `program 'agent'` */
   label: string;
+  /** variables set for the final exec only, never for the shim (which is steward itself) */
+  execEnv?: Record<string, string>;
 }
 
 export interface SelfCommand {
@@ -44,7 +46,17 @@ export interface ChildSpec {
   fds: number[];
   uid?: number;
   gid?: number;
+  /** variables for the final exec only (ExecPlan.execEnv) */
+  execEnv?: Record<string, string>;
+  /** what the command runs on when steward knows (`bun 1.4.5` for `@bun`), for `show proc` */
+  runtime?: string;
 }
+
+/**
+ * Turns the steward executable into the `bun` CLI (`@bun` commands, bun-command.ts). Never
+ * in the shim's environment: the shim is steward and would start as bun.
+ */
+export const BUN_BE_BUN = "BUN_BE_BUN";
 
 /** The master's own variables that a child must not inherit from it. */
 export function inheritedEnv(masterEnv: Record<string, string | undefined>): Record<string, string> {
@@ -52,6 +64,7 @@ export function inheritedEnv(masterEnv: Record<string, string | undefined>): Rec
   for (const [k, v] of Object.entries(masterEnv)) {
     if (v === undefined) continue;
     if (k.startsWith("STEWARD_") || k.startsWith("LISTEN_") || k === "NOTIFY_SOCKET" || k === "WATCHDOG_USEC" || k === "WATCHDOG_PID") continue;
+    if (k === BUN_BE_BUN) continue;
     out[k] = v;
   }
   return out;
@@ -85,6 +98,9 @@ export function workerEnv(i: WorkerEnvInput): Record<string, string> {
 
 /** The posix_spawn request that starts `child` through the shim. */
 export function shimSpawnRequest(self: SelfCommand, child: ChildSpec, masterPid: number, deathSignal: number): SpawnRequest {
+  // BUN_BE_BUN, wherever it came from (`@bun`, a configured env), waits for the final exec.
+  const { [BUN_BE_BUN]: beBun, ...shimEnv } = child.env;
+  const execEnv = { ...(beBun !== undefined ? { [BUN_BE_BUN]: beBun } : {}), ...child.execEnv };
   const plan: ExecPlan = {
     path: child.path,
     argv: child.argv,
@@ -94,11 +110,12 @@ export function shimSpawnRequest(self: SelfCommand, child: ChildSpec, masterPid:
     label: child.label,
     ...(child.uid !== undefined ? { uid: child.uid } : {}),
     ...(child.gid !== undefined ? { gid: child.gid } : {}),
+    ...(Object.keys(execEnv).length > 0 ? { execEnv } : {}),
   };
   return {
     path: self.path,
     argv: [self.path, ...self.prefix, SHIM_MODE],
-    env: { ...child.env, [EXEC_PLAN_VAR]: JSON.stringify(plan) },
+    env: { ...shimEnv, [EXEC_PLAN_VAR]: JSON.stringify(plan) },
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: child.fds,
     ownProcessGroup: true,

@@ -29,6 +29,7 @@ export function runExecShim(px: Posix, env: Record<string, string | undefined>, 
     px.cloexecFrom(3 + plan.listenFds);
     const childEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== EXEC_PLAN_VAR) childEnv[k] = v;
+    Object.assign(childEnv, plan.execEnv);
     childEnv.LISTEN_PID = String(px.pid());
     // what this shim's runtime ignored or blocked for itself is not the program's
     px.defaultSignals();

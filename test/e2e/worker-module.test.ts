@@ -1,0 +1,139 @@
+/**
+ * steward/worker (dist/worker.mjs) inside real workers under Node, Deno and Bun
+ * (test/fixtures/fetch-worker.mjs): serve({ fetch }) answers on the inherited listener,
+ * ready() reaches the master (Bun, Deno), and on the stop signal the worker drains: the
+ * request in flight completes, the next request on a kept-alive connection is answered
+ * with `Connection: close`, and the worker exits 0. Build first (`npm run build`).
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { connectOptions, e2e, expectReloaded, FIXTURES, MODES, NODE, request, ROOT, toml } from "./_harness.ts";
+
+const WORKER = join(FIXTURES, "fetch-worker.mjs");
+const RUNTIMES: Record<string, string[]> = {
+  node: [NODE],
+  deno: [join(ROOT, "node_modules", ".bin", "deno"), "run", "-A"],
+  bun: [join(ROOT, "node_modules", ".bin", "bun")],
+};
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One HTTP/1.1 connection kept alive across requests (responses framed by Content-Length). */
+class KeptAlive {
+  private buffer = Buffer.alloc(0);
+  private waiter: (() => void) | undefined;
+  closed = false;
+  private constructor(private readonly socket: net.Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.waiter?.();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+    socket.on("error", () => {});
+  }
+
+  static open(url: string): Promise<KeptAlive> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(connectOptions(url), () => resolve(new KeptAlive(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  async get(path: string, timeoutMs = 10_000): Promise<Answer> {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: e2e\r\n\r\n`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const end = this.buffer.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const head = this.buffer.subarray(0, end).toString();
+        const [statusLine, ...lines] = head.split("\r\n");
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(":");
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        const length = Number(headers["content-length"] ?? -1);
+        if (length >= 0 && this.buffer.length >= end + 4 + length) {
+          const body = this.buffer.subarray(end + 4, end + 4 + length).toString();
+          this.buffer = this.buffer.subarray(end + 4 + length);
+          return { status: Number(statusLine!.split(" ")[1]), headers, body };
+        }
+      }
+      if (this.closed) throw new Error(`connection closed before a whole answer to ${path}`);
+      if (Date.now() > deadline) throw new Error(`no answer to ${path} within ${timeoutMs}ms`);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(this.closed, "the server closed the kept-alive connection");
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+for (const mode of MODES) {
+  describe(`steward/worker serve [${mode}]`, () => {
+    for (const [runtime, command] of Object.entries(RUNTIMES)) {
+      test(`${runtime}: serve({ fetch }) answers, and drains on the stop signal`, e2e(mode, async (bed) => {
+        assert.ok(existsSync(join(ROOT, "dist", "worker.mjs")), "dist/worker.mjs: run `npm run build` first");
+        // ready() needs FFI: Bun and Deno report readiness themselves, Node relies on `accepting`
+        const notify = runtime !== "node";
+        const steward = bed.startWith(toml({
+          global: { workers: 1, "ready-timeout": "20s", ready: notify ? "notify" : "accepting" },
+          listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+          worker: { command: [...command, WORKER], env: { NOTIFY: notify ? "1" : "0" } },
+        }));
+        const http = await steward.listener("http");
+        await steward.ready();
+        const [worker] = await steward.waitForWorkers(1);
+        const first = JSON.parse((await request(http.url)).body) as { pid: number; runtime: string; engine: string };
+        assert.equal(first.pid, worker!.pid);
+        assert.match(first.runtime, new RegExp(`^${runtime} `));
+        assert.match(first.engine, / on fd 3$/);
+
+        const kept = await KeptAlive.open(http.url);
+        const before = await kept.get("/");
+        assert.equal(before.status, 200);
+        assert.notEqual(before.headers.connection, "close", "kept alive before the stop signal");
+        assert.equal((JSON.parse(before.body) as { pid: number }).pid, worker!.pid);
+        const heldConnection = await KeptAlive.open(http.url);
+        const held = heldConnection.get("/?hold=300", 20_000);
+        await steward.waitForLine(new RegExp(`fetch-worker ${worker!.pid} holding a request`));
+
+        await expectReloaded(steward);
+        await steward.waitForLine(new RegExp(`fetch-worker ${worker!.pid} draining`));
+        // the next request on the kept-alive connection: answered by the draining worker, then closed
+        const after = await kept.get("/");
+        assert.equal(after.status, 200);
+        assert.equal((JSON.parse(after.body) as { pid: number }).pid, worker!.pid, "answered by the draining worker");
+        assert.equal(after.headers.connection, "close", `the draining worker closes the connection${steward.log()}`);
+        await kept.waitClosed();
+        const heldAnswer = await held;
+        assert.equal(heldAnswer.status, 200, "the request in flight completed");
+        assert.equal(heldAnswer.headers.connection, "close");
+        heldConnection.destroy();
+        await steward.waitForLine(new RegExp(`Old worker 1 \\(${worker!.pid}\\) exited with code 0`), 15_000);
+        assert.equal(steward.matching(/fetch-worker \d+ exiting 1/).length, 0);
+      }));
+    }
+  });
+}
