@@ -338,22 +338,13 @@ export class CliServer {
   }
 
   private readAll(s: Session): void {
-    for (;;) {
-      let n: number | null;
-      try {
-        n = this.px.readSome(s.fd, this.buf);
-      } catch {
-        return this.drop(s);
-      }
-      if (n === null) break;
-      if (n === 0) {
-        s.peerClosed = true;
-        break;
-      }
+    const end = this.px.readAvailable(s.fd, this.buf, (chunk) => {
       s.lastActive = Date.now();
-      if (s.closing || s.tooLong || s.lingering !== undefined) continue;
-      this.takeLines(s, this.buf.subarray(0, n));
-    }
+      if (s.closing || s.tooLong || s.lingering !== undefined) return;
+      this.takeLines(s, chunk);
+    });
+    if (end === "error") return this.drop(s);
+    if (end === "eof") s.peerClosed = true;
     if (s.peerClosed && s.partialBytes > 0 && !s.closing && !s.tooLong) this.acceptLine(s, this.lineOf(s, new Uint8Array(0)));
     this.pump(s);
   }

@@ -182,21 +182,12 @@ export class MetricsHttpServer {
   }
 
   private readAll(s: HttpSession): void {
-    for (;;) {
-      let n: number | null;
-      try {
-        n = this.px.readSome(s.fd, this.buf);
-      } catch {
-        return this.drop(s);
-      }
-      if (n === null) break;
-      if (n === 0) {
-        s.peerClosed = true;
-        break;
-      }
-      if (s.lingering !== undefined || s.closeAfterOutput) continue; // read and discarded
-      s.input = Buffer.concat([s.input, this.buf.subarray(0, n)]);
-    }
+    const end = this.px.readAvailable(s.fd, this.buf, (chunk) => {
+      if (s.lingering !== undefined || s.closeAfterOutput) return; // read and discarded
+      s.input = Buffer.concat([s.input, chunk]);
+    });
+    if (end === "error") return this.drop(s);
+    if (end === "eof") s.peerClosed = true;
     if (s.lingering !== undefined && s.peerClosed) return this.drop(s);
     this.answer(s);
     // the client is gone or done sending: nothing more will come

@@ -244,6 +244,25 @@ export class Posix {
     this.fail("read", `fd ${fd}`, errno);
   }
 
+  /**
+   * Reads a non-blocking descriptor until it has nothing more, handing each chunk (a view
+   * of `buf`, valid only during the call) to `take`. Says why it stopped: nothing more for
+   * now, the end of the stream, or a read error.
+   */
+  readAvailable(fd: number, buf: Uint8Array, take: (chunk: Uint8Array) => void): "again" | "eof" | "error" {
+    for (;;) {
+      let n: number | null;
+      try {
+        n = this.readSome(fd, buf);
+      } catch {
+        return "error";
+      }
+      if (n === null) return "again";
+      if (n === 0) return "eof";
+      take(buf.subarray(0, n));
+    }
+  }
+
   /** Bytes written, or null when the socket buffer is full. */
   writeSome(fd: number, data: Uint8Array): number | null {
     const n = this.fn.write(fd, data, data.length);
