@@ -1,4 +1,4 @@
-// The Linux targets steward is released for (SPEC §11.3): each is a Bun runtime that
+// The Linux targets steward is released for (REFERENCE §5.5): each is a Bun runtime that
 // `bun build --compile --target=bun-<name>` embeds. `cpuFlags` are the /proc/cpuinfo flags
 // the runtime needs: Bun's x64 builds are compiled for Haswell (x86-64-v3) and die with
 // SIGILL without AVX2; its baseline build needs only x86-64-v2 (Nehalem: SSE4.2, POPCNT).

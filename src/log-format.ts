@@ -1,5 +1,5 @@
 /**
- * How a log line is written to stderr (SPEC §11.1 `log-format`, `--log-format`,
+ * How a log line is written to stderr (REFERENCE §9 `log-format`, `--log-format`,
  * STEWARD_LOG_FORMAT):
  *   text     HAProxy's `[NOTICE]   (PID) : message`; when stderr is the journal, each line
  *            is prefixed with its syslog priority (`<5>`), which journald strips and keeps

@@ -2,7 +2,7 @@
  * `steward/worker`, for workers written in JavaScript or TypeScript (Node, Bun, Deno), with
  * no dependencies: `listeners()`, `serve({ fetch })`, `ready()`, `status(text)`,
  * `onStop(drain)` (src/worker-lib/), and `serveCli`, which answers the master-CLI commands
- * steward routes to this worker (`@1 show info`, SPEC §7.4).
+ * steward routes to this worker (`@1 show info`, REFERENCE §7.4).
  *
  * ```ts
  * import { serveCli } from "steward/worker";

@@ -1,5 +1,5 @@
 /**
- * Usage errors (SPEC §6: exit 2): the user typed something steward cannot run. They are
+ * Usage errors (REFERENCE §6: exit 2): the user typed something steward cannot run. They are
  * thrown by the parsing steps and turned into one line on stderr by runCli.
  */
 

@@ -52,7 +52,7 @@ const steward = defineCommand<ArgsDef>({
   subCommands: COMMANDS,
 });
 
-/** Runs one command line; resolves to the exit code (SPEC §6). Rejects only if an injected function does. */
+/** Runs one command line; resolves to the exit code (REFERENCE §6). Rejects only if an injected function does. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const normalized = normalizeArgv(argv);
   // An unknown subcommand has no help of its own: point at the general one.

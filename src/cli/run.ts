@@ -76,7 +76,7 @@ function load(settings: Settings, input: CommandInput): Promise<ConfigResult> {
 
 /**
  * One line per problem on stderr. Problems that are all about values typed on the command
- * line or in STEWARD_* variables are usage errors (exit 2, with the --help hint, SPEC §2);
+ * line or in STEWARD_* variables are usage errors (exit 2, with the --help hint, REFERENCE §2);
  * anything involving the file, or a worker command given nowhere, is a failed start (exit 1).
  */
 function reportProblems(problems: readonly ConfigProblem[], deps: CliDeps, subcommand: string): number {

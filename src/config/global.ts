@@ -1,5 +1,5 @@
 /**
- * The `[global]` section: defaults (SPEC §3) and how each key is read, shared by the file
+ * The `[global]` section: defaults (REFERENCE §3) and how each key is read, shared by the file
  * reader and the command-line overrides so both accept the same values.
  */
 

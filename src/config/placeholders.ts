@@ -1,6 +1,6 @@
 /**
  * `[worker] socket-env` and the `{fd:NAME}` placeholders of the worker's command and
- * environment (SPEC §11.1): a placeholder must name a configured listener.
+ * environment (REFERENCE §4): a placeholder must name a configured listener.
  */
 import { SOCKET_DIALECTS, unknownFdNames } from "../workers/dialects.ts";
 import type { SocketDialect } from "./types.ts";

@@ -6,7 +6,7 @@ import type { KeyPath, ProblemList } from "./problems.ts";
 import { isTable } from "./values.ts";
 
 /**
- * Variables steward sets for every worker (SPEC §4). A configured value would be silently
+ * Variables steward sets for every worker (REFERENCE §4). A configured value would be silently
  * replaced, so configuring one is reported instead.
  */
 const RESERVED_ENV = new Set([

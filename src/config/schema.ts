@@ -1,5 +1,5 @@
 /**
- * From the parsed file (kebab-case keys, SPEC §3) plus command-line overrides to a
+ * From the parsed file (kebab-case keys, REFERENCE §3) plus command-line overrides to a
  * validated, defaulted `Config`. Every problem is collected; a config is returned only
  * when there are none.
  */

@@ -13,12 +13,12 @@ import { CLI_LEVELS, ok, parseChoice, parseGroupId, parseInteger, parseMode, par
 /** Reports a problem with one field of the entry being built. */
 export type FieldReporter = (field: string, problem: string, ...got: [] | [unknown]) => void;
 
-/** SPEC §3's default, nginx's and Redis's too; the kernel caps it at net.core.somaxconn. */
+/** REFERENCE §3's default, nginx's and Redis's too; the kernel caps it at net.core.somaxconn. */
 export const DEFAULT_BACKLOG = 511;
 export const DEFAULT_CLI_MODE = 0o600;
 
 export const LISTEN_KEYS = ["name", "bind", "backlog", "mode", "uid", "gid", "share"] as const;
-/** SPEC §11.1: inherited descriptors (the default) or workers binding with SO_REUSEPORT */
+/** REFERENCE §3: inherited descriptors (the default) or workers binding with SO_REUSEPORT */
 export const LISTEN_SHARES = ["inherit", "reuseport"] as const;
 export const MASTER_CLI_KEYS = ["bind", "mode", "uid", "gid", "level"] as const;
 

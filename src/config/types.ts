@@ -43,7 +43,7 @@ export interface WorkerConfig {
   command: string[];
   cwd?: string;
   env: Record<string, string>;
-  /** socket-passing variables set beside LISTEN_* (SPEC §11.1) */
+  /** socket-passing variables set beside LISTEN_* (REFERENCE §4) */
   socketEnv?: SocketDialect[];
 }
 

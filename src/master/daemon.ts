@@ -1,5 +1,5 @@
 /**
- * `-D` (SPEC §8): the launcher starts the master in the background — a new session,
+ * `-D` (REFERENCE §8): the launcher starts the master in the background — a new session,
  * stdio on /dev/null — and waits for the first load. The master copies its log lines to
  * a pipe (fd 3, named by STEWARD_LAUNCHER_FD) until the first generation is ready, then
  * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the

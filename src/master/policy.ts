@@ -33,7 +33,7 @@ export type RestartDecision =
   | { action: "restart"; delay: number; history: RestartHistory }
   | { action: "give-up"; failures: number; history: RestartHistory };
 
-/** SPEC §5.6 `restart`: 1 s doubling to 30 s, reset after 60 s of uptime; 5 failures within 60 s → give up. */
+/** REFERENCE §5.6 `restart`: 1 s doubling to 30 s, reset after 60 s of uptime; 5 failures within 60 s → give up. */
 export function decideRestart(history: RestartHistory, now: number, uptime: number): RestartDecision {
   const failures = [...history.failures.filter((t) => now - t < RESTART_WINDOW), now];
   if (failures.length >= RESTART_GIVE_UP_COUNT) {

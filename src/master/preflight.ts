@@ -1,5 +1,5 @@
 /**
- * Preflight of a reload (SPEC §5.3 step 2), before anything is touched: the executable
+ * Preflight of a reload (REFERENCE §5.3 step 2), before anything is touched: the executable
  * must be a regular file this master can execute, and running it as
  * `EXE __preflight FORMAT NONCE run --check ARGS...` must exit 0 within 10 s and answer
  * the handshake (handshake.ts). That one run proves the new binary starts, is a steward

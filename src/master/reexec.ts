@@ -1,5 +1,5 @@
 /**
- * Reload by re-execution (SPEC §5.3, §5.4): one reload at a time; preflight; the state
+ * Reload by re-execution (REFERENCE §5.3, §5.4): one reload at a time; preflight; the state
  * written for the next image; listeners and the notify socket kept open across execve;
  * the same PID. The next image finishes the reload (MasterHost.resume → resumeIn).
  *

@@ -1,5 +1,5 @@
 /**
- * The master process, wired to the real system. `startMaster` is SPEC §5.1 (a fresh
+ * The master process, wired to the real system. `startMaster` is REFERENCE §5.1 (a fresh
  * start) or the second half of §5.3 (a new image taking over after re-exec); the reload
  * itself (preflight, handover, execve) is in reexec.ts.
  */
@@ -404,7 +404,7 @@ export class MasterHost {
 
   // ---- start ------------------------------------------------------------------------
 
-  /** SPEC §5.1, step by step. */
+  /** REFERENCE §5.1, step by step. */
   startFresh(): void {
     const config = this.current.config;
     this.notifier = createNotifier(this.px, process.env, this.current.systemd, (m) => this.log.warn(m));
@@ -610,6 +610,6 @@ export async function startMaster(
     host.cleanup();
     runtime.exit(1);
   }
-  // The master ends only through runtime.exit (SPEC §6 codes), never by returning.
+  // The master ends only through runtime.exit (REFERENCE §6 codes), never by returning.
   return new Promise<void>(() => {});
 }

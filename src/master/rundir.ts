@@ -1,5 +1,5 @@
 /**
- * The master's run directory (SPEC §11.4): where its notify socket, the state handed across
+ * The master's run directory (REFERENCE §8.4): where its notify socket, the state handed across
  * a re-exec, the preflight's output and the CLI sockets of its workers live.
  *
  * Where: under systemd `$RUNTIME_DIRECTORY`; for root `/run/steward/`; otherwise
@@ -35,7 +35,7 @@ export interface DirFacts {
 const S_ISVTX = 0o1000;
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0");
 
-/** Bases to try, in order (SPEC §11.4). Empty variables count as unset. */
+/** Bases to try, in order (REFERENCE §8.4). Empty variables count as unset. */
 export function candidateBases(env: RunDirEnv, uid: number): string[] {
   const out: string[] = [];
   const systemd = env.RUNTIME_DIRECTORY?.split(":")[0];

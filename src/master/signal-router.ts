@@ -8,7 +8,7 @@
  */
 import type { Runtime, SignalName } from "../runtime/types.ts";
 
-/** the signals that stop the master (SPEC §5.7) */
+/** the signals that stop the master (REFERENCE §5.7) */
 export const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
 
 /** Signals main.ts hooked before anything loaded (a new image after a reload's execve). */

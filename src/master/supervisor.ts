@@ -408,7 +408,7 @@ export class Supervisor {
     this.applyPolicy(`program:${p.name}`, label, p, ws, program.onFailure, () => this.spawnProgram(program, this.programPlan));
   }
 
-  /** SPEC §5.6 for one process: log, restart with back-off, or stop the master. */
+  /** REFERENCE §5.6 for one process: log, restart with back-off, or stop the master. */
   private applyPolicy(key: string, label: string, p: ProcessEntry, ws: WaitStatus, policy: OnFailure, respawn: () => void): void {
     if (policy === "ignore") {
       this.log.warn(`${label} (on-failure = ignore)`);
@@ -485,7 +485,7 @@ export class Supervisor {
     this.log.notice(`Worker ${p.id} (${p.pid}) extended its ready-timeout by ${formatDuration(Math.ceil(usec / 1000))}`);
   }
 
-  /** The signals of SPEC §5.7 (reload signals are handled by the reload controller). */
+  /** The signals of REFERENCE §5.7 (reload signals are handled by the reload controller). */
   signal(name: string): void {
     switch (name) {
       case "SIGTERM":

@@ -1,10 +1,10 @@
 /**
- * Sockets for children that run as another user (`user =`, SPEC §11.4): the run directory
+ * Sockets for children that run as another user (`user =`, REFERENCE §8.4): the run directory
  * is the master's own (mode 0700), so such a child could reach neither the notify socket
  * nor a place to bind its STEWARD_CLI_SOCKET in it. Each such uid gets its own directory:
  *
- *   BASE/steward-PID-XXXXXX/            the run directory (the master's, 0700)
- *   BASE/steward-PID-XXXXXX-users-YYYY/ created on first need by mkdtemp, the master's, 0711
+ *   BASE/steward-PID-<random>/          the run directory (the master's, 0700)
+ *   BASE/steward-PID-<random>-users-<random>/ created on first need by mkdtemp, the master's, 0711
  *     u65534/                           owned by uid 65534 (and the child's group), 0700
  *       notify.sock                     its NOTIFY_SOCKET: bound by the master, owned by 65534, 0600
  *       worker-g1-1.sock ...            its STEWARD_CLI_SOCKETs, bound by the workers

@@ -1,5 +1,5 @@
 /**
- * The master CLI's client side: `steward cli` and `steward reload` (SPEC §2, §7.2). It
+ * The master CLI's client side: `steward cli` and `steward reload` (REFERENCE §2, §7.2). It
  * talks the same text protocol as socat would, through node:net, so it runs unchanged
  * under either runtime. It never looks at the process itself: the entry point passes the
  * terminal in (`ClientTerminal`).

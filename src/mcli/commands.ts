@@ -1,5 +1,5 @@
 /**
- * The master CLI's commands (SPEC §7.3) and routing to workers (§7.4). Replies are built
+ * The master CLI's commands (REFERENCE §7.3) and routing to workers (§7.4). Replies are built
  * from a read-only view of the master; only `reload` and `hard-reload` act.
  */
 import { Buffer } from "node:buffer";

@@ -1,5 +1,5 @@
 /**
- * The master CLI's text protocol (SPEC §7.2), as pure functions: splitting input into
+ * The master CLI's text protocol (REFERENCE §7.2), as pure functions: splitting input into
  * commands, and the fixed layouts replies use.
  */
 

@@ -1,6 +1,6 @@
 /**
  * `steward status -S ADDR [--json] [--strict]`: the probe for container health checks and
- * Kubernetes exec probes (SPEC §11.3). It asks the master CLI for `show proc json` and
+ * Kubernetes exec probes (REFERENCE §2). It asks the master CLI for `show proc json` and
  * judges the reply:
  *   0  the master answers, its first load succeeded, it is not stopping, and at least one
  *      worker of the current generation is ready;

@@ -1,5 +1,5 @@
 /**
- * sd_notify to the service manager (SPEC §8), only with --systemd and a $NOTIFY_SOCKET:
+ * sd_notify to the service manager (REFERENCE §8), only with --systemd and a $NOTIFY_SOCKET:
  * READY/MAINPID/STATUS after each successful load, RELOADING + MONOTONIC_USEC when a
  * reload starts (so Type=notify-reload works), READY + the failure after a failed
  * reload, STOPPING on stop, and WATCHDOG=1 every WATCHDOG_USEC/2 when asked for.

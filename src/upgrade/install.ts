@@ -1,5 +1,5 @@
 /**
- * `steward upgrade --url URL --sha256 HEX [-S ADDR]` (SPEC §5.5): download a new binary,
+ * `steward upgrade --url URL --sha256 HEX [-S ADDR]` (REFERENCE §5.5): download a new binary,
  * verify its checksum, run its `version`, put it over the running executable with one
  * atomic rename, and reload the master through its CLI. The reload's own preflight runs
  * the new file's `check` with the master's real arguments and its handshake

@@ -1,5 +1,5 @@
 /**
- * A release manifest (`npm run release` writes dist/release/manifest.json, SPEC §11.3) and
+ * A release manifest (`npm run release` writes dist/release/manifest.json, REFERENCE §5.5) and
  * the choice of the artefact that runs on a host. Pure: the host is described by data
  * (upgrade/host.ts reads it from /proc), so the choice can be tested for every machine.
  *

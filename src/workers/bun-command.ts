@@ -1,5 +1,5 @@
 /**
- * `@bun` commands (SPEC §11.1): a worker or program command whose first word is `@bun`
+ * `@bun` commands (REFERENCE §10): a worker or program command whose first word is `@bun`
  * runs the rest on the Bun runtime steward itself carries, so a host with nothing but the
  * steward file runs a TypeScript server.
  *

@@ -1,5 +1,5 @@
 /**
- * Socket-passing dialects beside systemd's LISTEN_FDS (SPEC §11.1 `socket-env`), each set
+ * Socket-passing dialects beside systemd's LISTEN_FDS (REFERENCE §4 `socket-env`), each set
  * as that ecosystem's own libraries read it, and `{fd:NAME}` placeholders that put a
  * listener's descriptor number into the worker's command line or environment. Pure.
  */

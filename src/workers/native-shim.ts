@@ -8,7 +8,7 @@
  * spawned as /proc/self/fd/N: posix_spawn cannot execveat, and placing the memfd at
  * 3+listeners in the child (after the listeners, as one more passed descriptor) keeps it
  * out of their way; the helper marks it close-on-exec with everything else above the
- * listeners, so a worker never sees it (SPEC §4). A master re-executing closes it.
+ * listeners, so a worker never sees it (REFERENCE §4). A master re-executing closes it.
  */
 import { readFileSync } from "node:fs";
 import { cstr } from "../sys/cstring.ts";

@@ -81,7 +81,7 @@ export interface WorkerEnvInput {
   cliSocket: string;
 }
 
-/** SPEC §4: the configured env, then what steward gives every worker (which wins). */
+/** REFERENCE §4: the configured env, then what steward gives every worker (which wins). */
 export function workerEnv(i: WorkerEnvInput): Record<string, string> {
   return {
     ...inheritedEnv(i.masterEnv),

@@ -1,6 +1,6 @@
 /**
  * `accepting` readiness, observed from outside through /proc with no cooperation from
- * the worker (SPEC §11.2): a worker is ready once it or one of its descendants waits to
+ * the worker (REFERENCE §5.2): a worker is ready once it or one of its descendants waits to
  * accept on one of the master's listeners:
  * - one of its epoll sets holds the listener (`/proc/PID/fdinfo/FD`, `tfd: ... ino:`), or
  * - one of its threads is blocked (`/proc/PID/task/TID/syscall`) in accept/accept4 on a

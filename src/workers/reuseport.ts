@@ -1,5 +1,5 @@
 /**
- * Workers of `share = "reuseport"` listeners (SPEC §11.1, §11.2): what they are told
+ * Workers of `share = "reuseport"` listeners (REFERENCE §3, §5.2): what they are told
  * (PORT, HOST and STEWARD_LISTEN_<NAME>_HOST/_PORT instead of a descriptor), and when
  * they are ready: the worker or a descendant holds a socket listening on exactly the
  * listener's address (found in /proc/net/tcp{,6} by inode) and waits to accept on it
@@ -130,7 +130,7 @@ function heldListening(pid: number, sockets: ListeningSocket[]): { pid: number; 
   });
 }
 
-/** SPEC §11.2 for reuse-port listeners: the worker tree listens on one of `addresses` and accepts there. */
+/** REFERENCE §5.2 for reuse-port listeners: the worker tree listens on one of `addresses` and accepts there. */
 export function acceptingOnAddress(pid: number, addresses: TcpAddress[], arch: string): boolean {
   const mine = listeningSockets().filter((s) => addresses.some((a) => listensOn(s, a)));
   if (mine.length === 0) return false;

@@ -1,5 +1,5 @@
 /**
- * Reloads (SPEC §5.3–§5.5): asking for one by signal and reading its outcome from the log,
+ * Reloads (REFERENCE §5.3–§5.5): asking for one by signal and reading its outcome from the log,
  * the master and its children through /proc, the generation that answers over HTTP, and
  * building or swapping the executable a master runs from (binary upgrade).
  */

@@ -1,5 +1,5 @@
 /**
- * `@bun` commands (SPEC §11.1): a worker whose command starts with `@bun` runs on the Bun
+ * `@bun` commands (REFERENCE §10): a worker whose command starts with `@bun` runs on the Bun
  * runtime inside steward, with no node, bun or deno on PATH (binary mode: the steward
  * executable with BUN_BE_BUN=1; bun mode: the bun running steward). Under Deno there is
  * no Bun inside: the `bun` on PATH runs it, and without one the command is refused.

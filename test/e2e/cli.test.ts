@@ -1,5 +1,5 @@
 /**
- * The command line (SPEC §2, §6): `check`, `version`, and usage errors.
+ * The command line (REFERENCE §2, §6): `check`, `version`, and usage errors.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

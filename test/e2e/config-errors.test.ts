@@ -1,5 +1,5 @@
 /**
- * Configurations that cannot start (SPEC §3, §5.1, §6): each gives one line on stderr that
+ * Configurations that cannot start (REFERENCE §3, §5.1, §6): each gives one line on stderr that
  * names the value, no stack trace, no worker, and exit 1. Errors in the file name it with
  * the line (`FILE:LINE: key: problem (got VALUE)`); the toml() helper puts the first
  * [global] key on line 2.

@@ -1,5 +1,5 @@
 /**
- * `-D` / `--daemon` (SPEC §2, §8; README "as a daemon"): the launcher returns only once
+ * `-D` / `--daemon` (REFERENCE §2, §8; README "as a daemon"): the launcher returns only once
  * the first generation is ready, exit 0, leaving the master in a session of its own with
  * stdio on /dev/null and its PID in the pidfile; a failed start is reported by the
  * launcher (the start-up log on stderr, the failure's exit status).

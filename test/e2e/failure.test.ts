@@ -1,5 +1,5 @@
 /**
- * A current worker killed with SIGKILL, under each `on-failure` policy (SPEC §5.6).
+ * A current worker killed with SIGKILL, under each `on-failure` policy (REFERENCE §5.6).
  */
 import assert from "node:assert/strict";
 import process from "node:process";

@@ -1,5 +1,5 @@
 /**
- * Listener kinds (SPEC §5.1): unix sockets (mode, a stale socket file replaced), IPv6
+ * Listener kinds (REFERENCE §5.1): unix sockets (mode, a stale socket file replaced), IPv6
  * loopback, and several listeners handed over in configuration order.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Log formats (README "Logs"; SPEC §11.1 `log-format`): syslog priority prefixes when
+ * Log formats (README "Logs"; REFERENCE §9 `log-format`): syslog priority prefixes when
  * JOURNAL_STREAM names the master's stderr (and only then), `journal` and `json` by option,
  * variable or file key, a reload that changes the key, and bad values.
  *

@@ -1,5 +1,5 @@
 /**
- * Bad input and many clients on the master CLI (SPEC §7.1, §7.2): random bytes, a 1 MiB
+ * Bad input and many clients on the master CLI (REFERENCE §7.1, §7.2): random bytes, a 1 MiB
  * line, 1000 commands on one line, half-open sessions, 200 concurrent clients. After each,
  * the master still serves, and a session opened before the abuse ("the witness") still
  * answers: bad input closes at most the session that sent it.

@@ -1,5 +1,5 @@
 /**
- * The master CLI's commands and sessions (SPEC §7.1–§7.3, §7.5) through socat, an
+ * The master CLI's commands and sessions (REFERENCE §7.1–§7.3, §7.5) through socat, an
  * independent client, and through `steward cli` (one-shot, stdin, interactive on a pty).
  */
 import assert from "node:assert/strict";

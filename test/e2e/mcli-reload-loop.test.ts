@@ -1,5 +1,5 @@
 /**
- * The master CLI's listeners stay open through re-exec (SPEC §5.3): clients connecting in
+ * The master CLI's listeners stay open through re-exec (REFERENCE §5.3): clients connecting in
  * a tight loop while the master reloads over and over see no refused and no reset
  * connection, and every one of their commands is answered: 50 reloads in every mode
  * (15-35 s a mode on 2 cores: every reload waits for new node workers).

@@ -1,5 +1,5 @@
 /**
- * `reload` through the master CLI (SPEC §5.3, §5.4, §7.3): the synchronous reply, the
+ * `reload` through the master CLI (REFERENCE §5.3, §5.4, §7.3): the synchronous reply, the
  * requesting connection surviving the re-exec, `show proc` with old workers and their
  * reload counts, a reload during another, a failed reload and the prompt it leaves, and
  * `steward reload` exit codes.

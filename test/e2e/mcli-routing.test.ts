@@ -1,5 +1,5 @@
 /**
- * Routing master-CLI commands to workers (SPEC §7.4): `@N`, `@!PID`, `@master`, default
+ * Routing master-CLI commands to workers (REFERENCE §7.4): `@N`, `@!PID`, `@master`, default
  * targets, the level prefix a worker sees, workers without a CLI, unknown targets; and the
  * worker-side helper src/worker.ts running under Bun and under Deno as the worker.
  */

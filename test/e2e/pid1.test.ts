@@ -1,5 +1,5 @@
 /**
- * Reaping (SPEC §5.7, README "Container (PID 1)"): as PID 1 of a PID namespace
+ * Reaping (REFERENCE §5.7, README "Container (PID 1)"): as PID 1 of a PID namespace
  * (`unshare --pid --fork --mount-proc`, run as root) the master reaps every orphaned
  * descendant and still stops with the usual exit codes; not as PID 1 it is a child
  * subreaper and reaps them too. The worker, test/fixtures/orphan-maker.cjs, leaves

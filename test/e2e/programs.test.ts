@@ -1,5 +1,5 @@
 /**
- * `[[program]]` sections (SPEC §1, §3, §5.6, §5.7; README "[[program]]"): sidecars
+ * `[[program]]` sections (REFERENCE §1, §3, §5.6, §5.7; README "[[program]]"): sidecars
  * started with the master, without listeners, with the master's PID and a CLI socket in
  * their environment; replaced on reload (start-on-reload = true, the default) or left
  * untouched (false); their own on-failure (restart by default, ignore, exit); stopped

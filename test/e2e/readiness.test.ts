@@ -1,5 +1,5 @@
 /**
- * Readiness (SPEC §5.2): accepting, notify, delay:DUR, spawn; and a first generation that
+ * Readiness (REFERENCE §5.2): accepting, notify, delay:DUR, spawn; and a first generation that
  * is never ready (exit 1 after ready-timeout, with the reason) or dies first (its code).
  */
 import assert from "node:assert/strict";

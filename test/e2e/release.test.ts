@@ -1,5 +1,5 @@
 /**
- * Release artefacts (SPEC §11.3): `steward version --json` in every mode, and
+ * Release artefacts (REFERENCE §5.5): `steward version --json` in every mode, and
  * scripts/release.mjs building one extra target, arm64 (five would cost CI a minute and
  * 500 MB), whose `version` and `check` run under qemu-aarch64 (Debian `qemu-user`) with
  * the arm64 C library of Debian's `libc6-arm64-cross` as the loader's root.

@@ -1,5 +1,5 @@
 /**
- * Failed reloads (SPEC §5.4) caused by the configuration or the new workers: each leaves
+ * Failed reloads (REFERENCE §5.4) caused by the configuration or the new workers: each leaves
  * the current generation serving, untouched and still current (same PIDs answer, with
  * the old STEWARD_GENERATION; the failed generation's workers are gone), and the next
  * good reload works. The causes that come from the executable are in upgrade.test.ts.

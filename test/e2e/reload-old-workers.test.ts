@@ -1,5 +1,5 @@
 /**
- * Old workers after a reload (SPEC §5.3 steps 7–8): `hard-stop-after` SIGKILLs one that
+ * Old workers after a reload (REFERENCE §5.3 steps 7–8): `hard-stop-after` SIGKILLs one that
  * ignores its stop signal; `max-reloads` sends SIGTERM to one that has survived too many
  * reloads.
  */

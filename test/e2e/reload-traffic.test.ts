@@ -1,5 +1,5 @@
 /**
- * Reload under traffic (SPEC §5.3): no request refused or dropped across 10 reloads in a
+ * Reload under traffic (REFERENCE §5.3): no request refused or dropped across 10 reloads in a
  * row, a request in flight on an old worker completes while it drains, and a storm of
  * reload signals is merged into a few reloads that end with one current generation.
  */

@@ -1,5 +1,5 @@
 /**
- * Reload (SPEC §5.3): what survives a reload (master PID, start time, listener sockets,
+ * Reload (REFERENCE §5.3): what survives a reload (master PID, start time, listener sockets,
  * descriptor count, no zombie), the generation counter workers see, and a changed
  * configuration applied by the next reload (workers, env, command, listeners added,
  * removed and kept).

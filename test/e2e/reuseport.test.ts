@@ -1,5 +1,5 @@
 /**
- * share = "reuseport" (SPEC §11.1, §11.2): Bun.serve and Deno.serve workers bind PORT/HOST
+ * share = "reuseport" (REFERENCE §3, §5.2): Bun.serve and Deno.serve workers bind PORT/HOST
  * themselves with SO_REUSEPORT (test/fixtures/reuseport-server.mjs); the master reserves
  * the address. 2 workers serve, survive 5 reloads with zero failed requests from a steady
  * client loop (a new connection per request) when tcp_migrate_req is on, and stop

@@ -1,5 +1,5 @@
 /**
- * The run directory against another local user (issue 9, finding 2; SPEC §11.4) and
+ * The run directory against another local user (issue 9, finding 2; REFERENCE §8.4) and
  * children running as `user =` (finding 3). The suite runs as root; the other users are
  * uid 65534 and 65533 through `setpriv`.
  *

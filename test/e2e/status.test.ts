@@ -1,5 +1,5 @@
 /**
- * `steward status -S ADDR [--json] [--strict]` (SPEC §11.3) across a master's life: while
+ * `steward status -S ADDR [--json] [--strict]` (REFERENCE §2) across a master's life: while
  * the first generation is not ready (1), ready (0), after a failed reload (0, or 3 with
  * --strict), after a good one (0 with --strict), and once the master is gone (1). Also
  * `steward reload`: non-zero on a failed reload, 0 on a good one.

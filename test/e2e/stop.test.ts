@@ -1,5 +1,5 @@
 /**
- * Stopping (SPEC §5.7, §6): the signals that stop the master and their exit codes, the
+ * Stopping (REFERENCE §5.7, §6): the signals that stop the master and their exit codes, the
  * stop signal the workers get, hard-stop-after, and a master killed with SIGKILL.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * sd_notify to the service manager with `-Ws` / `--systemd` (SPEC §8, README "Under
+ * sd_notify to the service manager with `-Ws` / `--systemd` (REFERENCE §8, README "Under
  * systemd"): the exact datagrams, in order, on a socket standing in for systemd's
  * (test/fixtures/notify-listen.py, which also records each sender's PID), for a path and
  * an abstract `@name` NOTIFY_SOCKET; the watchdog; nothing without -Ws; and workers that

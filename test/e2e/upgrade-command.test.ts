@@ -1,5 +1,5 @@
 /**
- * `steward upgrade --url URL --sha256 HEX -S ADDR` (SPEC §5.5), compiled binary only: the
+ * `steward upgrade --url URL --sha256 HEX -S ADDR` (REFERENCE §5.5), compiled binary only: the
  * new binary is served over HTTP on 127.0.0.1 by the test itself; the master runs from a
  * copy in the test's temp dir, which the upgrade replaces.
  */

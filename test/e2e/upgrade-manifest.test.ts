@@ -1,5 +1,5 @@
 /**
- * `steward upgrade --manifest URL -S ADDR` (SPEC §11.3), compiled binary only: a release
+ * `steward upgrade --manifest URL -S ADDR` (REFERENCE §5.5), compiled binary only: a release
  * manifest served on 127.0.0.1 lists one artefact per release target. The entry for this
  * host is a real build of another version; the others are small files of their own (with
  * their true checksums), so installing any of them would fail or show. The master runs from

@@ -1,5 +1,5 @@
 /**
- * Binary upgrade (SPEC §5.5) and the failed reloads that come from the executable
+ * Binary upgrade (REFERENCE §5.5) and the failed reloads that come from the executable
  * (§5.3 step 2, §5.4), compiled binary only: the master runs from a copy of the binary in
  * the test's temp dir, and the test replaces that file (atomic rename) or its mode.
  *

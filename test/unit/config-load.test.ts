@@ -28,7 +28,7 @@ function problems(result: ConfigResult): string[] {
   return result.ok ? [] : result.problems.map(formatProblem);
 }
 
-const SPEC_SAMPLE = `[global]
+const REFERENCE_SAMPLE = `[global]
 workers = 2                  # worker processes per generation
 ready = "accepting"
 ready-timeout = "30s"
@@ -67,8 +67,8 @@ level = "admin"
 `;
 
 describe("valid files", () => {
-  test("the SPEC sample, fully resolved", async () => {
-    assert.deepEqual(config(await load("spec.toml", SPEC_SAMPLE)), {
+  test("the reference's sample, fully resolved", async () => {
+    assert.deepEqual(config(await load("spec.toml", REFERENCE_SAMPLE)), {
       file: join(dir, "spec.toml"),
       global: {
         workers: 2, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000,
@@ -84,7 +84,7 @@ describe("valid files", () => {
     });
   });
 
-  test("defaults (SPEC §3)", async () => {
+  test("defaults (REFERENCE §3)", async () => {
     const loaded = config(await load("min.toml", `[worker]\ncommand = "node  server.js --port 1"\n[[program]]\nname = "p"\ncommand = ["p"]\n`));
     assert.deepEqual(loaded.global, DEFAULT_GLOBAL);
     assert.deepEqual(loaded.global, {

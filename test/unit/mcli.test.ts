@@ -1,5 +1,5 @@
 /**
- * The master CLI's pure parts (SPEC §7): the text protocol, `show proc`, levels, routing
+ * The master CLI's pure parts (REFERENCE §7): the text protocol, `show proc`, levels, routing
  * targets and the command runner, against a fake MasterView (no sockets, no processes).
  */
 import { describe, test } from "node:test";
