@@ -4,22 +4,24 @@
  * /proc), so one table is enough.
  */
 
+import * as C from "../sys/constants.ts";
 import { suggest } from "./suggest.ts";
 
+/** The numbers themselves have one owner, sys/constants.ts; this is the table of names. */
 const SIGNALS: Readonly<Record<string, number>> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7,
-  SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14,
-  SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20,
-  SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26,
-  SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
+  SIGHUP: C.SIGHUP, SIGINT: C.SIGINT, SIGQUIT: C.SIGQUIT, SIGILL: C.SIGILL, SIGTRAP: C.SIGTRAP,
+  SIGABRT: C.SIGABRT, SIGBUS: C.SIGBUS, SIGFPE: C.SIGFPE, SIGKILL: C.SIGKILL, SIGUSR1: C.SIGUSR1,
+  SIGSEGV: C.SIGSEGV, SIGUSR2: C.SIGUSR2, SIGPIPE: C.SIGPIPE, SIGALRM: C.SIGALRM, SIGTERM: C.SIGTERM,
+  SIGSTKFLT: C.SIGSTKFLT, SIGCHLD: C.SIGCHLD, SIGCONT: C.SIGCONT, SIGSTOP: C.SIGSTOP, SIGTSTP: C.SIGTSTP,
+  SIGTTIN: C.SIGTTIN, SIGTTOU: C.SIGTTOU, SIGURG: C.SIGURG, SIGXCPU: C.SIGXCPU, SIGXFSZ: C.SIGXFSZ,
+  SIGVTALRM: C.SIGVTALRM, SIGPROF: C.SIGPROF, SIGWINCH: C.SIGWINCH, SIGIO: C.SIGIO, SIGPWR: C.SIGPWR,
+  SIGSYS: C.SIGSYS,
 };
 
 /** Other names for the same numbers; accepted on input, never printed. */
-const ALIASES: Readonly<Record<string, number>> = { SIGIOT: 6, SIGCLD: 17, SIGPOLL: 29 };
+const ALIASES: Readonly<Record<string, number>> = { SIGIOT: C.SIGABRT, SIGCLD: C.SIGCHLD, SIGPOLL: C.SIGIO };
 
-/** glibc reserves 32 and 33 for threads, so SIGRTMIN as seen by programs is 34. */
-const SIGRTMIN = 34;
-const SIGRTMAX = 64;
+const { SIGRTMIN, SIGRTMAX } = C;
 
 const NAME_OF: ReadonlyMap<number, string> = new Map(
   Object.entries(SIGNALS).map(([name, number]) => [number, name]),

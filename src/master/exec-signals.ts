@@ -16,8 +16,8 @@
 import type { Runtime } from "../runtime/types.ts";
 import type { Posix } from "../sys/posix.ts";
 import { SignalPark } from "../sys/signal-park.ts";
+import { SIGWINCH } from "../sys/constants.ts";
 
-const SIGWINCH = 28;
 /** how long the marker may take (the loop is busy with nothing else at this point) */
 const MARKER_WAIT_MS = 250;
 

@@ -12,6 +12,7 @@ import type { WaitStatus } from "../sys/posix.ts";
 import { checkArgs, newNonce, PROOF_TAG, readAnswer } from "./handshake.ts";
 import type { RunOptions } from "./options.ts";
 import { describeExit } from "./supervisor.ts";
+import { killGroupThenPid } from "../sys/kill.ts";
 
 export const PREFLIGHT_TIMEOUT_MS = 10_000;
 /** What of the check's output is read: the end, where its answer is; a check may write without end. */
@@ -88,8 +89,7 @@ export async function preflight(
   let timedOut = false;
   const timer = ports.after(PREFLIGHT_TIMEOUT_MS, () => {
     timedOut = true;
-    ports.kill(-pid, 9);
-    ports.kill(pid, 9);
+    killGroupThenPid((t, s) => ports.kill(t, s), pid);
   });
   const ws = await ports.waitFor(pid);
   timer.cancel();

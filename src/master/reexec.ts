@@ -21,6 +21,8 @@ import type { MasterState } from "./state.ts";
 import { writePrivateFile } from "./rundir.ts";
 import type { Session } from "../mcli/server.ts";
 import { ExecSignals } from "./exec-signals.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGTTIN, SIGTTOU } from "../sys/constants.ts";
+import { killGroupThenPid } from "../sys/kill.ts";
 
 /** A master CLI session waiting for the outcome of the reload it asked for. */
 export interface Requester {
@@ -30,14 +32,6 @@ export interface Requester {
 
 export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
 
-const SIGHUP = 1;
-const SIGINT = 2;
-const SIGQUIT = 3;
-const SIGUSR1 = 10;
-const SIGUSR2 = 12;
-const SIGTERM = 15;
-const SIGTTIN = 21;
-const SIGTTOU = 22;
 const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
 export class Reloader {
@@ -193,8 +187,7 @@ export class Reloader {
   stopping(): void {
     const pid = this.preflightPid;
     if (pid === undefined) return;
-    this.host.px.kill(-pid, 9);
-    this.host.px.kill(pid, 9);
+    killGroupThenPid((t, s) => this.host.px.kill(t, s), pid);
   }
 
   private failed(reason: string): void {

@@ -41,9 +41,8 @@ import { fileIdentity, type FileIdentity } from "./preflight.ts";
 import type { MasterState } from "./state.ts";
 import { Strays } from "./strays.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
+import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 
-const SIGKILL = 9;
-const SIGTERM = 15;
 
 export class StartError extends Error {}
 

@@ -4,9 +4,8 @@
  */
 import type { StrayPort } from "./supervisor.ts";
 import { adoptedToSignal, descendantsOf, isWorkerDescendant, readChildren, readProcesses, type ProcRecord } from "./descendants.ts";
+import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 
-const SIGTERM = 15;
-const SIGKILL = 9;
 
 export interface StrayPorts {
   /** the master's PID */

@@ -19,6 +19,8 @@ import type { NotifyFields } from "../notify/receiver.ts";
 import { NotifySenders } from "../notify/senders.ts";
 import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "./policy.ts";
 import { workers, type MasterState, type ProcessEntry } from "./state.ts";
+import { SIGKILL, SIGTERM } from "../sys/constants.ts";
+import { killGroupThenPid } from "../sys/kill.ts";
 
 export interface Timer {
   cancel(): void;
@@ -98,8 +100,6 @@ const ACCEPT_POLL_FAST_MS = 5;
 const ACCEPT_POLL_FAST_FOR_MS = 5_000;
 const ACCEPT_POLL_MS = 25;
 const ACCEPT_POLL_DUTY_FACTOR = 3;
-const SIGKILL = 9;
-const SIGTERM = 15;
 
 export function describeExit(ws: WaitStatus): string {
   return ws.exited ? `exited with code ${ws.code}` : `killed by signal ${ws.signal} (${signalName(ws.signal)})`;
@@ -119,6 +119,7 @@ export class Supervisor {
   private hardStopTimer?: Timer;
   private exitCode = 0;
   private stopSignal = SIGTERM;
+  private readonly kill = (target: number, signal: number): boolean => this.ports.kill(target, signal);
   private finished = false;
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
 
@@ -333,8 +334,7 @@ export class Supervisor {
       if (p.role === "loading" && p.generation === load.generation) {
         p.role = "failed";
         this.waitingReady.delete(p.pid);
-        this.ports.kill(-p.pid, SIGKILL);
-        this.ports.kill(p.pid, SIGKILL);
+        killGroupThenPid(this.kill, p.pid);
         // the stop that may follow (a failed start) must neither signal it again nor say it did
         p.stopSentAt = this.ports.now();
         killed.push(p.pid);
@@ -559,8 +559,7 @@ export class Supervisor {
     this.earlyExit = undefined;
     for (const p of this.loadingOf(generation)) {
       p.role = "failed";
-      this.ports.kill(-p.pid, SIGKILL);
-      this.ports.kill(p.pid, SIGKILL);
+      killGroupThenPid(this.kill, p.pid);
     }
   }
 
@@ -665,8 +664,7 @@ export class Supervisor {
     if (left.length === 0) return;
     this.log.warn(`hard-stop-after (${formatDuration(this.config.global.hardStopAfter)}) expired: killing ${left.join(", ")}`);
     for (const pid of left) {
-      this.ports.kill(-pid, SIGKILL);
-      this.ports.kill(pid, SIGKILL);
+      killGroupThenPid(this.kill, pid);
     }
   }
 
