@@ -6,6 +6,7 @@ import process from "node:process";
 import type * as fs from "node:fs";
 import type { Runtime, SignalName } from "./runtime/types.ts";
 import type { EarlyHold } from "./master/signal-router.ts";
+import type { writeWhole as WriteWhole } from "./sys/write-whole.ts";
 
 /** `steward __preflight FORMAT NONCE run --check ARGS...`: master/handshake.ts's PREFLIGHT_MODE */
 const PREFLIGHT_MODE = "__preflight";
@@ -49,28 +50,15 @@ async function detectRuntime(): Promise<Runtime> {
 
 /** node:fs, loaded after the exec shim has gone its way: the shim writes through libc. */
 let writeSync: typeof fs.writeSync;
+/** sys/write-whole.ts, loaded on the first await like everything of steward's own. */
+let writeWhole: typeof WriteWhole;
 
 /** A line to fd 1 or 2; a closed pipe (EPIPE) is not an error worth dying for. */
-const lineTo = (fd: number) => (line: string) => {
-  try {
-    writeSync(fd, line + "\n");
-  } catch {
-    // the reader went away: nothing to tell
-  }
-};
+const lineTo = (fd: number) => (line: string) => void writeWhole((data, off) => writeSync(fd, data, off), line + "\n");
 const errLine = lineTo(2);
 
 /** Raw text to fd 1, whole even on a non-blocking pipe (EAGAIN: try again); EPIPE ends it quietly. */
-const textToStdout = (text: string) => {
-  const data = new TextEncoder().encode(text);
-  for (let off = 0; off < data.length; ) {
-    try {
-      off += writeSync(1, data, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
-    }
-  }
-};
+const textToStdout = (text: string) => void writeWhole((data, off) => writeSync(1, data, off), text, Infinity);
 
 /** The master CLI client (`steward cli`, `steward reload`), loaded only when one of them runs. */
 const masterCliClient = async () =>
@@ -83,19 +71,13 @@ const masterCliClient = async () =>
   });
 
 const runtime = await detectRuntime();
+({ writeWhole } = await import("./sys/write-whole.ts"));
 const { SHIM_MODE } = await import("./workers/plan.ts");
 const signals = early ? new (await import("./master/signal-router.ts")).SignalRouter(runtime, early) : undefined;
 if (runtime.args[0] === SHIM_MODE) {
   const [{ Posix }, { runExecShim }] = await Promise.all([import("./sys/posix.ts"), import("./workers/shim.ts")]);
   const px = new Posix(runtime.libc);
-  const shimErrLine = (line: string) => {
-    try {
-      const data = new TextEncoder().encode(line + "\n");
-      for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) off += px.writeSome(2, data.subarray(off)) ?? 0;
-    } catch {
-      // the reader went away: nothing to tell
-    }
-  };
+  const shimErrLine = (line: string) => void writeWhole((data, off) => px.writeSome(2, data.subarray(off)), line + "\n", 100);
   runtime.exit(runExecShim(px, process.env, shimErrLine));
 }
 ({ writeSync } = await import("node:fs"));

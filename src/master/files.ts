@@ -5,17 +5,11 @@
 import { readFileSync, writeSync } from "node:fs";
 import process from "node:process";
 import type { Posix } from "../sys/posix.ts";
+import { writeWhole } from "../sys/write-whole.ts";
 import { LAUNCHER_FD_VAR } from "./daemon.ts";
 
 export function writeLine(fd: number, line: string): void {
-  const data = new TextEncoder().encode(line + "\n");
-  for (let off = 0, tries = 0; off < data.length && tries < 100; tries++) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch {
-      // EAGAIN on a non-blocking descriptor: try again
-    }
-  }
+  writeWhole((data, off) => writeSync(fd, data, off), line + "\n", 100);
 }
 
 /** With -D: the pipe to the launcher, taken from the environment so that no child inherits it. */

@@ -8,6 +8,7 @@ import { decodeSockAddr, encodeSockAddr, SOCKADDR_MAX, type SockAddr } from "./s
 import type { LibcBinding, LibcFunctions } from "./symbols.ts";
 import { cstr } from "./cstring.ts";
 import { posixSpawn, type SpawnRequest } from "./spawn.ts";
+import { writeWhole } from "./write-whole.ts";
 
 export { cstr } from "./cstring.ts";
 export type { SpawnRequest } from "./spawn.ts";
@@ -274,16 +275,7 @@ export class Posix {
 
   /** Writes all of `text` (retrying a full pipe a bounded number of times); errors are dropped. */
   writeAll(fd: number, text: string): void {
-    let data = new TextEncoder().encode(text);
-    for (let tries = 0; data.length > 0 && tries < 1000; tries++) {
-      let n: number | null;
-      try {
-        n = this.writeSome(fd, data);
-      } catch {
-        return; // the reader is gone (EPIPE): nothing more to tell it
-      }
-      if (n !== null) data = data.subarray(n);
-    }
+    writeWhole((data, off) => this.writeSome(fd, data.subarray(off)), text);
   }
 
   /** poll(2) without waiting: the revents of each descriptor, in order. */
