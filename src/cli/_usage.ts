@@ -3,7 +3,7 @@
  * thrown by the parsing steps and turned into one line on stderr by runCli.
  */
 
-export const USAGE_EXIT_CODE = 2;
+export { USAGE_EXIT_CODE } from "../exit-codes.ts";
 
 export class UsageError extends Error {
   readonly code = "E_USAGE";

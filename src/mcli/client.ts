@@ -28,7 +28,8 @@ export interface ClientTerminal {
   stderr(line: string): void;
 }
 
-export const USAGE_EXIT_CODE = 2;
+import { USAGE_EXIT_CODE } from "../exit-codes.ts";
+export { USAGE_EXIT_CODE };
 
 /**
  * `-S ADDR[,KEY,VALUE]...` as a place to connect to: the settings only matter to the

@@ -11,12 +11,13 @@
 import type { Posix } from "../sys/posix.ts";
 import { SysError } from "../sys/errors.ts";
 import { EXEC_PLAN_VAR, type ExecPlan } from "./plan.ts";
+import { USAGE_EXIT_CODE } from "../exit-codes.ts";
 
 export function runExecShim(px: Posix, env: Record<string, string | undefined>, writeErr: (line: string) => void): number {
   const raw = env[EXEC_PLAN_VAR];
   if (!raw) {
     writeErr(`steward: ${EXEC_PLAN_VAR} is missing: '__exec' is internal to steward`);
-    return 2;
+    return USAGE_EXIT_CODE;
   }
   const plan = JSON.parse(raw) as ExecPlan;
   try {
