@@ -5,19 +5,18 @@
  * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the
  * start-up log and exits with the master's exit status.
  */
-import process from "node:process";
 
 export const LAUNCHER_FD_VAR = "STEWARD_LAUNCHER_FD";
 export const READY_MARK = "\u0000READY";
 
-export async function launchDaemon(self: { path: string; prefix: string[] }, args: readonly string[], stderr: (line: string) => void): Promise<number> {
+export async function launchDaemon(self: { path: string; prefix: string[] }, args: readonly string[], env: Record<string, string | undefined>, stderr: (line: string) => void): Promise<number> {
   // loaded only by a launcher: the master itself never needs node:child_process
   const { spawn } = await import("node:child_process");
   return new Promise((resolve) => {
     const child = spawn(self.path, [...self.prefix, ...args], {
       detached: true,
       stdio: ["ignore", "ignore", "ignore", "pipe"],
-      env: { ...process.env, [LAUNCHER_FD_VAR]: "3" },
+      env: { ...env, [LAUNCHER_FD_VAR]: "3" },
     });
     const lines: string[] = [];
     let buffered = "";

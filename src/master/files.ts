@@ -3,7 +3,6 @@
  * pipe, /proc lookups (the run directory: rundir.ts; the pidfile: pidfile.ts).
  */
 import { readFileSync, writeSync } from "node:fs";
-import process from "node:process";
 import type { Posix } from "../sys/posix.ts";
 import { writeWhole } from "../sys/write-whole.ts";
 import { LAUNCHER_FD_VAR } from "./daemon.ts";
@@ -13,10 +12,10 @@ export function writeLine(fd: number, line: string): void {
 }
 
 /** With -D: the pipe to the launcher, taken from the environment so that no child inherits it. */
-export function takeLauncherFd(px: Posix): number | undefined {
-  const raw = process.env[LAUNCHER_FD_VAR];
+export function takeLauncherFd(px: Posix, env: Record<string, string | undefined>): number | undefined {
+  const raw = env[LAUNCHER_FD_VAR];
   if (raw === undefined) return undefined;
-  delete process.env[LAUNCHER_FD_VAR];
+  delete env[LAUNCHER_FD_VAR];
   const fd = Number(raw);
   try {
     px.setCloexec(fd, true);

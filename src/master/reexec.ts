@@ -88,7 +88,7 @@ export class Reloader {
     const { host } = this;
     const ports: PreflightPorts = {
       spawn: (path, argv, outputPath) =>
-        (this.preflightPid = host.px.spawn({ path, argv, env: childEnv(), passFds: [], ownProcessGroup: true, outputPath })),
+        (this.preflightPid = host.px.spawn({ path, argv, env: childEnv(host.runtime.env), passFds: [], ownProcessGroup: true, outputPath })),
       waitFor: (pid) =>
         host.waitFor(pid).then((ws) => {
           this.preflightPid = undefined;
@@ -173,7 +173,7 @@ export class Reloader {
     host.userDirs.prepareExec();
     const previous = Reloader.IGNORED_DURING_EXEC.map((s) => [s, px.ignoreSignal(s)] as const);
     try {
-      px.execve(self.path, argv, { ...childEnv(), [HANDOVER_VAR]: statePath });
+      px.execve(self.path, argv, { ...childEnv(host.runtime.env), [HANDOVER_VAR]: statePath });
     } catch (e) {
       for (const [s, handler] of previous) px.restoreSignal(s, handler);
       host.notify.execFailed();
@@ -235,8 +235,8 @@ export class Reloader {
 }
 
 /** The environment for children of the master: its own, without a handover pointer. */
-function childEnv(): Record<string, string> {
+function childEnv(masterEnv: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== HANDOVER_VAR) env[k] = v;
+  for (const [k, v] of Object.entries(masterEnv)) if (v !== undefined && k !== HANDOVER_VAR) env[k] = v;
   return env;
 }

@@ -125,7 +125,7 @@ export class MasterHost {
   ) {
     this.px = new Posix(runtime.libc);
     this.pid = this.px.pid();
-    this.launcherFd = takeLauncherFd(this.px);
+    this.launcherFd = takeLauncherFd(this.px, runtime.env);
     this.starter = new ChildStarter(this.px, runtime, this.pid, SIGKILL);
     this.log = createLogger({
       level: opts?.logLevel ?? 3,
@@ -156,7 +156,7 @@ export class MasterHost {
   planFor(config: Config): WorkerPlanner {
     this.checkIdentity(config);
     const command = config.worker.command;
-    const resolved = resolveRunnable(command, config.worker.env.PATH ?? process.env.PATH, config.worker.cwd ?? process.cwd(), this.runtime.bun);
+    const resolved = resolveRunnable(command, config.worker.env.PATH ?? this.runtime.env.PATH, config.worker.cwd ?? this.runtime.cwd(), this.runtime.bun);
     if ("error" in resolved) throw new StartError(`worker.command: ${resolved.error}`);
     const bound = config.listen.map((l) => {
       const known = this.listeners.get(this.listeners.keyOf(l));
@@ -177,7 +177,7 @@ export class MasterHost {
       ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
       env: {
         ...workerEnv({
-          masterEnv: process.env,
+          masterEnv: this.runtime.env,
           configEnv: envWithListeners(config.worker, shared.inherited, this.pid),
           listenerNames: shared.inherited.map((l) => l.name),
           workerId: id,
@@ -209,7 +209,7 @@ export class MasterHost {
   programPlanFor(config: Config): ProgramPlanner {
     const resolved = new Map<string, ResolvedCommand>();
     for (const program of config.program) {
-      const r = resolveRunnable(program.command, program.env.PATH ?? process.env.PATH, program.cwd ?? process.cwd(), this.runtime.bun);
+      const r = resolveRunnable(program.command, program.env.PATH ?? this.runtime.env.PATH, program.cwd ?? this.runtime.cwd(), this.runtime.bun);
       if ("error" in r) throw new StartError(`program '${program.name}': command: ${r.error}`);
       resolved.set(program.name, r);
     }
@@ -221,7 +221,7 @@ export class MasterHost {
       ...(resolved.get(program.name)!.execEnv ? { execEnv: resolved.get(program.name)!.execEnv } : {}),
       ...(program.cwd !== undefined ? { cwd: program.cwd } : {}),
       env: {
-        ...inheritedEnv(process.env),
+        ...inheritedEnv(this.runtime.env),
         ...program.env,
         NOTIFY_SOCKET: notifyPath,
         STEWARD_MASTER_PID: String(this.pid),
@@ -406,7 +406,7 @@ export class MasterHost {
   /** REFERENCE §5.1, step by step. */
   startFresh(): void {
     const config = this.current.config;
-    this.notifier = createNotifier(this.px, process.env, this.current.systemd, (m) => this.log.warn(m));
+    this.notifier = createNotifier(this.px, this.runtime.env, this.current.systemd, (m) => this.log.warn(m));
     // 1. Orphaned descendants are ours to reap (PID 1 reaps them anyway).
     if (this.pid !== 1) this.px.setChildSubreaper();
     // 2. The master's own directory, and the socket workers send sd_notify messages to.
@@ -457,13 +457,13 @@ export class MasterHost {
       // the processes cannot be supervised, so stop what can be found and exit.
       throw new StartError(`cannot take over the previous master's state: ${(e as Error).message}`);
     }
-    delete process.env[HANDOVER_VAR];
+    delete this.runtime.env[HANDOVER_VAR];
     // A generation the previous image started before the exec is gated here if this image
     // loaded the very same configuration; otherwise it is killed and this image starts its own.
     const early = handover.early;
     const adoptEarly = !!early && !!opts && JSON.stringify(opts.config) === JSON.stringify(early.options.config);
     this.current = handover.options;
-    this.notifier = createNotifier(this.px, process.env, (opts ?? handover.options).systemd, (m) => this.log.warn(m));
+    this.notifier = createNotifier(this.px, this.runtime.env, (opts ?? handover.options).systemd, (m) => this.log.warn(m));
     this.runDir = handover.runDir;
     this.userDirs = new UserDirs(this.px, this.runDir, (from, fields) => this.supervisor.notified(from, fields));
     this.pidfile.written = handover.pidfile;
@@ -592,12 +592,12 @@ export async function startMaster(
   handoverProblems?: string[],
   signals?: SignalRouter,
 ): Promise<void> {
-  if (opts?.daemon && process.env[LAUNCHER_FD_VAR] === undefined && process.env[HANDOVER_VAR] === undefined) {
-    runtime.exit(await launchDaemon(runtime.self, opts.args, (line) => writeLine(2, line)));
+  if (opts?.daemon && runtime.env[LAUNCHER_FD_VAR] === undefined && runtime.env[HANDOVER_VAR] === undefined) {
+    runtime.exit(await launchDaemon(runtime.self, opts.args, runtime.env, (line) => writeLine(2, line)));
   }
   const host = new MasterHost(runtime, opts, signals);
   try {
-    const handover = process.env[HANDOVER_VAR];
+    const handover = runtime.env[HANDOVER_VAR];
     if (handover) host.resume(handover, opts, handoverProblems);
     else if (opts) host.startFresh();
     else throw new StartError(handoverProblems?.join("; ") ?? "no configuration");

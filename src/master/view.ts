@@ -4,7 +4,6 @@
  */
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import process from "node:process";
 import { processTree } from "../workers/proctree.ts";
 import type { MasterView } from "../mcli/commands.ts";
 import { VERSION } from "../version.ts";
@@ -50,7 +49,7 @@ export function masterView(host: MasterHost): MasterView {
     },
     startupLogs: () => host.log.loadLines(),
     descendantsOf: (pid) => processTree.descendantsOf(pid),
-    env: () => ({ ...process.env }),
+    env: () => ({ ...host.runtime.env }),
     reload: (session, hard) =>
       new Promise<string>((resolve) =>
         host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),

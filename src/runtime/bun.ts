@@ -18,6 +18,8 @@ export function createBunRuntime(): Runtime {
     // A compiled executable carries the whole Bun runtime: with BUN_BE_BUN=1 it is the `bun`
     // CLI (`BUN_BE_BUN=1 steward app.ts`). From source, the bun running steward is that runtime.
     bun: { path, env: compiled ? { BUN_BE_BUN: "1" } : {}, version: Bun.version },
+    env: process.env,
+    cwd: () => process.cwd(),
     onSignal(signal: SignalName, handler: () => void) {
       process.on(signal, handler);
     },

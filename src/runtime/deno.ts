@@ -1,4 +1,5 @@
 /** The Deno adapter. */
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { bindLibcDeno } from "../sys/deno.ts";
 import type { Runtime, SignalName } from "./types.ts";
@@ -13,6 +14,8 @@ export function createDenoRuntime(mainModule: string): Runtime {
     args: [...Deno.args],
     self: { path: Deno.execPath(), prefix: ["run", "-A", fileURLToPath(mainModule)] },
     compiled: false,
+    env: process.env,
+    cwd: () => process.cwd(),
     onSignal(signal: SignalName, handler: () => void) {
       Deno.addSignalListener(signal, handler);
     },

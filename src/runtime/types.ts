@@ -43,6 +43,14 @@ export interface Runtime {
    * the worker's own environment (BUN_BE_BUN=1 makes a compiled steward behave as `bun`).
    */
   readonly bun?: { path: string; env: Record<string, string>; version: string };
+  /**
+   * The process environment, live: what is deleted from it (the handover pointer, the -D
+   * launcher's descriptor) no child started afterwards inherits. The master reads its
+   * environment only here (test/unit/layers.test.ts: no `process.env` in src/master).
+   */
+  readonly env: Record<string, string | undefined>;
+  /** the working directory the master was started in */
+  cwd(): string;
   /** calls `handler` on each delivery of `signal`; the runtime no longer applies the default action */
   onSignal(signal: SignalName, handler: () => void): void;
   exit(code: number): never;
