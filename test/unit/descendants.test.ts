@@ -7,7 +7,7 @@ import { adoptedToSignal, descendantsOf, parseStat, type ProcRecord } from "../.
 import type { MasterState } from "../../src/master/state.ts";
 import { Strays } from "../../src/master/strays.ts";
 import { Supervisor, type StrayPort, type SupervisorPorts } from "../../src/master/supervisor.ts";
-import { FakeSystem } from "../../src/runtime/fake.ts";
+import { FakeSystem } from "./_fake-system.ts";
 
 const rec = (pid: number, ppid: number, state = "S"): ProcRecord => ({ pid, ppid, state });
 

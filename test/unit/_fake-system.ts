@@ -3,9 +3,9 @@
  * the test advances time, and processes that exist only as records. No process, socket
  * or signal is real here.
  */
-import type { SupervisorPorts, Timer } from "../master/supervisor.ts";
-import type { WaitStatus } from "../sys/posix.ts";
-import type { ChildSpec } from "../workers/plan.ts";
+import type { SupervisorPorts, Timer } from "../../src/master/supervisor.ts";
+import type { WaitStatus } from "../../src/sys/posix.ts";
+import type { ChildSpec } from "../../src/workers/plan.ts";
 
 interface FakeTimer {
   at: number;
