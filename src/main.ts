@@ -83,10 +83,10 @@ if (runtime.args[0] === SHIM_MODE) {
 ({ writeSync } = await import("node:fs"));
 if (runtime.args[0] === PREFLIGHT_MODE) {
   // A reload's preflight of this binary (`__preflight FORMAT NONCE run --check ARGS...`):
-  // can it take over the state, and is the configuration valid? (master/preflight-child.ts)
+  // can it take over the state, and is the configuration valid? (cli/preflight-child.ts)
   const [{ runCli }, { runPreflightChild }, { VERSION }] = await Promise.all([
     import("./cli/index.ts"),
-    import("./master/preflight-child.ts"),
+    import("./cli/preflight-child.ts"),
     import("./version.ts"),
   ]);
   const deps = { version: VERSION, env: process.env, cwd: process.cwd(), runCli, stdout: lineTo(1), stderr: errLine };

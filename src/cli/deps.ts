@@ -5,30 +5,10 @@
  */
 
 import type { RunOptions } from "../master/options.ts";
+import type { MasterCliClient } from "../mcli/requests.ts";
 import type { CheckedArgs } from "./strict.ts";
 
-export interface MasterCliRequest {
-  /** `-S` as given: a unix socket path or HOST:PORT, possibly followed by `,key,value` settings */
-  address: string;
-  /**
-   * the command arguments: each one command line (`"show proc" "show version"`), or, when
-   * none holds a space or `;`, the words of one command (`show`, `proc`); none: an
-   * interactive prompt when stdin is a TTY, else command lines read from stdin
-   */
-  words: string[];
-}
-
-export interface ReloadRequest {
-  address: string;
-}
-
-export interface StatusRequest {
-  address: string;
-  /** one JSON object instead of one line */
-  json: boolean;
-  /** exit 3 when the last reload failed */
-  strict: boolean;
-}
+export type { MasterCliClient, MasterCliRequest, ReloadRequest, StatusRequest } from "../mcli/requests.ts";
 
 /** `--url` with `--sha256`, or `--manifest` (the artefact and its checksum are read from it) */
 export type UpgradeRequest =
@@ -39,16 +19,6 @@ export type UpgradeRequest =
     address?: string;
   }
   | { manifest: string; address?: string };
-
-/** The client side of the master CLI; each resolves to the exit code. */
-export interface MasterCliClient {
-  /** `steward cli`: sends the command, prints the reply */
-  cli?(request: MasterCliRequest): Promise<number>;
-  /** `steward reload`: prints the reply; 0 iff it says Success=1 */
-  reload?(request: ReloadRequest): Promise<number>;
-  /** `steward status`: prints one line (or JSON); 0 ready, 1 not ready or no master, 3 (strict) last reload failed */
-  status?(request: StatusRequest): Promise<number>;
-}
 
 export interface CliDeps {
   /** printed by `steward version` */

@@ -10,7 +10,7 @@
 import { connect, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import type { MasterCliClient, MasterCliRequest, ReloadRequest } from "../cli/deps.ts";
+import type { MasterCliClient, MasterCliRequest, ReloadRequest } from "./requests.ts";
 import { parseMasterCliAddress } from "../config/address.ts";
 
 export type ClientAddress = { path: string } | { host: string; port: number };

@@ -10,7 +10,7 @@
  * Loaded only when `steward status` runs (main.ts), so the probe stays cheap.
  */
 import type { Socket } from "node:net";
-import type { StatusRequest } from "../cli/deps.ts";
+import type { StatusRequest } from "./requests.ts";
 import { addressName, clientAddress, ConnectError, connectTo, exchange, USAGE_EXIT_CODE } from "./client.ts";
 
 export const EXIT_READY = 0;

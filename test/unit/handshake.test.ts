@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { checkArgs, isNonce, newNonce, proofLine, proofOf, readAnswer } from "../../src/master/handshake.ts";
-import { runPreflightChild } from "../../src/master/preflight-child.ts";
+import { runPreflightChild } from "../../src/cli/preflight-child.ts";
 import { HANDOVER_FORMAT } from "../../src/master/handover.ts";
 import type { CliDeps } from "../../src/cli/deps.ts";
 import type { RunOptions } from "../../src/master/options.ts";

@@ -45,13 +45,10 @@ const RUNTIME_ALLOWED = [
 const KNOWN_UPWARD: Readonly<Record<string, string>> = {
   "config/placeholders.ts -> workers/dialects.ts": "the socket dialects validate {fd:NAME} placeholders; they belong in config",
   "mcli/commands.ts -> master/state.ts": "the master CLI renders the master's state types; state.ts belongs below both",
-  "mcli/client.ts -> cli/deps.ts": "the client implements the CLI's MasterCliClient port declared in cli/deps.ts",
-  "mcli/status.ts -> cli/deps.ts": "`steward status` takes the CLI's StatusRequest declared in cli/deps.ts",
   "metrics/collect.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/counters.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/endpoint.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/endpoint.ts -> master/handover.ts": "the endpoint hands its socket over in the handover's listener format",
-  "master/preflight-child.ts -> cli/deps.ts": "the preflight child re-enters runCli with the CLI's own dependencies",
 };
 
 /**

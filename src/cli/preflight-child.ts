@@ -5,10 +5,10 @@
  * with what that load gives. The older form without NONCE is still understood (a master
  * from before the handshake does not ask for the answer).
  */
-import type { CliDeps } from "../cli/deps.ts";
-import { READABLE_FORMATS } from "./handover.ts";
-import { isNonce, proofLine } from "./handshake.ts";
-import type { RunOptions } from "./options.ts";
+import type { CliDeps } from "./deps.ts";
+import { READABLE_FORMATS } from "../master/handover.ts";
+import { isNonce, proofLine } from "../master/handshake.ts";
+import type { RunOptions } from "../master/options.ts";
 
 export interface PreflightChildDeps {
   version: string;
