@@ -2,11 +2,21 @@
  * `[worker] socket-env` and the `{fd:NAME}` placeholders of the worker's command and
  * environment (REFERENCE §4): a placeholder must name a configured listener.
  */
-import { SOCKET_DIALECTS, unknownFdNames } from "../workers/dialects.ts";
 import type { SocketDialect } from "./types.ts";
 import type { Draft } from "./draft.ts";
 import type { KeyPath, ProblemList } from "./problems.ts";
 import { parseChoice } from "./values.ts";
+
+/** The dialects workers/dialects.ts sets beside LISTEN_FDS. */
+export const SOCKET_DIALECTS: readonly SocketDialect[] = ["einhorn", "server-starter", "nginx"];
+
+/** `{fd:NAME}`; workers/dialects.ts replaces each with the listener's descriptor. */
+export const FD_PLACEHOLDER = /\{fd:([^}]*)\}/g;
+
+/** Names used in `{fd:NAME}` placeholders of `text` that are not among `names`. */
+export function unknownFdNames(text: string, names: readonly string[]): string[] {
+  return [...text.matchAll(FD_PLACEHOLDER)].map((m) => m[1]!).filter((name) => !names.includes(name));
+}
 
 export function readSocketEnv(value: unknown, path: KeyPath, problems: ProblemList): SocketDialect[] {
   if (!Array.isArray(value)) {

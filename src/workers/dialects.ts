@@ -4,9 +4,8 @@
  * listener's descriptor number into the worker's command line or environment. Pure.
  */
 
+import { FD_PLACEHOLDER } from "../config/placeholders.ts";
 import type { SocketDialect } from "../config/types.ts";
-
-export const SOCKET_DIALECTS: readonly SocketDialect[] = ["einhorn", "server-starter", "nginx"];
 
 /** A listener as a worker receives it. */
 export interface PassedListener {
@@ -48,13 +47,6 @@ export function socketEnv(dialects: readonly SocketDialect[], listeners: readonl
     }
   }
   return env;
-}
-
-const FD_PLACEHOLDER = /\{fd:([^}]*)\}/g;
-
-/** Names used in `{fd:NAME}` placeholders of `text` that are not among `names`. */
-export function unknownFdNames(text: string, names: readonly string[]): string[] {
-  return [...text.matchAll(FD_PLACEHOLDER)].map((m) => m[1]!).filter((name) => !names.includes(name));
 }
 
 /** `text` with each `{fd:NAME}` replaced by that listener's descriptor (3 + its position). */

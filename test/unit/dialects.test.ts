@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatProblem, idsFromText, loadConfig, type ConfigOverrides, type ConfigResult } from "../../src/config/index.ts";
-import { argvWithListeners, envWithListeners, expandFds, socketEnv, unknownFdNames } from "../../src/workers/dialects.ts";
+import { argvWithListeners, envWithListeners, expandFds, socketEnv } from "../../src/workers/dialects.ts";
+import { unknownFdNames } from "../../src/config/placeholders.ts";
 
 const listeners = [
   { name: "http", url: "tcp://127.0.0.1:8080", fd: 3 },

@@ -43,7 +43,6 @@ const RUNTIME_ALLOWED = [
 
 /** Arrows that run up today: `from -> to` (paths under src/) with the reason. Only shrinks. */
 const KNOWN_UPWARD: Readonly<Record<string, string>> = {
-  "config/placeholders.ts -> workers/dialects.ts": "the socket dialects validate {fd:NAME} placeholders; they belong in config",
   "mcli/commands.ts -> master/state.ts": "the master CLI renders the master's state types; state.ts belongs below both",
   "metrics/collect.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/counters.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
