@@ -12,6 +12,17 @@ import type { Posix } from "../sys/posix.ts";
 import type { SockAddr } from "../sys/sockaddr.ts";
 import { reserveTcp } from "./reserve.ts";
 
+/** A bound listener as the master hands it to its next image across execve (master/handover.ts). */
+export interface HandedListener {
+  key: string;
+  name: string;
+  fd: number;
+  url: string;
+  inode: string;
+  ownsFile: boolean;
+  path?: string;
+}
+
 export interface BoundListener {
   key: string;
   name: string;

@@ -5,6 +5,7 @@
  * never execs into a binary that would have to drop the state.
  */
 import type { Config } from "../config/types.ts";
+import type { HandedListener } from "../listeners/registry.ts";
 import type { HandedSession } from "../mcli/server.ts";
 import type { HandedMetrics } from "../metrics/endpoint.ts";
 import type { RunOptions } from "./options.ts";
@@ -17,16 +18,6 @@ export const READABLE_FORMATS: readonly number[] = [1];
 
 /** The variable that tells a new image where its state is (never reaches children). */
 export const HANDOVER_VAR = "STEWARD_HANDOVER";
-
-export interface HandedListener {
-  key: string;
-  name: string;
-  fd: number;
-  url: string;
-  inode: string;
-  ownsFile: boolean;
-  path?: string;
-}
 
 export interface Handover {
   format: number;

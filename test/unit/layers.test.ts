@@ -47,7 +47,6 @@ const KNOWN_UPWARD: Readonly<Record<string, string>> = {
   "metrics/collect.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/counters.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
   "metrics/endpoint.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
-  "metrics/endpoint.ts -> master/handover.ts": "the endpoint hands its socket over in the handover's listener format",
 };
 
 /**
@@ -57,7 +56,6 @@ const KNOWN_UPWARD: Readonly<Record<string, string>> = {
 const KNOWN_CYCLE_EDGES: Readonly<Record<string, string>> = {
   "sys/spawn.ts -> sys/posix.ts": "posixSpawn takes the Posix it is a method of (posix.ts imports spawn.ts)",
   "mcli/sessions.ts -> mcli/server.ts": "the session rules read the server's Session and CliListener types",
-  "metrics/endpoint.ts -> master/handover.ts": "the handover carries HandedMetrics; the endpoint reads HandedListener",
   "master/view.ts -> master/run.ts": "the master CLI's view reads MasterHost (issue 15 item 1: a port instead of the host)",
   "master/reexec.ts -> master/run.ts": "the Reloader reads MasterHost (issue 15 item 2: a port instead of the host)",
 };
