@@ -6,25 +6,16 @@ import * as C from "./constants.ts";
 import { SysError } from "./errors.ts";
 import { decodeSockAddr, encodeSockAddr, SOCKADDR_MAX, type SockAddr } from "./sockaddr.ts";
 import type { LibcBinding, LibcFunctions } from "./symbols.ts";
-import { cstr } from "./cstring.ts";
+import { cstr, type CStringArray } from "./cstring.ts";
 import { posixSpawn, type SpawnRequest } from "./spawn.ts";
 import { writeWhole } from "./write-whole.ts";
 
 export { cstr } from "./cstring.ts";
 export type { SpawnRequest } from "./spawn.ts";
 
-
-
-/** A NULL-terminated char*[]; `keep` holds the strings alive while the array is used. */
-export interface CStringArray {
-  array: BigUint64Array;
-  keep: Uint8Array[];
-}
-
 export type WaitStatus =
   | { pid: number; exited: true; code: number; signal?: undefined }
   | { pid: number; exited: false; signal: number; code?: undefined };
-
 
 export class Posix {
   readonly fn: LibcFunctions;

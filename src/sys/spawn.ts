@@ -5,8 +5,15 @@
  * the master's reaper is their only waiter.
  */
 import * as C from "./constants.ts";
-import { cstr } from "./cstring.ts";
-import type { Posix } from "./posix.ts";
+import { cstr, type CStringArray } from "./cstring.ts";
+import type { LibcFunctions } from "./symbols.ts";
+
+/** What posix_spawn needs of Posix (posix.ts, which imports this file, passes itself). */
+export interface SpawnLibc {
+  readonly fn: LibcFunctions;
+  fail(syscall: string, subject?: string, errno?: number): never;
+  cstrArray(items: string[]): CStringArray;
+}
 
 export interface SpawnRequest {
   /** absolute path of the program */
@@ -22,7 +29,7 @@ export interface SpawnRequest {
   outputPath?: string;
 }
 
-export function posixSpawn(px: Posix, req: SpawnRequest): number {
+export function posixSpawn(px: SpawnLibc, req: SpawnRequest): number {
   const fa = new Uint8Array(256); // posix_spawn_file_actions_t is 80 bytes on glibc
   const attr = new Uint8Array(1024); // posix_spawnattr_t is 336 bytes on glibc
   const sigs = new Uint8Array(128);
