@@ -20,6 +20,7 @@ import process from "node:process";
 
 export { envName, listeners, type ListenerShare, type StewardListener } from "./worker-lib/listeners.ts";
 export { serve, type FetchHandler, type Served, type ServeOptions } from "./worker-lib/serve.ts";
+export { FastResponse } from "./worker-lib/fast-response.ts";
 export { notify, ready, status } from "./worker-lib/notify.ts";
 export { onStop, type Drain } from "./worker-lib/stop.ts";
 
