@@ -1,6 +1,6 @@
 /**
  * `steward/worker`, for workers written in JavaScript or TypeScript (Node, Bun, Deno), with
- * no dependencies: `listeners()`, `serve({ fetch })`, `ready()`, `status(text)`,
+ * no dependencies: `listeners()`, `serve({ fetch })`, `FastResponse`, `ready()`, `status(text)`,
  * `onStop(drain)` (src/worker-lib/), and `serveCli`, which answers the master-CLI commands
  * steward routes to this worker (`@1 show info`, REFERENCE §7.4).
  *

@@ -20,6 +20,7 @@ export interface FastParts {
 }
 
 const parts = new WeakMap<object, () => FastParts | undefined>();
+let real: (r: FastResponse) => Response;
 
 export class FastResponse {
   readonly #body: unknown;
@@ -46,6 +47,9 @@ export class FastResponse {
 
   #real(): Response {
     return (this.#response ??= new Response(this.#body as BodyInit | null, this.#init));
+  }
+  static {
+    real = (r) => r.#real();
   }
   get status(): number {
     return this.#response?.status ?? this.#init?.status ?? 200;
@@ -134,4 +138,12 @@ function direct(body: unknown, init: Init | undefined): FastParts | undefined {
 /** What to write for `response` directly, or undefined when it must go through its real Response. */
 export function fastParts(response: Response): FastParts | undefined {
   return parts.get(response)?.();
+}
+
+/**
+ * `response` as the runtime's own Response: Bun.serve and Deno.serve take only those (a
+ * FastResponse has Response's prototype, not its internal slots).
+ */
+export function nativeResponse(response: Response): Response {
+  return parts.has(response) ? real(response as unknown as FastResponse) : response;
 }

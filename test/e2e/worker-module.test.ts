@@ -109,6 +109,12 @@ for (const mode of MODES) {
         assert.equal(first.pid, worker!.pid);
         assert.match(first.runtime, new RegExp(`^${runtime} `));
         assert.match(first.engine, / on fd 3$/);
+        const fast = await request(http.url, "/?fast=1");
+        assert.equal(fast.status, 200);
+        assert.match(fast.headers, /^x-fast: 1$/im);
+        assert.match(fast.headers, /^content-type: application\/json$/im);
+        assert.match(fast.headers, new RegExp(`^content-length: ${Buffer.byteLength(fast.body)}$`, "im"));
+        assert.equal((JSON.parse(fast.body) as { fast: boolean; pid: number }).pid, worker!.pid);
 
         const kept = await KeptAlive.open(http.url);
         const before = await kept.get("/");
@@ -133,6 +139,24 @@ for (const mode of MODES) {
         heldConnection.destroy();
         await steward.waitForLine(new RegExp(`Old worker 1 \\(${worker!.pid}\\) exited with code 0`), 15_000);
         assert.equal(steward.matching(/fetch-worker \d+ exiting 1/).length, 0);
+      }));
+    }
+    for (const runtime of ["bun", "deno"]) {
+      test(`${runtime}: share = "reuseport": serve() on the runtime's own server answers a Response and a FastResponse`, e2e(mode, async (bed) => {
+        const command = runtime === "deno" ? [...RUNTIMES.deno!, "--unstable-net"] : RUNTIMES.bun!;
+        const steward = bed.startWith(toml({
+          global: { workers: 1, "ready-timeout": "20s" },
+          listen: [{ name: "http", bind: "tcp://127.0.0.1:0", share: "reuseport" }],
+          worker: { command: [...command, WORKER] },
+        }));
+        const http = await steward.listener("http");
+        await steward.ready();
+        const plain = JSON.parse((await request(http.url)).body) as { engine: string };
+        assert.match(plain.engine, /\(reusePort\)$/);
+        const fast = await request(http.url, "/?fast=1");
+        assert.equal(fast.status, 200, `a FastResponse reaches ${plain.engine}${steward.log()}`);
+        assert.match(fast.headers, /^x-fast: 1$/im);
+        assert.equal((JSON.parse(fast.body) as { fast: boolean }).fast, true);
       }));
     }
   });

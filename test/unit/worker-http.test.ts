@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { FastResponse, fastParts } from "../../src/worker-lib/fast-response.ts";
+import { FastResponse, fastParts, nativeResponse } from "../../src/worker-lib/fast-response.ts";
 import { nodeHandler, trackConnections } from "../../src/worker-lib/node-http.ts";
 
 interface Wire {
@@ -130,6 +130,17 @@ describe("FastResponse, written directly", () => {
     assert.equal(fastParts(touched as unknown as Response), undefined);
     assert.equal(fastParts(new FastResponse(new ReadableStream()) as unknown as Response), undefined);
     assert.equal(fastParts(new Response("x")), undefined);
+  });
+  test("the runtime's own Response for Bun.serve and Deno.serve", async () => {
+    const fast = new FastResponse("native", { status: 203, headers: { "x-n": "n" } });
+    const native = nativeResponse(fast as unknown as Response);
+    assert.notEqual(native as unknown, fast);
+    assert.equal(Object.getPrototypeOf(native), Response.prototype);
+    assert.equal(native.status, 203);
+    assert.equal(native.headers.get("x-n"), "n");
+    assert.equal(await native.text(), "native");
+    const plain = new Response("p");
+    assert.equal(nativeResponse(plain), plain);
   });
   test("a Response to the handler's code", () => {
     const r = new FastResponse("x", { status: 404 });
