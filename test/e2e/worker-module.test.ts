@@ -1,7 +1,8 @@
 /**
  * steward/worker (dist/worker.mjs) inside real workers under Node, Deno and Bun
  * (test/fixtures/fetch-worker.mjs): serve({ fetch }) answers on the inherited listener,
- * ready() reaches the master (Bun, Deno), and on the stop signal the worker drains: the
+ * ready() reaches the master (Bun, Deno through FFI; Node through systemd-notify), and on
+ * the stop signal the worker drains: the
  * request in flight completes, the next request on a kept-alive connection is answered
  * with `Connection: close`, and the worker exits 0. Build first (`npm run build`).
  */
@@ -95,12 +96,11 @@ for (const mode of MODES) {
     for (const [runtime, command] of Object.entries(RUNTIMES)) {
       test(`${runtime}: serve({ fetch }) answers, and drains on the stop signal`, e2e(mode, async (bed) => {
         assert.ok(existsSync(join(ROOT, "dist", "worker.mjs")), "dist/worker.mjs: run `npm run build` first");
-        // ready() needs FFI: Bun and Deno report readiness themselves, Node relies on `accepting`
-        const notify = runtime !== "node";
+        // ready(): through FFI under Bun and Deno, through systemd-notify under Node
         const steward = bed.startWith(toml({
-          global: { workers: 1, "ready-timeout": "20s", ready: notify ? "notify" : "accepting" },
+          global: { workers: 1, "ready-timeout": "20s", ready: "notify" },
           listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
-          worker: { command: [...command, WORKER], env: { NOTIFY: notify ? "1" : "0" } },
+          worker: { command: [...command, WORKER], env: { NOTIFY: "1" } },
         }));
         const http = await steward.listener("http");
         await steward.ready();
