@@ -3,8 +3,9 @@
 // medians of `rounds`:
 //  A. Bun.serve and Deno.serve (bench/js-native.mjs) behind steward with share = "reuseport"
 //     ÷ the same server alone on its own port (target >= 0.97);
-//  B. steward/worker serve({ fetch }) on an inherited fd (bench/js-module.mjs) ÷ the
-//     runtime's native server alone, for Node, Deno and Bun; and Bun.listen({fd}) raw;
+//  B. steward/worker serve({ fetch }) on an inherited fd answering a Response
+//     (bench/js-module.mjs) and a FastResponse (bench/js-module-fast.mjs) ÷ the runtime's
+//     native server alone, for Node, Deno and Bun; and Bun.listen({fd}) raw;
 //  C. wrk -t2 -c50, Connection: close, a reload every 200 ms, Bun.serve workers (2) with
 //     share = "reuseport": socket errors with tcp_migrate_req on, then off (the sysctl is
 //     set to 0 and made read-only for steward in a private mount namespace: needs root).
@@ -105,14 +106,19 @@ try {
   if (parts.includes("B")) {
     console.log(`== B. steward/worker serve on fd 3 vs the runtime's native server alone`);
     const module = join(root, "bench", "js-module.mjs");
+    const fast = join(root, "bench", "js-module-fast.mjs");
     for (const rt of ["node", "deno", "bun"]) {
       const a = [];
       const b = [];
+      const c = [];
       for (let i = 0; i < rounds; i++) {
         a.push(await alone(RUNTIMES[rt], native));
         b.push((await behind(RUNTIMES[rt], module, {})).result);
+        c.push((await behind(RUNTIMES[rt], fast, {})).result);
       }
-      ratioLine(`${rt} serve() on fd ÷ ${rt === "bun" ? "Bun.serve" : rt === "deno" ? "Deno.serve" : "node:http"} alone`, a, b);
+      const nativeName = rt === "bun" ? "Bun.serve" : rt === "deno" ? "Deno.serve" : "node:http";
+      ratioLine(`${rt} serve() on fd, new Response ÷ ${nativeName} alone`, a, b);
+      ratioLine(`${rt} serve() on fd, new FastResponse ÷ ${nativeName} alone`, a, c);
     }
     const a = [];
     const b = [];

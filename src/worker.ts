@@ -1,6 +1,6 @@
 /**
  * `steward/worker`, for workers written in JavaScript or TypeScript (Node, Bun, Deno), with
- * no dependencies: `listeners()`, `serve({ fetch })`, `ready()`, `status(text)`,
+ * no dependencies: `listeners()`, `serve({ fetch })`, `FastResponse`, `ready()`, `status(text)`,
  * `onStop(drain)` (src/worker-lib/), and `serveCli`, which answers the master-CLI commands
  * steward routes to this worker (`@1 show info`, REFERENCE §7.4).
  *
@@ -20,6 +20,7 @@ import process from "node:process";
 
 export { envName, listeners, type ListenerShare, type StewardListener } from "./worker-lib/listeners.ts";
 export { serve, type FetchHandler, type Served, type ServeOptions } from "./worker-lib/serve.ts";
+export { FastResponse } from "./worker-lib/fast-response.ts";
 export { notify, ready, status } from "./worker-lib/notify.ts";
 export { onStop, type Drain } from "./worker-lib/stop.ts";
 

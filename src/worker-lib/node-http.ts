@@ -10,7 +10,8 @@ import { Buffer } from "node:buffer";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import process from "node:process";
-import { Readable } from "node:stream";
+import { fastParts } from "./fast-response.ts";
+import { toRequest } from "./node-request.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -22,26 +23,27 @@ export interface NodeHttpState {
   onEmpty?: () => void;
 }
 
-function toRequest(req: IncomingMessage): Request {
-  // node:http has parsed and combined them already; only set-cookie stays an array (and
-  // never comes in a request)
-  const headers = req.headers as Record<string, string>;
-  const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
-  const method = req.method ?? "GET";
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  const body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
-  return new Request(url, { method, headers, body, duplex: "half" } as RequestInit);
-}
-
 async function writeResponse(res: ServerResponse, response: Response, draining: boolean): Promise<void> {
+  const fast = fastParts(response);
+  if (fast) {
+    // a FastResponse of a string, bytes or nothing: one writeHead + end (node:http leaves
+    // the body out for HEAD, keeping its Content-Length)
+    if (draining) fast.headers.connection = "close";
+    if (fast.body !== null) fast.headers["content-length"] ??= String(typeof fast.body === "string" ? Buffer.byteLength(fast.body) : fast.body.byteLength);
+    if (fast.statusText === undefined) res.writeHead(fast.status, fast.headers);
+    else res.writeHead(fast.status, fast.statusText, fast.headers);
+    res.end(fast.body ?? undefined);
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, key) => {
     headers[key] = value;
   });
   if (headers["set-cookie"] !== undefined) headers["set-cookie"] = response.headers.getSetCookie();
   if (draining) headers.connection = "close";
+  const writeHead = () => (response.statusText ? res.writeHead(response.status, response.statusText, headers) : res.writeHead(response.status, headers));
   if (!response.body) {
-    res.writeHead(response.status, headers);
+    writeHead();
     res.end();
     return;
   }
@@ -51,11 +53,11 @@ async function writeResponse(res: ServerResponse, response: Response, draining: 
   // one chunk (most responses): a single write with its Content-Length
   if (second.done) {
     if (!first.done) headers["content-length"] ??= String(first.value.byteLength);
-    res.writeHead(response.status, headers);
+    writeHead();
     res.end(first.done ? undefined : first.value);
     return;
   }
-  res.writeHead(response.status, headers);
+  writeHead();
   res.write(first.value);
   res.write(second.value);
   for (let next = await reader.read(); !next.done; next = await reader.read()) {

@@ -3,12 +3,15 @@
  * No JavaScript runtime has unix datagram sockets (node:dgram is UDP only, Bun.udpSocket
  * too, Deno's unixpacket is behind --unstable-net), so the datagram is sent through libc:
  * `bun:ffi` under Bun, `Deno.dlopen` under Deno (which needs --allow-ffi). Node has no FFI:
- * there `notify` throws, and the worker relies on steward's default readiness, `accepting`,
- * which needs nothing from it.
+ * there the fields go through systemd's own `systemd-notify` (a child, found in PATH), which
+ * waits with BARRIER=1 until steward has read them, so steward still sees its sender alive
+ * as the worker's descendant; without it `notify` throws with one line, and the worker
+ * relies on steward's default readiness, `accepting`, which needs nothing from it.
  *
  * This file runs inside user workers, not in steward: it is the one place outside
  * src/runtime and src/sys that feature-detects globalThis.Bun / globalThis.Deno.
  */
+import { execFile } from "node:child_process";
 import process from "node:process";
 
 const AF_UNIX = 1;
@@ -90,8 +93,19 @@ let libc: Promise<Libc> | undefined;
 function loadLibc(): Promise<Libc> {
   const g = globalThis as { Bun?: unknown; Deno?: unknown };
   if (g.Bun !== undefined) return bunLibc();
-  if (g.Deno !== undefined) return Promise.resolve().then(() => denoLibc(g.Deno));
-  return Promise.reject(new Error("steward/worker: sd_notify needs Bun or Deno (Node has no unix datagram sockets); under Node keep the default readiness, accepting"));
+  return Promise.resolve().then(() => denoLibc(g.Deno));
+}
+
+/** Node: `systemd-notify FIELD=value ...` (see above). */
+function systemdNotify(fields: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("systemd-notify", fields.split("\n"), { timeout: 15_000 }, (error, _stdout, stderr) => {
+      if (!error) resolve();
+      else if ((error as { code?: unknown }).code === "ENOENT") {
+        reject(new Error("steward/worker: sd_notify under Node needs 'systemd-notify' in PATH (Node has no unix datagram sockets): install systemd, or keep the default readiness, accepting"));
+      } else reject(new Error(`steward/worker: systemd-notify ${JSON.stringify(fields)} failed: ${String(stderr).trim() || error.message}`));
+    });
+  });
 }
 
 /**
@@ -101,6 +115,11 @@ function loadLibc(): Promise<Libc> {
 export async function notify(fields: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   const path = env.NOTIFY_SOCKET;
   if (!path) return false;
+  const g = globalThis as { Bun?: unknown; Deno?: unknown };
+  if (g.Bun === undefined && g.Deno === undefined) {
+    await systemdNotify(fields);
+    return true;
+  }
   libc ??= loadLibc();
   const c = await libc;
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -8,6 +8,10 @@
  * | Deno    | Deno.serve({ reusePort })         | node:http listen({fd})                            |
  * | Node    | node:http listen({ reusePort })   | node:http listen({fd})                            |
  *
+ * On node:http the handler gets a lazy Request (node-request.ts) and a FastResponse it returns
+ * is written directly (fast-response.ts); Bun.serve and Deno.serve get the FastResponse's real
+ * Response.
+ *
  * Bun.serve cannot adopt a descriptor (oven-sh/bun#22559) and node:http's listen({fd})
  * under Bun binds a random port instead; Deno.serve has no fd option (denoland/deno#14006).
  *
@@ -16,6 +20,7 @@
  */
 import http from "node:http";
 import net from "node:net";
+import { nativeResponse } from "./fast-response.ts";
 import { pickListener, type StewardListener } from "./listeners.ts";
 import { connectionsGone, type FetchHandler, nodeHandler, trackConnections } from "./node-http.ts";
 import { onStop } from "./stop.ts";
@@ -62,13 +67,21 @@ function closing(response: Response): Response {
   return copy;
 }
 
+/** `fetch` for Bun.serve and Deno.serve: native Responses, `Connection: close` once draining. */
+function native(fetch: FetchHandler, draining: () => boolean): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const response = nativeResponse(await fetch(request));
+    return draining() ? closing(response) : response;
+  };
+}
+
 function bunReusePort(bun: BunLike, l: StewardListener, fetch: FetchHandler): Omit<Served, "listener"> {
   let draining = false;
   const server = bun.serve({
     hostname: l.host,
     port: l.port,
     reusePort: true,
-    fetch: async (request: Request) => (draining ? closing(await fetch(request)) : fetch(request)),
+    fetch: native(fetch, () => draining),
   });
   return {
     engine: "Bun.serve (reusePort)",
@@ -83,7 +96,7 @@ function denoReusePort(deno: DenoLike, l: StewardListener, fetch: FetchHandler):
   let draining = false;
   const server = deno.serve(
     { hostname: l.host, port: l.port, reusePort: true, onListen: () => {} },
-    async (request: Request) => (draining ? closing(await fetch(request)) : fetch(request)),
+    native(fetch, () => draining),
   );
   return {
     engine: "Deno.serve (reusePort)",

@@ -1,7 +1,8 @@
 /**
  * steward/worker (dist/worker.mjs) inside real workers under Node, Deno and Bun
  * (test/fixtures/fetch-worker.mjs): serve({ fetch }) answers on the inherited listener,
- * ready() reaches the master (Bun, Deno), and on the stop signal the worker drains: the
+ * ready() reaches the master (Bun, Deno through FFI; Node through systemd-notify), and on
+ * the stop signal the worker drains: the
  * request in flight completes, the next request on a kept-alive connection is answered
  * with `Connection: close`, and the worker exits 0. Build first (`npm run build`).
  */
@@ -95,12 +96,11 @@ for (const mode of MODES) {
     for (const [runtime, command] of Object.entries(RUNTIMES)) {
       test(`${runtime}: serve({ fetch }) answers, and drains on the stop signal`, e2e(mode, async (bed) => {
         assert.ok(existsSync(join(ROOT, "dist", "worker.mjs")), "dist/worker.mjs: run `npm run build` first");
-        // ready() needs FFI: Bun and Deno report readiness themselves, Node relies on `accepting`
-        const notify = runtime !== "node";
+        // ready(): through FFI under Bun and Deno, through systemd-notify under Node
         const steward = bed.startWith(toml({
-          global: { workers: 1, "ready-timeout": "20s", ready: notify ? "notify" : "accepting" },
+          global: { workers: 1, "ready-timeout": "20s", ready: "notify" },
           listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
-          worker: { command: [...command, WORKER], env: { NOTIFY: notify ? "1" : "0" } },
+          worker: { command: [...command, WORKER], env: { NOTIFY: "1" } },
         }));
         const http = await steward.listener("http");
         await steward.ready();
@@ -109,6 +109,12 @@ for (const mode of MODES) {
         assert.equal(first.pid, worker!.pid);
         assert.match(first.runtime, new RegExp(`^${runtime} `));
         assert.match(first.engine, / on fd 3$/);
+        const fast = await request(http.url, "/?fast=1");
+        assert.equal(fast.status, 200);
+        assert.match(fast.headers, /^x-fast: 1$/im);
+        assert.match(fast.headers, /^content-type: application\/json$/im);
+        assert.match(fast.headers, new RegExp(`^content-length: ${Buffer.byteLength(fast.body)}$`, "im"));
+        assert.equal((JSON.parse(fast.body) as { fast: boolean; pid: number }).pid, worker!.pid);
 
         const kept = await KeptAlive.open(http.url);
         const before = await kept.get("/");
@@ -133,6 +139,24 @@ for (const mode of MODES) {
         heldConnection.destroy();
         await steward.waitForLine(new RegExp(`Old worker 1 \\(${worker!.pid}\\) exited with code 0`), 15_000);
         assert.equal(steward.matching(/fetch-worker \d+ exiting 1/).length, 0);
+      }));
+    }
+    for (const runtime of ["bun", "deno"]) {
+      test(`${runtime}: share = "reuseport": serve() on the runtime's own server answers a Response and a FastResponse`, e2e(mode, async (bed) => {
+        const command = runtime === "deno" ? [...RUNTIMES.deno!, "--unstable-net"] : RUNTIMES.bun!;
+        const steward = bed.startWith(toml({
+          global: { workers: 1, "ready-timeout": "20s" },
+          listen: [{ name: "http", bind: "tcp://127.0.0.1:0", share: "reuseport" }],
+          worker: { command: [...command, WORKER] },
+        }));
+        const http = await steward.listener("http");
+        await steward.ready();
+        const plain = JSON.parse((await request(http.url)).body) as { engine: string };
+        assert.match(plain.engine, /\(reusePort\)$/);
+        const fast = await request(http.url, "/?fast=1");
+        assert.equal(fast.status, 200, `a FastResponse reaches ${plain.engine}${steward.log()}`);
+        assert.match(fast.headers, /^x-fast: 1$/im);
+        assert.equal((JSON.parse(fast.body) as { fast: boolean }).fast, true);
       }));
     }
   });
