@@ -154,6 +154,9 @@ export class MetricsHttpServer {
         return;
       }
       if (fd === null) return;
+      // This loop answers each connection as it accepts it, so a fast client can keep it
+      // going while the connections it already closed wait here unread: take their EOF now.
+      if (this.sessions.size >= MAX_SESSIONS * 2) this.reapLingering();
       if (this.sessions.size >= MAX_SESSIONS * 2) {
         this.px.close(fd); // far over the limit: no state at all for it
         continue;
@@ -167,6 +170,11 @@ export class MetricsHttpServer {
       this.readAll(s); // input that arrived before O_ASYNC was set raised no SIGIO
     }
     setTimeout(() => this.service(), 0); // more waiting: after the others had their turn
+  }
+
+  /** Reads the connections already answered and half-closed: those whose client is gone are dropped. */
+  private reapLingering(): void {
+    for (const s of [...this.sessions.values()]) if (s.lingering !== undefined) this.readAll(s);
   }
 
   private open(fd: number, input: Buffer): HttpSession {
