@@ -30,8 +30,13 @@ const PLAN: Array<{ signal: NodeJS.Signals; delays: number[] }> = [
   { signal: "SIGUSR1", delays: [1, 5, 12] },
 ];
 
-/** Waits for the master's preflight child to appear, then to exit (polled every ms). */
-async function preflightExit(steward: Steward): Promise<void> {
+/**
+ * Waits for the master's preflight child to appear, then to exit (polled every ms): true.
+ * False when the master re-executed before a look ever saw the preflight (on a loaded
+ * machine the runner's 1 ms sleeps stretch past the whole preflight): the moment the trial
+ * is about could not be placed.
+ */
+async function preflightExit(steward: Steward): Promise<boolean> {
   const isPreflight = (pid: number) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("__preflight");
@@ -42,19 +47,27 @@ async function preflightExit(steward: Steward): Promise<void> {
   let pid: number | undefined;
   for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(1)) {
     if (pid === undefined) pid = childrenOf(steward.pid).find(isPreflight);
-    else if (!isAlive(pid)) return;
+    else if (!isAlive(pid)) return true;
+    if (pid === undefined && steward.matching(/Master re-executed/).length > 0) return false;
   }
   throw new Error(`no preflight seen to start and exit${steward.log()}`);
 }
 
 /** One master: ready, SIGUSR2, `signal` `delay` ms after `after` resolves; it must stop cleanly. */
-async function trial(bed: TestBed, signal: NodeJS.Signals, delay: number, after?: (s: Steward) => Promise<void>): Promise<void> {
+async function trial(bed: TestBed, signal: NodeJS.Signals, delay: number, after?: (s: Steward) => Promise<boolean>): Promise<void> {
   // one file for every master of the test, written once: parallel masters each read it whole
   if (!existsSync(bed.path("steward.toml"))) bed.write("steward.toml", CONFIG);
-  const steward = bed.start(["-f", bed.path("steward.toml")]);
-  await steward.ready();
-  steward.signal("SIGUSR2");
-  if (after) await after(steward);
+  let steward: Steward;
+  for (let attempt = 1; ; attempt++) {
+    steward = bed.start(["-f", bed.path("steward.toml")]);
+    await steward.ready();
+    steward.signal("SIGUSR2");
+    if (!after || (await after(steward))) break;
+    // the preflight went unseen: stop this master, and try the trial again with another (bounded)
+    steward.signal("SIGTERM");
+    await steward.expectExit(0);
+    if (attempt === 3) throw new Error(`the preflight went unseen in 3 masters in a row${steward.log()}`);
+  }
   await sleep(delay);
   steward.signal(signal);
   const exit = await steward.waitForExit(HARD_STOP_MS);
