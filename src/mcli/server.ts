@@ -448,18 +448,9 @@ export class CliServer {
 
   private flush(s: Session): void {
     if (!this.alive(s)) return;
-    while (s.out.length > 0) {
-      const chunk = s.out[0]!;
-      let n: number | null;
-      try {
-        n = this.px.writeSome(s.fd, chunk);
-      } catch {
-        return this.drop(s);
-      }
-      if (n === null) return; // SIGIO tells us when there is room again
-      if (n < chunk.length) s.out[0] = chunk.subarray(n);
-      else s.out.shift();
-    }
+    const end = this.px.writeQueued(s.fd, s.out);
+    if (end === "error") return this.drop(s);
+    if (end === "full") return; // SIGIO tells us when there is room again
     this.maybeClose(s);
   }
 

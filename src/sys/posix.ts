@@ -255,6 +255,26 @@ export class Posix {
     }
   }
 
+  /**
+   * Writes a queue of chunks to a non-blocking descriptor until it is empty or the socket
+   * buffer is full, taking written chunks off the queue. Says why it stopped.
+   */
+  writeQueued(fd: number, queue: Uint8Array[]): "done" | "full" | "error" {
+    while (queue.length > 0) {
+      const chunk = queue[0]!;
+      let n: number | null;
+      try {
+        n = this.writeSome(fd, chunk);
+      } catch {
+        return "error";
+      }
+      if (n === null) return "full";
+      if (n < chunk.length) queue[0] = chunk.subarray(n);
+      else queue.shift();
+    }
+    return "done";
+  }
+
   /** Bytes written, or null when the socket buffer is full. */
   writeSome(fd: number, data: Uint8Array): number | null {
     const n = this.fn.write(fd, data, data.length);
