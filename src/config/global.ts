@@ -9,6 +9,7 @@ import type { IdDatabase } from "./ids.ts";
 import type { ProblemList } from "./problems.ts";
 import { LOG_FORMATS } from "../log-format.ts";
 import { parseSignal } from "./signals.ts";
+import { parseWatchdog } from "./monitors.ts";
 import type { GlobalConfig, OverrideField } from "./types.ts";
 import {
   fromText, ON_FAILURE, parseChoice, parseGroupId, parseInteger, parsePath, parsePositiveDuration,
@@ -47,7 +48,7 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 
-export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), "user", "group"];
+export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), "user", "group", "watchdog"];
 
 function resolvedPath(value: unknown, baseDir: string): Parsed<string> {
   const path = parsePath(value);
@@ -77,6 +78,11 @@ export function readGlobal(table: Record<string, unknown>, baseDir: string, ids:
       // The user's primary group, unless `group` names another one below.
       if (user.value.gid !== undefined) global.gid = user.value.gid;
     }
+  }
+  if (table.watchdog !== undefined) {
+    const watchdog = parseWatchdog(table.watchdog);
+    if (!watchdog.ok) problems.inFile(["global", "watchdog"], watchdog.error, table.watchdog);
+    else if (watchdog.value > 0) global.watchdog = watchdog.value;
   }
   if (table.group !== undefined) {
     const group = parseGroupId(table.group, ids);

@@ -45,6 +45,19 @@ export interface WorkerConfig {
   env: Record<string, string>;
   /** socket-passing variables set beside LISTEN_* (REFERENCE §4) */
   socketEnv?: SocketDialect[];
+  /** a command run per ready worker (REFERENCE §5.8); absent = none */
+  health?: HealthConfig;
+}
+
+/** `[worker] health`: durations in ms */
+export interface HealthConfig {
+  command: string[];
+  /** from the end of one check to the start of the next (and from ready to the first) */
+  interval: number;
+  /** a check still running this long is killed and counts as failed */
+  timeout: number;
+  /** this many failed checks in a row fail the worker */
+  failures: number;
 }
 
 export interface ProgramConfig {
@@ -85,6 +98,8 @@ export interface GlobalConfig {
   onFailure: OnFailure;
   /** how the master's log lines are written to stderr (src/log-format.ts) */
   logFormat: LogFormat;
+  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.8); absent or 0 = off */
+  watchdog?: number;
   pidfile?: string;
   user?: string;
   group?: string;

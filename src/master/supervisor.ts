@@ -13,6 +13,7 @@ import type { Config, OnFailure, ProgramConfig } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
 import { signalName } from "../config/signals.ts";
 import type { Logger } from "../log.ts";
+import type { LogFields } from "../log-format.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifyFields } from "../notify/receiver.ts";
@@ -21,6 +22,8 @@ import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "
 import { workers, type MasterState, type ProcessEntry } from "./state.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
+import { Watchdog } from "./watchdog.ts";
+import { HealthChecks, type HealthPlanner } from "./health.ts";
 
 export interface Timer {
   cancel(): void;
@@ -68,8 +71,8 @@ export interface SupervisorHooks {
   restarting?(p: ProcessEntry): void;
 }
 
-/** How a worker is built: the spawn plan for worker `id` of `generation`. */
-export type WorkerPlanner = (id: number, generation: number) => ChildSpec;
+/** How a worker is built: the spawn plan for worker `id` of `generation`; `health`: how it is checked (health.ts). */
+export type WorkerPlanner = ((id: number, generation: number) => ChildSpec) & { health?: HealthPlanner };
 
 /** How a `[[program]]` is started. */
 export type ProgramPlanner = (program: ProgramConfig) => ChildSpec;
@@ -122,6 +125,18 @@ export class Supervisor {
   private readonly kill = (target: number, signal: number): boolean => this.ports.kill(target, signal);
   private finished = false;
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
+  /** REFERENCE §5.8: WATCHDOG=1 keep-alives and health checks of ready workers */
+  private readonly watchdog = new Watchdog(
+    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn) },
+    (pid) => this.state.processes.get(pid),
+    (pid, reason, event) => this.failWorker(pid, reason, event),
+  );
+  private readonly health = new HealthChecks(
+    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn), spawn: (c) => this.ports.spawn(c), kill: this.kill },
+    (line) => this.log.warn(line),
+    (pid) => this.state.processes.get(pid),
+    (pid, reason, event) => this.failWorker(pid, reason, event),
+  );
 
   constructor(
     private config: Config,
@@ -183,8 +198,11 @@ export class Supervisor {
         return;
       }
       for (const p of early) {
-        if (p.ready) load.pending.delete(p.pid);
-        else this.watchReady(p.pid, config);
+        this.health.attach(p.pid, plan.health);
+        if (p.ready) {
+          load.pending.delete(p.pid);
+          this.monitor(p);
+        } else this.watchReady(p.pid, config);
       }
       this.checkLoadDone();
       return;
@@ -223,7 +241,9 @@ export class Supervisor {
       ...(child.runtime !== undefined ? { runtime: child.runtime } : {}),
       role,
       ready: false,
+      ...(child.watchdog ? { watchdog: child.watchdog } : {}),
     });
+    this.health.attach(pid, plan.health);
     this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
     this.hooks.workerStarted?.(this.state.processes.get(pid)!);
     return pid;
@@ -291,6 +311,7 @@ export class Supervisor {
     if (!p || p.ready) return;
     p.ready = true;
     this.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
+    this.monitor(p);
     if (this.load?.pending.delete(pid)) this.checkLoadDone();
   }
 
@@ -348,6 +369,10 @@ export class Supervisor {
 
   /** An exit status collected by the reaper. */
   childExited(ws: WaitStatus): void {
+    if (this.health.reaped(ws)) {
+      this.maybeFinish();
+      return;
+    }
     const p = this.state.processes.get(ws.pid);
     if (!p) {
       this.log.debug(`Reaped orphaned process ${ws.pid} (${describeExit(ws)})`);
@@ -357,6 +382,8 @@ export class Supervisor {
     this.senders.forget(ws.pid);
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
+    this.watchdog.forget(ws.pid);
+    this.health.forget(ws.pid);
     this.hooks.exited?.(p, ws);
     if (p.kind === "program") {
       this.programExited(p, ws);
@@ -387,7 +414,8 @@ export class Supervisor {
   }
 
   private currentWorkerDied(p: ProcessEntry, ws: WaitStatus): void {
-    this.applyPolicy(`worker:${p.id}`, `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}`, p, ws, this.config.global.onFailure, () => {
+    const failed = p.failure === undefined ? "" : ` after it ${p.failure}`;
+    this.applyPolicy(`worker:${p.id}`, `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}${failed}`, p, ws, this.config.global.onFailure, () => {
       const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
       if (pid !== undefined) this.watchReady(pid, this.config);
       this.checkAllGone();
@@ -431,11 +459,12 @@ export class Supervisor {
       }
       this.log.alert(`${label}; it failed ${decision.failures} times within 60s: giving up (on-failure = restart)`);
     }
-    if (isNormalExit(ws)) {
+    // a worker steward failed (failWorker) failed, whatever status its stop signal left
+    if (isNormalExit(ws) && p.failure === undefined) {
       this.log.notice(label);
       return;
     }
-    const status = exitStatusOf(ws);
+    const status = isNormalExit(ws) ? 1 : exitStatusOf(ws);
     this.log.alert(`${label}: exiting (on-failure = exit) with code ${status}`);
     this.stop(status, SIGTERM);
   }
@@ -465,6 +494,7 @@ export class Supervisor {
       this.log.debug(`sd_notify MAINPID=${fields.MAINPID} from process ${pid} ignored: not a PID`);
     }
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
+    if (p.kind === "worker") this.watchdog.notified(p, fields);
     if (fields.EXTEND_TIMEOUT_USEC !== undefined) this.extendReadyTimeout(p, fields.EXTEND_TIMEOUT_USEC);
     const readyKind = (this.load && p.role === "loading" ? this.load.config : this.config).global.ready.kind;
     if (fields.READY === "1" && readyKind === "notify") this.markReady(p.pid);
@@ -509,6 +539,37 @@ export class Supervisor {
     }
   }
 
+  // ---- watchdog and health checks (REFERENCE §5.8) ------------------------------------
+
+  /** A worker is ready: its watchdog arms and its health checks begin (as its planner says). */
+  private monitor(p: ProcessEntry): void {
+    this.watchdog.ready(p);
+    this.health.ready(p);
+  }
+
+  /**
+   * A ready worker judged failed while it runs (missed watchdog, failed health check):
+   * logged as `event`, sent its stop signal, SIGKILL after hard-stop-after; its exit then
+   * goes through on-failure (§5.6) as a failure, whatever its status. False when there is
+   * nothing to fail (gone, already told to stop, an old generation's, the master stopping).
+   */
+  failWorker(pid: number, reason: string, event: LogFields = {}): boolean {
+    const p = this.state.processes.get(pid);
+    if (!p || p.kind !== "worker" || p.stopSentAt !== undefined || p.role === "old" || p.role === "failed") return false;
+    if (this.state.phase === "stopping") return false;
+    this.watchdog.forget(pid);
+    this.health.forget(pid);
+    // Probation (issue 13) decides what a failure of a worker on probation means:
+    // `if (this.probationFailure(p, reason)) return true;` belongs here, before the stop.
+    const global = (this.load && p.role === "loading" ? this.load.config : this.config).global;
+    p.failure = reason;
+    p.stopSentAt = this.ports.now();
+    this.log.alert(`Worker ${p.id} (${pid}) ${reason}: sending ${signalName(global.stopSignal)}`, { worker: p.id, workerPid: pid, ...event });
+    this.ports.kill(pid, global.stopSignal);
+    if (global.hardStopAfter > 0) this.ports.after(global.hardStopAfter, () => this.hardKill([pid]));
+    return true;
+  }
+
   // ---- reload -----------------------------------------------------------------------
 
   /** true while a load (start or reload) is in progress */
@@ -526,8 +587,13 @@ export class Supervisor {
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
         this.ports.kill(p.pid, SIGKILL);
-      } else if (p.role === "old" && p.stopSentAt !== undefined && hard > 0) {
+      } else if (p.stopSentAt !== undefined && hard > 0) {
+        // old workers, and current ones failWorker stopped
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
+      } else if (p.role === "current" && p.ready) {
+        // this image's watchdog and health checks start afresh (timers do not cross the exec)
+        this.health.attach(p.pid, this.plan.health);
+        this.monitor(p);
       }
     }
   }
@@ -683,6 +749,8 @@ export class Supervisor {
     }
     this.pollTimer?.cancel();
     this.pollTimer = undefined;
+    this.watchdog.stopAll();
+    this.health.stopAll();
     for (const r of this.restarts.values()) r.timer?.cancel();
     const now = this.ports.now();
     let count = 0;
@@ -720,7 +788,7 @@ export class Supervisor {
   }
 
   private maybeFinish(): void {
-    if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0) return;
+    if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0 || this.health.running > 0) return;
     // the master leaves nothing behind: it waits for the last process it adopted
     if (this.ports.strays?.left()) {
       this.stopStrays();

@@ -1,0 +1,105 @@
+/**
+ * The workers' watchdog (`[global] watchdog`, REFERENCE §5.8), systemd's `WatchdogSec=`
+ * for each worker: a worker given WATCHDOG_USEC must send `WATCHDOG=1` on NOTIFY_SOCKET
+ * at least that often, or it is failed (`Supervisor.failWorker`).
+ *
+ * When it arms: once the worker is observed ready, for one interval from that moment (its
+ * start is covered by `ready-timeout`, so a slow-booting interpreter is not failed for
+ * loading); every `WATCHDOG=1` then re-arms it for one interval from its arrival. systemd
+ * takes the first timestamp when the process starts and checks it once the service runs,
+ * so a worker that pings from its first line behaves the same under both. It disarms when
+ * the worker is told to stop (old generation, failed, master stopping) or exits.
+ *
+ * From the worker, as systemd takes them: `WATCHDOG=trigger` fails it at once (even with no
+ * watchdog configured); `WATCHDOG_USEC=N` sets its interval to N µs and re-arms from now
+ * (`0` turns its watchdog off).
+ */
+import { formatDuration, MAX_DURATION_MS } from "../config/duration.ts";
+import type { LogFields } from "../log-format.ts";
+import type { NotifyFields } from "../notify/receiver.ts";
+import type { ProcessEntry } from "./state.ts";
+
+/** A cancellable timer (the supervisor's ports give these). */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface WatchdogPorts {
+  now(): number;
+  after(ms: number, fn: () => void): Timer;
+}
+
+/** How a watched worker is failed: `event` is the log event's name and fields. */
+export type FailWorker = (pid: number, reason: string, event: LogFields) => void;
+
+/** A worker steward still expects to serve: ready, not told to stop. */
+export function watched(p: ProcessEntry | undefined): p is ProcessEntry {
+  return !!p && p.kind === "worker" && p.ready && p.stopSentAt === undefined && p.role !== "old" && p.role !== "failed";
+}
+
+export class Watchdog {
+  /** armed timers by worker PID */
+  private readonly timers = new Map<number, Timer>();
+
+  constructor(
+    private readonly ports: WatchdogPorts,
+    private readonly lookup: (pid: number) => ProcessEntry | undefined,
+    private readonly fail: FailWorker,
+  ) {}
+
+  /** The worker was observed ready (or was ready when this image took over). */
+  ready(p: ProcessEntry): void {
+    this.arm(p);
+  }
+
+  /** A message on NOTIFY_SOCKET that speaks for worker `p`. */
+  notified(p: ProcessEntry, fields: NotifyFields): void {
+    if (fields.WATCHDOG_USEC !== undefined) this.override(p, fields.WATCHDOG_USEC);
+    if (fields.WATCHDOG === "trigger") {
+      if (watched(p)) this.fail(p.pid, "sent WATCHDOG=trigger", { event: "watchdog-missed", worker: p.id, workerPid: p.pid, trigger: true });
+      return;
+    }
+    if (fields.WATCHDOG === "1" && this.timers.has(p.pid)) this.arm(p);
+  }
+
+  /** The worker exited or was told to stop. */
+  forget(pid: number): void {
+    this.timers.get(pid)?.cancel();
+    this.timers.delete(pid);
+  }
+
+  /** The master stops: no worker is failed from now on. */
+  stopAll(): void {
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+  }
+
+  /** how many workers are watched now */
+  get size(): number {
+    return this.timers.size;
+  }
+
+  private arm(p: ProcessEntry): void {
+    this.forget(p.pid);
+    if (!p.watchdog || !watched(p)) return;
+    const interval = p.watchdog;
+    const pid = p.pid;
+    this.timers.set(pid, this.ports.after(interval, () => {
+      this.timers.delete(pid);
+      const now = this.lookup(pid);
+      if (!watched(now)) return;
+      this.fail(pid, `missed its watchdog: no WATCHDOG=1 for ${formatDuration(interval)}`, { event: "watchdog-missed", worker: now.id, workerPid: pid });
+    }));
+  }
+
+  /** `WATCHDOG_USEC=N` (systemd's override): the worker's interval from now on; 0 = off. */
+  private override(p: ProcessEntry, value: string): void {
+    const usec = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(usec)) return;
+    // a longer timer would overflow and fire at once (config/duration.ts)
+    const ms = Math.min(Math.ceil(usec / 1000), MAX_DURATION_MS);
+    if (ms > 0) p.watchdog = ms;
+    else delete p.watchdog;
+    if (p.ready) this.arm(p);
+  }
+}
