@@ -12,7 +12,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function load(text: string): Promise<ConfigResult> {
   writeFileSync(join(dir, "s.toml"), text);
-  return loadConfig({ file: "s.toml", cwd: dir, ids });
+  return loadConfig({ file: "s.toml", overrides: {}, cwd: dir, ids });
 }
 
 const problems = (r: ConfigResult): string[] => (r.ok ? assert.fail("expected problems") : r.problems.map(formatProblem));
