@@ -37,9 +37,20 @@ export function watched(p: ProcessEntry | undefined): p is ProcessEntry {
   return !!p && p.kind === "worker" && p.ready && p.stopSentAt === undefined && p.role !== "old" && p.role !== "failed";
 }
 
+interface Armed {
+  timer: Timer;
+  /** when the worker is failed unless it pings again (ms) */
+  deadline: number;
+}
+
+/**
+ * A ping only moves the deadline; the one timer per worker, when it fires early, sleeps
+ * again until the deadline (a worker pinging twice a second would otherwise replace a
+ * runtime timer twice a second).
+ */
 export class Watchdog {
-  /** armed timers by worker PID */
-  private readonly timers = new Map<number, Timer>();
+  /** armed workers by PID */
+  private readonly armed = new Map<number, Armed>();
 
   constructor(
     private readonly ports: WatchdogPorts,
@@ -59,37 +70,39 @@ export class Watchdog {
       if (watched(p)) this.fail(p.pid, "sent WATCHDOG=trigger", { event: "watchdog-missed", worker: p.id, workerPid: p.pid, trigger: true });
       return;
     }
-    if (fields.WATCHDOG === "1" && this.timers.has(p.pid)) this.arm(p);
+    const armed = this.armed.get(p.pid);
+    if (fields.WATCHDOG === "1" && armed && p.watchdog) armed.deadline = this.ports.now() + p.watchdog;
   }
 
   /** The worker exited or was told to stop. */
   forget(pid: number): void {
-    this.timers.get(pid)?.cancel();
-    this.timers.delete(pid);
+    this.armed.get(pid)?.timer.cancel();
+    this.armed.delete(pid);
   }
 
   /** The master stops: no worker is failed from now on. */
   stopAll(): void {
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
-  }
-
-  /** how many workers are watched now */
-  get size(): number {
-    return this.timers.size;
+    for (const a of this.armed.values()) a.timer.cancel();
+    this.armed.clear();
   }
 
   private arm(p: ProcessEntry): void {
     this.forget(p.pid);
     if (!p.watchdog || !watched(p)) return;
-    const interval = p.watchdog;
     const pid = p.pid;
-    this.timers.set(pid, this.ports.after(interval, () => {
-      this.timers.delete(pid);
-      const now = this.lookup(pid);
-      if (!watched(now)) return;
-      this.fail(pid, `missed its watchdog: no WATCHDOG=1 for ${formatDuration(interval)}`, { event: "watchdog-missed", worker: now.id, workerPid: pid });
-    }));
+    const armed: Armed = { deadline: this.ports.now() + p.watchdog, timer: { cancel: () => {} } };
+    const sleep = (ms: number) => {
+      armed.timer = this.ports.after(ms, () => {
+        const left = armed.deadline - this.ports.now();
+        if (left > 0) return sleep(left);
+        this.armed.delete(pid);
+        const now = this.lookup(pid);
+        if (!watched(now)) return;
+        this.fail(pid, `missed its watchdog: no WATCHDOG=1 for ${formatDuration(now.watchdog ?? 0)}`, { event: "watchdog-missed", worker: now.id, workerPid: pid });
+      });
+    };
+    this.armed.set(pid, armed);
+    sleep(p.watchdog);
   }
 
   /** `WATCHDOG_USEC=N` (systemd's override): the worker's interval from now on; 0 = off. */
