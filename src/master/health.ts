@@ -104,6 +104,11 @@ export class HealthChecks {
     return this.checks.size;
   }
 
+  /** true for a check process not reaped yet */
+  tracks(pid: number): boolean {
+    return this.checks.has(pid);
+  }
+
   /** An exit status: true when it was a check's (then it is handled here). */
   reaped(ws: WaitStatus): boolean {
     const check = this.checks.get(ws.pid);

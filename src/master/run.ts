@@ -308,7 +308,7 @@ export class MasterHost {
       parentOf,
       strays: new Strays({
         self: this.pid,
-        known: (pid) => this.state.processes.has(pid),
+        known: (pid) => this.supervisor.tracks(pid),
         kill: (pid, sig) => {
           try {
             this.px.kill(pid, sig);

@@ -541,6 +541,11 @@ export class Supervisor {
 
   // ---- watchdog and health checks (REFERENCE §5.8) ------------------------------------
 
+  /** A child it started and still tracks (worker, program, health check): not a stray. */
+  tracks(pid: number): boolean {
+    return this.state.processes.has(pid) || this.health.tracks(pid);
+  }
+
   /** A worker is ready: its watchdog arms and its health checks begin (as its planner says). */
   private monitor(p: ProcessEntry): void {
     this.watchdog.ready(p);

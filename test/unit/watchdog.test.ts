@@ -260,9 +260,11 @@ describe("health checks", () => {
     await s.flush();
     assert.deepEqual(check!.signals, [SIGKILL]);
     assert.equal(s.sys.exitCode, undefined, "the master waits for the check");
+    assert.equal(s.sup.tracks(check!.pid), true, "a check is no stray of the master's");
     check!.alive = false;
     s.sup.childExited({ pid: check!.pid, exited: false, signal: SIGKILL });
     assert.equal(s.sys.exitCode, 0);
+    assert.equal(s.sup.tracks(check!.pid), false);
     s.sys.advance(60_000);
     assert.equal(s.checks().length, 1, "no check after the stop");
   });
