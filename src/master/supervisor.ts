@@ -592,7 +592,7 @@ export class Supervisor {
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
         this.ports.kill(p.pid, SIGKILL);
-      } else if (p.stopSentAt !== undefined && hard > 0) {
+      } else if ((p.role === "old" || p.failure !== undefined) && p.stopSentAt !== undefined && hard > 0) {
         // old workers, and current ones failWorker stopped
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
       } else if (p.role === "current" && p.ready) {
