@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { ask, e2e, FIXTURES, fixture, isAlive, MODES, NODE, ROOT, toml, waitUntil } from "./_harness.ts";
+import { ask, e2e, expectReloadFailed, FIXTURES, fixture, isAlive, MODES, NODE, ROOT, toml, waitUntil } from "./_harness.ts";
 
 const SUITE_MODES = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
 
@@ -46,6 +46,27 @@ for (const mode of SUITE_MODES) {
       await steward.waitForLine(new RegExp(`Worker 1 \\(${replaced.match[1]}\\) is ready`), 10_000, replaced.line.index);
       assert.ok(!isAlive(pid), "the failed worker is gone");
 
+      steward.signal("SIGTERM");
+      await steward.expectExit(0);
+    }));
+
+    test("after a re-exec (a reload that failed in the new image) the current worker is still watched", e2e(mode, async (bed) => {
+      const config = (command: string[]) => toml({
+        global: { watchdog: "2s", ready: "notify", "on-failure": "restart", "ready-timeout": "10s" },
+        listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+        worker: { command },
+      });
+      // 20 pings half a second apart: 10 s, time enough for the reload to come and go
+      const steward = bed.startWith(config(fixture("watchdog-pings.py", "20")));
+      await steward.ready();
+      const [first] = await steward.waitForWorkers(1);
+      bed.write("steward.toml", config(fixture("exit-with.cjs", "3")));
+      const failed = await expectReloadFailed(steward, /exited with code 3 before it was ready/);
+      assert.ok(steward.lines.slice(failed.from).some((l) => /Master re-executed/.test(l.text)), `the master re-executed${steward.log()}`);
+      const stopped = await steward.waitForLine(new RegExp(`watchdog-pings ${first!.pid} stops pinging`), 20_000);
+      assert.ok(stopped.line.index > failed.line.index, `the worker pinged past the reload: this test needs a longer run of pings${steward.log()}`);
+      const missed = await steward.waitForLine(new RegExp(`Worker 1 \\(${first!.pid}\\) missed its watchdog`), 10_000, stopped.line.index);
+      await steward.waitForLine(new RegExp(`Worker 1 \\((?!${first!.pid}\\))(\\d+)\\) started`), 10_000, missed.line.index);
       steward.signal("SIGTERM");
       await steward.expectExit(0);
     }));
