@@ -45,6 +45,9 @@ async function run(side) {
   const t0 = cpuTicks(pid);
   const w0 = performance.now();
   await sleep(windowSeconds * 1000);
+  if (s.child.exitCode !== null || s.child.signalCode !== null) {
+    throw new Error(`the master exited during the window (${side.name}):\n${s.lines.slice(-20).join("\n")}`);
+  }
   const ticks = cpuTicks(pid) - t0;
   const secs = (performance.now() - w0) / 1000;
   const rss = rssKiB(pid) / 1024;

@@ -306,6 +306,10 @@ export class MasterHost {
         isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
       notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
+      drainNotify: () => {
+        this.notify?.drain();
+        this.userDirs?.drain();
+      },
       strays: new Strays({
         self: this.pid,
         known: (pid) => this.supervisor.tracks(pid),

@@ -42,6 +42,8 @@ export interface SupervisorPorts {
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */
   parentOf(pid: number): number | undefined;
+  /** reads the sd_notify datagrams already waiting (before a watchdog deadline is judged) */
+  drainNotify?(): void;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */
@@ -127,7 +129,7 @@ export class Supervisor {
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
   /** REFERENCE §5.8: WATCHDOG=1 keep-alives and health checks of ready workers */
   private readonly watchdog = new Watchdog(
-    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn) },
+    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn), drainNotify: () => this.ports.drainNotify?.() },
     (pid) => this.state.processes.get(pid),
     (pid, reason, event) => this.failWorker(pid, reason, event),
   );

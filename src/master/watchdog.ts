@@ -27,6 +27,12 @@ export interface Timer {
 export interface WatchdogPorts {
   now(): number;
   after(ms: number, fn: () => void): Timer;
+  /**
+   * Reads the datagrams already waiting on NOTIFY_SOCKET. A deadline is checked only after
+   * that: a busy master may run a timer before the SIGIO handler that would have read the
+   * worker's WATCHDOG=1 (systemd, likewise, runs its watchdog timer after every other event).
+   */
+  drainNotify?(): void;
 }
 
 /** How a watched worker is failed: `event` is the log event's name and fields. */
@@ -93,6 +99,9 @@ export class Watchdog {
     const armed: Armed = { deadline: this.ports.now() + p.watchdog, timer: { cancel: () => {} } };
     const sleep = (ms: number) => {
       armed.timer = this.ports.after(ms, () => {
+        if (armed.deadline > this.ports.now()) return sleep(armed.deadline - this.ports.now());
+        this.ports.drainNotify?.();
+        if (this.armed.get(pid) !== armed) return;
         const left = armed.deadline - this.ports.now();
         if (left > 0) return sleep(left);
         this.armed.delete(pid);

@@ -126,6 +126,19 @@ describe("watchdog", () => {
     assert.deepEqual(s.sys.processes.get(next!)!.signals, [SIGTERM]);
   });
 
+  test("a WATCHDOG=1 already waiting on the socket when the deadline comes is read first: no miss", () => {
+    const s = setup({ watchdog: 1_000 });
+    const pid = ready(s);
+    let waiting = 1; // one datagram the SIGIO handler has not read yet
+    Object.assign(s.sys, { drainNotify: () => waiting-- > 0 && s.sup.notified(pid, { WATCHDOG: "1" }) });
+    s.sys.advance(1_000);
+    assert.deepEqual(s.sys.processes.get(pid)!.signals, [], "the waiting keep-alive counted");
+    s.sys.advance(999);
+    assert.deepEqual(s.sys.processes.get(pid)!.signals, []);
+    s.sys.advance(1);
+    assert.deepEqual(s.sys.processes.get(pid)!.signals, [SIGTERM], "nothing waiting the next time: missed");
+  });
+
   test("a worker that ignores its stop signal gets SIGKILL after hard-stop-after", () => {
     const s = setup({ watchdog: 1_000 });
     s.sys.ignoring.add(SIGTERM);
