@@ -332,8 +332,10 @@ export class MasterHost {
         this.settleSoon();
       },
       oldGone: () => {
-        if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
+        // during a probation `current` is still the previous configuration: the new one's listeners stay
+        if (!this.supervisor.loading && this.supervisor.probation.generation === undefined) this.closeUnusedListeners(this.current.config);
       },
+      probationStarted: (generation, until) => this.notifier.probation(generation, until),
       workerStarted: () => this.metrics.workerStarted(),
       exited: (p, ws) => this.metrics.processExited(p, ws),
       restarting: (p) => this.metrics.restarting(p),
@@ -575,7 +577,14 @@ export class MasterHost {
         this.pidfile.discard(this.pendingPidfile);
         this.pendingPidfile = undefined;
         this.closeUnusedListeners(this.current.config);
-        this.notifier.reloadFailed(result.reason);
+        if (result.rolledBack) this.metrics.rolledBack();
+        if (this.state.phase === "stopping") {
+          // a reload ended by the master stopping (during a probation): no READY=1 after STOPPING=1
+        } else if (result.rolledBack) {
+          this.notifier.rolledBack(result.reason);
+        } else {
+          this.notifier.reloadFailed(result.reason);
+        }
       }
       done(result);
     }, programPlan, adopt);

@@ -96,6 +96,9 @@ export function formatMetrics(s: MetricsSnapshot): string {
   out.family("steward_reload_failures_total", "counter", "Reloads that failed (the previous generation kept serving).", [
     sample("steward_reload_failures_total", {}, c.reloadFailures),
   ]);
+  out.family("steward_rollbacks_total", "counter", "Reloads rolled back: the new generation failed its probation (also in steward_reload_failures_total).", [
+    sample("steward_rollbacks_total", {}, c.rollbacks),
+  ]);
   out.family("steward_reload_consecutive_failures", "gauge", "Failed reloads since the last successful one.", [
     sample("steward_reload_consecutive_failures", {}, s.consecutiveFailures),
   ]);
