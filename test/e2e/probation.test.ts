@@ -1,0 +1,182 @@
+/**
+ * Probation (REFERENCE §5.8) under a steady client loop (a new connection per request): a
+ * new build whose workers crash 2 s after they are ready is rolled back, losing no more
+ * requests than were in flight on the crashing workers, while the previous generation
+ * serves throughout; the next good reload works. `promote` and `rollback` on the master
+ * CLI; a reload asked for during probation is refused; SIGTERM during probation exits 0
+ * with nothing left. Compiled binary and Deno by default (Bun adds nothing here).
+ */
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import {
+  collectWorkers,
+  e2e,
+  expectServedBy,
+  fixture,
+  MODES,
+  processesOfMaster,
+  request,
+  serving,
+  sleep,
+  type Steward,
+  waitReaped,
+  waitUntil,
+  workersOf,
+} from "./_harness.ts";
+import { cliRequest } from "./_extra.ts";
+import { parseShowProc } from "./_mcli.ts";
+
+const modes = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
+
+/** The configuration: crash-after-ready.cjs draining on its stop signal; `crash` makes it crash that long after it serves. */
+function config(probation: string, crashReport?: string): string {
+  const env: Record<string, string> = { DRAIN: "1" };
+  if (crashReport) Object.assign(env, { CRASH_AFTER_MS: "2000", CRASH_REPORT: crashReport });
+  return serving(fixture("crash-after-ready.cjs"), { workers: 2, "ready-timeout": "10s", probation }, env);
+}
+
+/** Client loops: `clients` at once, each a new connection per request, each request held 20 ms by the worker. */
+function clientLoop(url: string, clients = 3) {
+  let stop = false;
+  const failures: string[] = [];
+  const generations = new Map<string, number>();
+  let answered = 0;
+  const loops = Array.from({ length: clients }, async () => {
+    const deadline = Date.now() + 90_000;
+    for (let n = 0; !stop && Date.now() < deadline && n < 50_000; n++) {
+      try {
+        const reply = await request(url, "/?wait=20", 5_000);
+        if (reply.status !== 200) throw new Error(`status ${reply.status}`);
+        const generation = JSON.parse(reply.body).env.STEWARD_GENERATION as string;
+        generations.set(generation, (generations.get(generation) ?? 0) + 1);
+        answered++;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  });
+  return {
+    failures,
+    generations,
+    answered: () => answered,
+    async end() {
+      stop = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function cli(steward: Steward, sock: string, command: string): Promise<string> {
+  const reply = await cliRequest(sock, command, 30_000);
+  return reply.replace(/\n+$/, "");
+}
+
+for (const mode of modes) {
+  describe(`probation [${mode}]`, () => {
+    test("workers crashing 2 s after ready: rolled back; lost requests <= those in flight on them; the old generation serves; the next reload works", e2e(mode, async (bed) => {
+      const sock = bed.path("master.sock");
+      const report = bed.path("crashes");
+      const steward = bed.startWith(config("10s"), "steward.toml", { args: ["-S", sock] });
+      await steward.ready();
+      const http = await steward.listener("http");
+      const gen0 = workersOf(steward, 0).map((w) => w.pid);
+      const client = clientLoop(http.url);
+      let rolledBack: Awaited<ReturnType<typeof bed.run>>;
+      try {
+        await sleep(300);
+        bed.write("steward.toml", config("10s", report));
+        const from = steward.lines.length;
+        rolledBack = await bed.run(["reload", "-S", sock], { timeoutMs: 40_000 });
+        const rollback = await steward.waitForLine(/Rolled back generation 1: worker \d \(\d+\) exited with code 1 during probation/, 1_000, from);
+        await steward.waitForLine(/Reload failed: rolled back: worker/, 1_000, rollback.line.index);
+        // the rolled-back workers are gone; the previous generation was never asked to stop and serves alone
+        await waitReaped(steward.pid, workersOf(steward, 1).map((w) => w.pid));
+        for (const pid of gen0) assert.equal(steward.matching(new RegExp(`\\(${pid}\\)`)).filter((f) => f.line.index >= from).length, 0, `worker ${pid} untouched${steward.log()}`);
+        await expectServedBy(http.url, gen0, 0, () => steward.log());
+        await sleep(300);
+      } finally {
+        await client.end();
+      }
+      // the CLI requester got the verdict, with the reason
+      assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${steward.log()}`);
+      assert.match(rolledBack.stdout, /^Success=0$/m);
+      assert.match(rolledBack.stdout, /Rolled back generation 1: worker \d \(\d+\) exited with code 1 during probation/);
+      const crashes = existsSync(report) ? readFileSync(report, "utf8").trim().split("\n").map((l) => l.split(" ").map(Number)) : [];
+      assert.ok(crashes.length >= 1, `a worker crashed${steward.log()}`);
+      const inFlight = crashes.reduce((sum, [, open]) => sum + open!, 0);
+      assert.ok(
+        client.failures.length <= inFlight,
+        `${client.failures.length} failed requests (${client.failures.slice(0, 5).join("; ")}) but ${inFlight} in flight on the crashing workers${steward.log()}`,
+      );
+      assert.ok(client.answered() >= 50, `the client loop made only ${client.answered()} requests`);
+      assert.ok((client.generations.get("0") ?? 0) > 0 && (client.generations.get("1") ?? 0) > 0, `both generations answered: ${[...client.generations]}`);
+
+      // reported failed everywhere a failed reload is
+      const table = parseShowProc(await cli(steward, sock, "show proc"));
+      assert.equal(table.master[2], "0 [failed: 1]");
+      const status = await bed.run(["status", "-S", sock, "--strict"]);
+      assert.equal(status.code, 3, status.stdout);
+      assert.match(status.stdout, /last reload failed: rolled back: worker/);
+      const metrics = await cli(steward, sock, "show metrics");
+      assert.match(metrics, /^steward_rollbacks_total 1$/m);
+      assert.match(metrics, /^steward_reload_failures_total 1$/m);
+
+      // the next good reload passes its probation (generation 2: numbers are not reused)
+      bed.write("steward.toml", config("2s"));
+      const good = await bed.run(["reload", "-S", sock], { timeoutMs: 40_000 });
+      assert.equal(good.code, 0, `${good.stdout}${steward.log()}`);
+      assert.match(good.stdout, /Generation 2 promoted \(probation ended\)/);
+      await waitReaped(steward.pid, gen0);
+      await expectServedBy(http.url, workersOf(steward, 2).map((w) => w.pid), 2, () => steward.log());
+    }));
+
+    test("promote and rollback on the master CLI; a reload during probation is refused; nothing without a probation", e2e(mode, async (bed) => {
+      const sock = bed.path("master.sock");
+      const steward = bed.startWith(config("60s"), "steward.toml", { args: ["-S", sock] });
+      await steward.ready();
+      const http = await steward.listener("http");
+      const gen0 = workersOf(steward, 0).map((w) => w.pid);
+      assert.equal(await cli(steward, sock, "rollback"), "No generation is on probation.");
+      assert.equal(await cli(steward, sock, "promote"), "No generation is on probation.");
+
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/Generation 1 is on probation for 1m/, 20_000);
+      const proc = await cli(steward, sock, "show proc");
+      assert.match(proc.split("\n")[1]!, / \[probation: generation 1 until \d{4}-\d\d-\d\dT[\d:.]+Z\]$/);
+      assert.equal(proc.split("\n").filter((l) => l.endsWith(" [probation]")).length, 2, proc);
+      const refused = await cli(steward, sock, "reload");
+      assert.match(refused, /^Success=0\n--\nGeneration 1 is on probation until .*: 'promote' or 'rollback' first, or wait for its outcome\.$/);
+      // both generations serve meanwhile
+      const both = workersOf(steward, 1).map((w) => w.pid);
+      await collectWorkers(http.url, (seen) => [...gen0, ...both].every((pid) => seen.has(pid)), 15_000);
+
+      assert.equal(await cli(steward, sock, "rollback"), "Generation 1 rolled back.");
+      await steward.waitForLine(/Reload failed: rolled back: rollback from the master CLI/, 5_000);
+      await waitReaped(steward.pid, both);
+      await expectServedBy(http.url, gen0, 0, () => steward.log());
+
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/Generation 2 is on probation/, 20_000);
+      assert.equal(await cli(steward, sock, "promote"), "Generation 2 promoted.");
+      await steward.waitForLine(/Loading success\./, 5_000, steward.matching(/Generation 2 is on probation/)[0]!.line.index);
+      await waitReaped(steward.pid, gen0);
+      await expectServedBy(http.url, workersOf(steward, 2).map((w) => w.pid), 2, () => steward.log());
+      assert.equal(await cli(steward, sock, "promote"), "No generation is on probation.");
+      assert.ok(!steward.exit, "the master keeps running");
+    }));
+
+    test("SIGTERM during probation stops both generations and exits 0", e2e(mode, async (bed) => {
+      const steward = bed.startWith(config("60s"));
+      await steward.ready();
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/Generation 1 is on probation/, 20_000);
+      const all = steward.started().map((w) => w.pid);
+      assert.equal(all.length, 4);
+      steward.signal("SIGTERM");
+      const exit = await steward.waitForExit(20_000);
+      assert.equal(exit.code, 0, steward.log());
+      await waitUntil(() => processesOfMaster(steward.pid).length === 0, 5_000, () => `nothing left: ${processesOfMaster(steward.pid)}`);
+    }));
+  });
+}
