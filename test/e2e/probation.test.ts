@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
+import process from "node:process";
 import { describe, test } from "node:test";
 import {
   collectWorkers,
@@ -16,6 +17,7 @@ import {
   fixture,
   MODES,
   processesOfMaster,
+  reachPid,
   request,
   serving,
   sleep,
@@ -33,7 +35,7 @@ const modes = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== 
 function config(probation: string, crashReport?: string): string {
   const env: Record<string, string> = { DRAIN: "1" };
   if (crashReport) Object.assign(env, { CRASH_AFTER_MS: "2000", CRASH_REPORT: crashReport });
-  return serving(fixture("crash-after-ready.cjs"), { workers: 2, "ready-timeout": "10s", probation }, env);
+  return serving(fixture("crash-after-ready.cjs"), { workers: 2, "ready-timeout": "10s", "on-failure": "restart", probation }, env);
 }
 
 /** Client loops: `clients` at once, each a new connection per request, each request held 20 ms by the worker. */
@@ -76,7 +78,7 @@ for (const mode of modes) {
   describe(`probation [${mode}]`, () => {
     test("workers crashing 2 s after ready: rolled back; lost requests <= those in flight on them; the old generation serves; the next reload works", e2e(mode, async (bed) => {
       const sock = bed.path("master.sock");
-      const report = bed.path("crashes");
+      const crashFile = bed.path("crashes");
       const steward = bed.startWith(config("10s"), "steward.toml", { args: ["-S", sock] });
       await steward.ready();
       const http = await steward.listener("http");
@@ -85,7 +87,7 @@ for (const mode of modes) {
       let rolledBack: Awaited<ReturnType<typeof bed.run>>;
       try {
         await sleep(300);
-        bed.write("steward.toml", config("10s", report));
+        bed.write("steward.toml", config("10s", crashFile));
         const from = steward.lines.length;
         rolledBack = await bed.run(["reload", "-S", sock], { timeoutMs: 40_000 });
         const rollback = await steward.waitForLine(/Rolled back generation 1: worker \d \(\d+\) exited with code 1 during probation/, 1_000, from);
@@ -102,7 +104,7 @@ for (const mode of modes) {
       assert.equal(rolledBack.code, 1, `${rolledBack.stdout}${steward.log()}`);
       assert.match(rolledBack.stdout, /^Success=0$/m);
       assert.match(rolledBack.stdout, /Rolled back generation 1: worker \d \(\d+\) exited with code 1 during probation/);
-      const crashes = existsSync(report) ? readFileSync(report, "utf8").trim().split("\n").map((l) => l.split(" ").map(Number)) : [];
+      const crashes = existsSync(crashFile) ? readFileSync(crashFile, "utf8").trim().split("\n").map((l) => l.split(" ").map(Number)) : [];
       assert.ok(crashes.length >= 1, `a worker crashed${steward.log()}`);
       const inFlight = crashes.reduce((sum, [, open]) => sum + open!, 0);
       assert.ok(
@@ -111,6 +113,16 @@ for (const mode of modes) {
       );
       assert.ok(client.answered() >= 50, `the client loop made only ${client.answered()} requests`);
       assert.ok((client.generations.get("0") ?? 0) > 0 && (client.generations.get("1") ?? 0) > 0, `both generations answered: ${[...client.generations]}`);
+
+      // the previous generation restarts from its own plan (not the rolled-back one's CRASH_AFTER_MS)
+      const killedAt = steward.lines.length;
+      process.kill(gen0[0]!, "SIGKILL");
+      const restarted = await steward.waitForLine(/Worker \d \((\d+)\) started \(generation 0\)/, 10_000, killedAt);
+      const replacement = Number(restarted.match[1]);
+      const report = await reachPid(http.url, replacement);
+      assert.equal(report.env.STEWARD_GENERATION, "0");
+      assert.equal(report.env.CRASH_AFTER_MS, undefined, "started from the previous configuration");
+      gen0[0] = replacement;
 
       // reported failed everywhere a failed reload is
       const table = parseShowProc(await cli(steward, sock, "show proc"));
