@@ -282,6 +282,15 @@ describe("problems with exact lines", () => {
     ]);
   });
 
+  test("probation and probation-failures: read, and one line each for a bad value", async () => {
+    const good = config(await load("p.toml", `[global]\nprobation = "1m30s"\nprobation-failures = 2\n[worker]\ncommand = ["node"]\n`));
+    assert.deepEqual([good.global.probation, good.global.probationFailures], [90_000, 2]);
+    assert.deepEqual(problems(await load("bad.toml", `[global]\nprobation = "30"\nprobation-failures = -1\n[worker]\ncommand = ["node"]\n`)), [
+      `bad.toml:2: global.probation: missing unit (ms, s, m, h) (got "30")`,
+      "bad.toml:3: global.probation-failures: must be an integer from 0 to 1000000 (got -1)",
+    ]);
+  });
+
   test("a missing worker command points at [worker], or at nothing", async () => {
     assert.deepEqual(problems(await load("nocmd.toml", `[global]\nworkers = 1\n\n[worker]\ncwd = "/"\n`)), [
       "nocmd.toml:4: worker.command: required (give [worker] command = [...] or a command after --)",
