@@ -26,7 +26,7 @@ import {
   waitUntil,
   workersOf,
 } from "./_harness.ts";
-import { cliRequest } from "./_extra.ts";
+import { cliRequest, NotifySink } from "./_extra.ts";
 import { parseShowProc } from "./_mcli.ts";
 
 const modes = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
@@ -176,6 +176,30 @@ for (const mode of modes) {
       await expectServedBy(http.url, workersOf(steward, 2).map((w) => w.pid), 2, () => steward.log());
       assert.equal(await cli(steward, sock, "promote"), "No generation is on probation.");
       assert.ok(!steward.exit, "the master keeps running");
+    }));
+
+    test("-Ws: STATUS when the probation begins, READY=1 only at its verdict, STATUS=Rolled back after a rollback", e2e(mode, async (bed) => {
+      const sink = await NotifySink.open(bed, bed.path("notify.sock"));
+      const steward = bed.startWith(config("10s"), "steward.toml", { args: ["-Ws"], env: { NOTIFY_SOCKET: sink.address } });
+      await steward.ready();
+      await sink.waitFor(1);
+      bed.write("steward.toml", config("10s", bed.path("crashes")));
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/Reload failed: rolled back: /, 30_000);
+      bed.write("steward.toml", config("1s"));
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/Generation 2 promoted/, 30_000);
+      steward.signal("SIGTERM");
+      await steward.expectExit(0, 20_000);
+      await sink.waitFor(8);
+      await sleep(200);
+      const texts = sink.texts().map((t) => t.replace(/^(RELOADING=1\nMONOTONIC_USEC=)\d+/, "$1N").replace(/until \S+$/, "until T"));
+      const ready = `READY=1\nMAINPID=${steward.pid}\nSTATUS=Ready`;
+      const reloading = "RELOADING=1\nMONOTONIC_USEC=N\nSTATUS=Reloading";
+      assert.equal(texts.length, 8, `${sink.describe()}${steward.log()}`);
+      assert.deepEqual(texts.slice(0, 3), [ready, reloading, "STATUS=Generation 1 on probation until T"], sink.describe());
+      assert.match(texts[3]!, /^READY=1\nSTATUS=Rolled back: worker \d \(\d+\) exited with code 1 during probation$/);
+      assert.deepEqual(texts.slice(4), [reloading, "STATUS=Generation 2 on probation until T", ready, "STOPPING=1\nSTATUS=Stopping"], sink.describe());
     }));
 
     test("SIGTERM during probation stops both generations and exits 0", e2e(mode, async (bed) => {
