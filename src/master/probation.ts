@@ -20,9 +20,17 @@ import { signalName } from "../config/signals.ts";
 import type { Logger } from "../log.ts";
 import type { LogFields } from "../log-format.ts";
 import type { WaitStatus } from "../sys/posix.ts";
-import { describeExit, type LoadResult, type ProgramPlanner, type Timer, type WorkerPlanner } from "./supervisor.ts";
+import type { ChildSpec } from "../workers/plan.ts";
+import type { ProgramConfig } from "../config/types.ts";
 import { isNormalExit } from "./policy.ts";
 import { workers, type MasterState, type ProcessEntry, type ProcessRole } from "./state.ts";
+
+// The supervisor's own types, restated structurally: supervisor.ts imports this file.
+type Timer = { cancel(): void };
+type WorkerPlanner = (id: number, generation: number) => ChildSpec;
+type ProgramPlanner = (program: ProgramConfig) => ChildSpec;
+/** a reload's outcome (supervisor.ts LoadResult) */
+type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: number; rolledBack?: boolean };
 
 /** What the controller needs of the supervisor (its private parts, lent through a narrow port). */
 export interface ProbationPorts {
@@ -123,17 +131,17 @@ export class ProbationController {
     return true;
   }
 
-  /** A worker of the generation on probation exited (the master is not stopping). */
-  exited(p: ProcessEntry, ws: WaitStatus, fields: LogFields): void {
+  /** A worker of the generation on probation exited (the master is not stopping); `how`: its exit in words. */
+  exited(p: ProcessEntry, ws: WaitStatus, how: string, fields: LogFields): void {
     const run = this.run!;
     const label = `worker ${p.id} (${p.pid})`;
     const counted = run.counted.has(p.pid);
     if (isNormalExit(ws) && !counted) {
       // not a failure: replaced at once so that the generation is judged at full strength
-      this.ports.log.notice(`New ${label} ${describeExit(ws)} during probation; starting it again`, fields);
+      this.ports.log.notice(`New ${label} ${how} during probation; starting it again`, fields);
     } else {
-      this.ports.log.alert(`New ${label} ${describeExit(ws)} during probation`, fields);
-      if (!counted && this.failure(p, `${label} ${describeExit(ws)} during probation`)) return;
+      this.ports.log.alert(`New ${label} ${how} during probation`, fields);
+      if (!counted && this.failure(p, `${label} ${how} during probation`)) return;
     }
     this.ports.restartLater(`${KEY}${p.id}`, p, () => this.respawn(p.id, run.generation));
   }

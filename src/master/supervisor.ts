@@ -415,7 +415,7 @@ export class Supervisor {
       this.log.notice(`Old ${label} ${describeExit(ws)}`, exited);
       if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
     } else if (p.role === "probation") {
-      this.probation.exited(p, ws, exited);
+      this.probation.exited(p, ws, describeExit(ws), exited);
     } else {
       this.currentWorkerDied(p, ws);
     }
