@@ -22,7 +22,7 @@ import type { LogFields } from "../log-format.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 import type { ChildSpec } from "../workers/plan.ts";
 import type { ProgramConfig } from "../config/types.ts";
-import { isNormalExit } from "./policy.ts";
+import { decideRestart, isNormalExit, RESTART_BACKOFF_MAX, type RestartHistory } from "./policy.ts";
 import { workers, type MasterState, type ProcessEntry, type ProcessRole } from "./state.ts";
 
 // The supervisor's own types, restated structurally: supervisor.ts imports this file.
@@ -46,11 +46,7 @@ export interface ProbationPorts {
   watchReady(pid: number, config: Config): void;
   /** SIGKILL to those of `pids` still alive once hard-stop-after has passed */
   hardKillLater(pids: number[]): void;
-  /** restarts under `key` with on-failure = restart's back-off (never giving up: a probation bounds them) */
-  restartLater(key: string, p: ProcessEntry, respawn: () => void): void;
-  /** cancels the pending restarts whose key begins with `prefix` */
-  cancelRestarts(prefix: string): void;
-  /** whether a restart of `key` is pending */
+  /** whether a restart of `key` (`worker:ID`, the previous generation's) is pending */
   restartPending(key: string): boolean;
   /** starts worker `id` of the current generation from the current plan */
   startCurrent(id: number): void;
@@ -77,11 +73,10 @@ interface Running extends ProbationStart {
   timer: Timer;
 }
 
-/** The restart key of a new-generation worker during probation (apart from the previous generation's `worker:ID`). */
-const KEY = "probation:";
-
 export class ProbationController {
   private run?: Running;
+  /** restarts of the new generation's workers, by id (apart from the supervisor's, of the previous generation) */
+  private readonly restarts = new Map<number, { timer?: Timer; history: RestartHistory }>();
 
   constructor(private readonly ports: ProbationPorts) {}
 
@@ -137,13 +132,31 @@ export class ProbationController {
     const label = `worker ${p.id} (${p.pid})`;
     const counted = run.counted.has(p.pid);
     if (isNormalExit(ws) && !counted) {
-      // not a failure: replaced at once so that the generation is judged at full strength
+      // not a failure: replaced (after the restart back-off) so that the generation is judged at full strength
       this.ports.log.notice(`New ${label} ${how} during probation; starting it again`, fields);
     } else {
       this.ports.log.alert(`New ${label} ${how} during probation`, fields);
       if (!counted && this.failure(p, `${label} ${how} during probation`)) return;
     }
-    this.ports.restartLater(`${KEY}${p.id}`, p, () => this.respawn(p.id, run.generation));
+    this.restartLater(p, run.generation);
+  }
+
+  /** on-failure = restart's back-off, never giving up: the failure count of the probation bounds the restarts */
+  private restartLater(p: ProcessEntry, generation: number): void {
+    const now = this.ports.now();
+    const r = this.restarts.get(p.id) ?? { history: { failures: [], lastDelay: 0 } };
+    const decision = decideRestart(r.history, now, now - p.startedAt);
+    r.history = decision.history;
+    this.restarts.set(p.id, r);
+    r.timer = this.ports.after(decision.action === "restart" ? decision.delay : RESTART_BACKOFF_MAX, () => {
+      r.timer = undefined;
+      if (this.ports.state.phase !== "stopping") this.respawn(p.id, generation);
+    });
+  }
+
+  private cancelRestarts(): void {
+    for (const r of this.restarts.values()) r.timer?.cancel();
+    this.restarts.clear();
   }
 
   private respawn(id: number, generation: number): void {
@@ -180,7 +193,7 @@ export class ProbationController {
     const { ports } = this;
     const { state, log } = ports;
     this.end(run);
-    ports.cancelRestarts(KEY);
+    this.cancelRestarts();
     // Graceful: requests in flight on the new generation's healthy workers finish (those on
     // a crashed worker are lost anyway); the listeners stay open in the master and the
     // previous generation, so new connections go to the previous generation meanwhile.
@@ -228,6 +241,7 @@ export class ProbationController {
     const run = this.run;
     if (!run) return;
     this.end(run);
+    this.cancelRestarts();
     this.ports.log.notice(`Probation of generation ${run.generation} ended: the master is stopping`);
     run.done({ ok: false, reason: "the master is stopping", exitCode: 1 });
   }

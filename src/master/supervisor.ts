@@ -17,7 +17,7 @@ import type { WaitStatus } from "../sys/posix.ts";
 import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifyFields } from "../notify/receiver.ts";
 import { NotifySenders } from "../notify/senders.ts";
-import { decideRestart, exitStatusOf, isNormalExit, RESTART_BACKOFF_MAX, type RestartHistory } from "./policy.ts";
+import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "./policy.ts";
 import { nextGeneration, workers, type MasterState, type ProcessEntry } from "./state.ts";
 import { ProbationController } from "./probation.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
@@ -151,14 +151,6 @@ export class Supervisor {
       watchReady: (pid, config) => this.watchReady(pid, config),
       hardKillLater: (pids) => {
         if (this.config.global.hardStopAfter > 0) this.ports.after(this.config.global.hardStopAfter, () => this.hardKill(pids));
-      },
-      restartLater: (key, p, respawn) => this.restartLater(key, p, respawn),
-      cancelRestarts: (prefix) => {
-        for (const [key, r] of this.restarts) {
-          if (!key.startsWith(prefix)) continue;
-          r.timer?.cancel();
-          this.restarts.delete(key);
-        }
       },
       restartPending: (key) => this.restarts.get(key)?.timer !== undefined,
       startCurrent: (id) => {
@@ -445,18 +437,6 @@ export class Supervisor {
     this.applyPolicy(`program:${p.name}`, label, p, ws, program.onFailure, () => this.spawnProgram(program, this.programPlan));
   }
 
-  /** on-failure = restart's back-off without giving up (a probation bounds how often this happens) */
-  private restartLater(key: string, p: ProcessEntry, respawn: () => void): void {
-    const r = this.restarts.get(key) ?? { history: { failures: [], lastDelay: 0 } };
-    const decision = decideRestart(r.history, this.ports.now(), this.ports.now() - p.startedAt);
-    r.history = decision.history;
-    this.restarts.set(key, r);
-    r.timer = this.ports.after(decision.action === "restart" ? decision.delay : RESTART_BACKOFF_MAX, () => {
-      r.timer = undefined;
-      if (this.state.phase !== "stopping") respawn();
-    });
-  }
-
   /**
    * A failure of worker `p` reported by whoever detected it (an abnormal exit, the watchdog,
    * a health check): true when the probation counted it and rolled back, so that on-failure
@@ -524,8 +504,8 @@ export class Supervisor {
     }
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
     if (fields.EXTEND_TIMEOUT_USEC !== undefined) this.extendReadyTimeout(p, fields.EXTEND_TIMEOUT_USEC);
-    const readyKind = (this.load && p.role === "loading" ? this.load.config : p.role === "probation" ? (this.probation.config ?? this.config) : this.config).global.ready
-      .kind;
+    const config = this.load && p.role === "loading" ? this.load.config : p.role === "probation" ? (this.probation.config ?? this.config) : this.config;
+    const readyKind = config.global.ready.kind;
     if (fields.READY === "1" && readyKind === "notify") this.markReady(p.pid);
   }
 
