@@ -154,21 +154,26 @@ for (const mode of modes) {
 
       steward.signal("SIGUSR2");
       await steward.waitForLine(/Generation 1 is on probation for 1m/, 20_000);
-      const proc = await cli(steward, sock, "show proc");
-      assert.match(proc.split("\n")[1]!, / \[probation: generation 1 until \d{4}-\d\d-\d\dT[\d:.]+Z\]$/);
-      assert.equal(proc.split("\n").filter((l) => l.endsWith(" [probation]")).length, 2, proc);
+      const proc = parseShowProc(await cli(steward, sock, "show proc"));
+      assert.match(proc.master[5]!, /^\[probation: generation 1 until \d{4}-\d\d-\d\dT[\d:.]+Z\]$/);
+      const both = workersOf(steward, 1).map((w) => w.pid);
+      assert.deepEqual(
+        proc.workers.map((w) => [Number(w[0]), w[5]]).sort((a, b) => Number(a[0]) - Number(b[0])),
+        [...gen0.map((pid) => [pid, undefined]), ...both.map((pid) => [pid, "[probation]"])].sort((a, b) => Number(a[0]) - Number(b[0])),
+      );
       const refused = await cli(steward, sock, "reload");
       assert.match(refused, /^Success=0\n--\nGeneration 1 is on probation until .*: 'promote' or 'rollback' first, or wait for its outcome\.$/);
       // both generations serve meanwhile
-      const both = workersOf(steward, 1).map((w) => w.pid);
       await collectWorkers(http.url, (seen) => [...gen0, ...both].every((pid) => seen.has(pid)), 15_000);
 
+      // a reload signal during probation waits for the verdict, then runs
+      steward.signal("SIGUSR2");
+      await steward.waitForLine(/received during a reload \(a probation\): one more reload will follow its outcome/, 5_000);
       assert.equal(await cli(steward, sock, "rollback"), "Generation 1 rolled back.");
       await steward.waitForLine(/Reload failed: rolled back: rollback from the master CLI/, 5_000);
       await waitReaped(steward.pid, both);
       await expectServedBy(http.url, gen0, 0, () => steward.log());
 
-      steward.signal("SIGUSR2");
       await steward.waitForLine(/Generation 2 is on probation/, 20_000);
       assert.equal(await cli(steward, sock, "promote"), "Generation 2 promoted.");
       await steward.waitForLine(/Loading success\./, 5_000, steward.matching(/Generation 2 is on probation/)[0]!.line.index);
