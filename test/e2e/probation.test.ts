@@ -7,14 +7,17 @@
  * with nothing left. Compiled binary and Deno by default (Bun adds nothing here).
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import {
+  buildSteward,
   collectWorkers,
   e2e,
   expectServedBy,
   fixture,
+  installCopy,
   MODES,
   processesOfMaster,
   reachPid,
@@ -22,6 +25,7 @@ import {
   serving,
   sleep,
   type Steward,
+  stewardCommand,
   waitReaped,
   waitUntil,
   workersOf,
@@ -219,6 +223,45 @@ for (const mode of modes) {
       const exit = await steward.waitForExit(20_000);
       assert.equal(exit.code, 0, steward.log());
       await waitUntil(() => processesOfMaster(steward.pid).length === 0, 5_000, () => `nothing left: ${processesOfMaster(steward.pid)}`);
+    }));
+  });
+}
+
+if (modes.includes("binary")) {
+  describe("probation after a binary upgrade [binary]", () => {
+    let buildDir = "";
+    let upgraded = "";
+    before(async () => {
+      buildDir = mkdtempSync("/tmp/stw-build-");
+      upgraded = await buildSteward("9.9.9", join(buildDir, "steward"));
+    });
+    after(() => {
+      if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+    });
+
+    test("an upgrade rolled back: the master stays on the new executable, the previous generation (old version) serves", e2e("binary", async (bed) => {
+      const exe = bed.path("steward");
+      installCopy(stewardCommand("binary")[0]!, exe);
+      const sock = bed.path("master.sock");
+      const steward = bed.startWith(config("10s"), "steward.toml", { command: [exe], args: ["-S", sock] });
+      await steward.ready();
+      const http = await steward.listener("http");
+      const gen0 = workersOf(steward, 0).map((w) => w.pid);
+      const before = parseShowProc(await cli(steward, sock, "show proc"));
+      const oldVersion = before.master[4]!;
+      assert.notEqual(oldVersion, "9.9.9");
+
+      installCopy(upgraded, exe);
+      bed.write("steward.toml", config("10s", bed.path("crashes")));
+      const reply = await bed.run(["reload", "-S", sock], { timeoutMs: 40_000 });
+      assert.equal(reply.code, 1, `${reply.stdout}${steward.log()}`);
+      assert.match(reply.stdout, /Master re-executed \(version 9\.9\.9\)/);
+      assert.match(reply.stdout, /Rolled back generation 1: worker 1 /);
+      await waitReaped(steward.pid, workersOf(steward, 1).map((w) => w.pid));
+      const table = parseShowProc(await cli(steward, sock, "show proc"));
+      assert.equal(table.master[4], "9.9.9", "the master runs the new executable");
+      assert.deepEqual(table.workers.map((w) => [Number(w[0]), w[4]]).sort(), gen0.map((pid) => [pid, oldVersion]).sort(), "the previous workers, of the old version");
+      await expectServedBy(http.url, gen0, 0, () => steward.log());
     }));
   });
 }
