@@ -89,7 +89,7 @@ export function formatMetrics(s: MetricsSnapshot): string {
   out.family("steward_master_start_time_seconds", "gauge", "When the master started (Unix time; kept across re-exec).", [
     sample("steward_master_start_time_seconds", {}, s.startedAt / 1000),
   ]);
-  out.family("steward_generation", "gauge", "The current generation of workers (successful reloads since start).", [
+  out.family("steward_generation", "gauge", "The current generation of workers (successful reloads since start, plus generations rolled back: numbers are not reused).", [
     sample("steward_generation", {}, s.generation),
   ]);
   out.family("steward_reloads_total", "counter", "Reloads that succeeded.", [sample("steward_reloads_total", {}, c.reloads)]);
