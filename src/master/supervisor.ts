@@ -577,7 +577,7 @@ export class Supervisor {
   }
 
   /**
-   * Starts the workers of generation reloads+1 without gating them: the image that calls
+   * Starts the workers of the next generation (nextGeneration) without gating them: the image that calls
    * this execs at once, and the next one gates them (`reload` with `adopt`). Returns the
    * generation, or undefined (and nothing left running) when a worker could not be started.
    */
@@ -603,7 +603,7 @@ export class Supervisor {
   }
 
   /**
-   * Starts generation reloads+1 from `config` (with `adopt`, gates the workers spawnEarly
+   * Starts the next generation from `config` (with `adopt`, gates the workers spawnEarly
    * started instead). On success the previous workers become old and get their stop
    * signal (SIGTERM when `hard`); on failure they stay current and untouched, and the new
    * workers are killed.

@@ -144,6 +144,7 @@ for (const mode of modes) {
       const good = await bed.run(["reload", "-S", sock], { timeoutMs: 40_000 });
       assert.equal(good.code, 0, `${good.stdout}${steward.log()}`);
       assert.match(good.stdout, /Generation 2 promoted \(probation ended\)/);
+      assert.match(good.stdout, /Master re-executed \(version [^)]+\); reload 2 in progress/);
       await waitReaped(steward.pid, gen0);
       await expectServedBy(http.url, workersOf(steward, 2).map((w) => w.pid), 2, () => steward.log());
     }));
