@@ -66,7 +66,7 @@ function byRole(state: MasterState) {
 /** Marks a current worker that holds none of the listeners (it serves nobody while connections wait). */
 export const NOT_LISTENING = "[not listening]";
 
-/** Marks a worker of the generation on probation (REFERENCE §7.3); the master's row says which generation and until when. */
+/** Marks a worker of the generation on probation (REFERENCE §7.5, §5.8); the master's row says which generation and until when. */
 export const ON_PROBATION = "[probation]";
 
 function probationMark(state: MasterState): string {
