@@ -175,6 +175,8 @@ export class ProbationController {
     const run = this.run;
     if (!run) return "No generation is on probation.";
     this.end(run);
+    // a restart still pending goes on: it starts the worker as one of the current generation (respawn)
+    this.restarts.clear();
     this.ports.log.notice(`Generation ${run.generation} promoted (${origin})`, { event: "probation-ended", generation: run.generation, outcome: "promoted" });
     for (const p of workers(this.ports.state, "probation")) p.role = "current";
     this.ports.promote(run.generation, run.config, run.plan, run.programPlan, run.hard);

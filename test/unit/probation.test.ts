@@ -138,6 +138,14 @@ describe("probation", () => {
     assert.match(reasonOf(t.results[0]) ?? "", /failure 2, probation-failures = 1/);
   });
 
+  test("a restart pending at the promotion starts the worker as one of the now current generation, from the new plan", () => {
+    const t = onProbation({}, { probationFailures: 1 });
+    t.crash(t.byPath("/bin/b")[0]!.pid);
+    assert.equal(t.sup.probation.promote("test"), "Generation 1 promoted.");
+    t.sys.advance(1_000);
+    assert.deepEqual(t.entries("/bin/b").map((p) => [p.id, p.generation, p.role]), [[2, 1, "current"], [1, 1, "current"]]);
+  });
+
   test("probationFailure (watchdog, health) counts a worker once: its exit that follows is not a second failure", () => {
     const t = onProbation({}, { probationFailures: 1 });
     const [w] = t.entries("/bin/b");
