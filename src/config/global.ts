@@ -25,6 +25,8 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   maxReloads: 50,
   onFailure: "exit",
   logFormat: "text",
+  probation: 0,
+  probationFailures: 0,
 };
 
 /** A scalar `[global]` key that the command line can override under the same field name. */
@@ -48,7 +50,14 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 
-export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), "user", "group", "watchdog"];
+/** `[global]` keys read from the file only (no command-line option). */
+export const FILE_GLOBAL_FIELDS: readonly { key: string; field: keyof GlobalConfig; parse(value: unknown): Parsed<GlobalConfig[keyof GlobalConfig]> }[] = [
+  { key: "probation", field: "probation", parse: (v) => fromText(parseDuration(v)) },
+  { key: "probation-failures", field: "probationFailures", parse: (v) => parseInteger(v, 0, 1_000_000) },
+  { key: "watchdog", field: "watchdog", parse: parseWatchdog },
+];
+
+export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), ...FILE_GLOBAL_FIELDS.map((f) => f.key), "user", "group"];
 
 function resolvedPath(value: unknown, baseDir: string): Parsed<string> {
   const path = parsePath(value);
@@ -69,6 +78,12 @@ export function readGlobal(table: Record<string, unknown>, baseDir: string, ids:
     if (parsed.ok) setGlobal(global, field, parsed.value);
     else problems.inFile(["global", key], parsed.error, table[key]);
   }
+  for (const { key, field, parse } of FILE_GLOBAL_FIELDS) {
+    if (table[key] === undefined) continue;
+    const parsed = parse(table[key]);
+    if (parsed.ok) setGlobal(global, field, parsed.value);
+    else problems.inFile(["global", key], parsed.error, table[key]);
+  }
   if (table.user !== undefined) {
     const user = parseUserId(table.user, ids);
     if (!user.ok) problems.inFile(["global", "user"], user.error, table.user);
@@ -78,11 +93,6 @@ export function readGlobal(table: Record<string, unknown>, baseDir: string, ids:
       // The user's primary group, unless `group` names another one below.
       if (user.value.gid !== undefined) global.gid = user.value.gid;
     }
-  }
-  if (table.watchdog !== undefined) {
-    const watchdog = parseWatchdog(table.watchdog);
-    if (!watchdog.ok) problems.inFile(["global", "watchdog"], watchdog.error, table.watchdog);
-    else if (watchdog.value > 0) global.watchdog = watchdog.value;
   }
   if (table.group !== undefined) {
     const group = parseGroupId(table.group, ids);

@@ -45,7 +45,7 @@ export interface WorkerConfig {
   env: Record<string, string>;
   /** socket-passing variables set beside LISTEN_* (REFERENCE §4) */
   socketEnv?: SocketDialect[];
-  /** a command run per ready worker (REFERENCE §5.8); absent = none */
+  /** a command run per ready worker (REFERENCE §5.9); absent = none */
   health?: HealthConfig;
 }
 
@@ -98,7 +98,11 @@ export interface GlobalConfig {
   onFailure: OnFailure;
   /** how the master's log lines are written to stderr (src/log-format.ts) */
   logFormat: LogFormat;
-  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.8); absent or 0 = off */
+  /** ms the previous generation is kept beside a new one after a reload (master/probation.ts); 0 = off */
+  probation: number;
+  /** failures of the new generation tolerated during probation before a rollback */
+  probationFailures: number;
+  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.9); absent or 0 = off */
   watchdog?: number;
   pidfile?: string;
   user?: string;

@@ -1,5 +1,5 @@
 /**
- * The workers' watchdog and health checks (REFERENCE §5.8) with real workers: a worker that
+ * The workers' watchdog and health checks (REFERENCE §5.9) with real workers: a worker that
  * stops sending WATCHDOG=1 is failed and replaced; a failing health command gets its worker
  * replaced (on-failure = restart); steward/worker answers `health` on its CLI socket, asked
  * by the documented socat one-liner. Bun runs the same code as the binary: by default this
@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { ask, e2e, expectReloadFailed, FIXTURES, fixture, isAlive, MODES, NODE, ROOT, toml, waitUntil } from "./_harness.ts";
+import { ask, e2e, expectReloadFailed, FIXTURES, reload, fixture, isAlive, MODES, NODE, ROOT, toml, waitUntil } from "./_harness.ts";
 
 const SUITE_MODES = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
 
@@ -100,6 +100,27 @@ for (const mode of SUITE_MODES) {
       assert.equal(steward.matching(/: Worker \d+ \(\d+\) failed its health check/).length, 1, `one failure only${steward.log()}`);
       assert.ok([w1!.pid, next.pid].includes((await ask((await steward.listener("http")).url)).pid), "the two healthy workers serve");
 
+      steward.signal("SIGTERM");
+      await steward.expectExit(0);
+    }));
+
+    test("a failing health check during probation rolls the reload back; the previous generation serves on", e2e(mode, async (bed) => {
+      // generation 0 is healthy; any later generation fails its check
+      const config = toml({
+        global: { probation: "20s", "on-failure": "restart", "ready-timeout": "10s" },
+        listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+        worker: { command: fixture("http-worker.cjs") },
+      }).replace(/^\[worker\]$/m, `[worker]\nhealth = { command = ["/bin/sh", "-c", "test \\"$STEWARD_GENERATION\\" = 0 || { echo generation $STEWARD_GENERATION is sick; exit 1; }"], interval = "300ms", timeout = "3s", failures = 2 }`);
+      const steward = bed.startWith(config);
+      await steward.ready();
+      const http = await steward.listener("http");
+      const [old] = await steward.waitForWorkers(1);
+      const outcome = await reload(steward);
+      assert.equal(outcome.ok, false, `the reload was rolled back${steward.log()}`);
+      assert.match(outcome.reason!, /rolled back: worker 1 \(\d+\) failed its health check 2 time\(s\) in a row \(last: exited with code 1: generation 1 is sick\)/, steward.log());
+      assert.ok(steward.matching(/Worker 1 \(\d+\) failed its health check 2 time\(s\) in a row .* during probation/).length === 1, steward.log());
+      assert.equal((await ask(http.url)).pid, old!.pid, "the previous generation serves");
+      assert.ok(isAlive(old!.pid));
       steward.signal("SIGTERM");
       await steward.expectExit(0);
     }));

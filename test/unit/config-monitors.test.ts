@@ -22,7 +22,7 @@ describe("watchdog and health configuration", () => {
     const on = await load(`[global]\nwatchdog = "10s"\n[worker]\ncommand = ["/bin/true"]\n`);
     assert.ok(on.ok && on.config.global.watchdog === 10_000);
     const off = await load(`[global]\nwatchdog = "0"\n[worker]\ncommand = ["/bin/true"]\n`);
-    assert.ok(off.ok && off.config.global.watchdog === undefined);
+    assert.ok(off.ok && !off.config.global.watchdog);
     const absent = await load(`[worker]\ncommand = ["/bin/true"]\n`);
     assert.ok(absent.ok && absent.config.global.watchdog === undefined && absent.config.worker.health === undefined);
     assert.deepEqual(problems(await load(`[global]\nwatchdog = "10"\n[worker]\ncommand = ["/bin/true"]\n`)), [

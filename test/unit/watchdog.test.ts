@@ -282,3 +282,31 @@ describe("health checks", () => {
     assert.equal(s.checks().length, 1, "no check after the stop");
   });
 });
+
+describe("watchdog and health checks during probation", () => {
+  test("a new worker that misses its watchdog during probation is a probation failure: rolled back, the previous generation untouched", () => {
+    const s = setup({ watchdog: 1_000 });
+    const old = ready(s);
+    const results: unknown[] = [];
+    const config = (s.sup as unknown as { config: Config }).config;
+    s.sup.reload(
+      { ...config, global: { ...config.global, probation: 10_000 } },
+      (id, g) => ({ label: "w", path: "/bin/true", argv: ["worker", String(id), String(g)], env: {}, fds: [], watchdog: 1_000 }),
+      false,
+      (r) => results.push(r),
+    );
+    const [, fresh] = s.workerPids();
+    s.sup.notified(fresh!, { READY: "1" });
+    assert.equal(s.state.processes.get(fresh!)!.role, "probation");
+    s.sup.notified(old, { WATCHDOG: "1" }); // the previous generation keeps pinging
+    s.sys.advance(999);
+    s.sup.notified(old, { WATCHDOG: "1" });
+    s.sys.advance(1);
+    assert.deepEqual(s.events.filter((e) => e.event === "watchdog-missed"), [{ event: "watchdog-missed", worker: 1, workerPid: fresh! }]);
+    assert.equal(results.length, 1, "the reload's verdict came");
+    assert.equal((results[0] as { ok: boolean }).ok, false);
+    assert.match(String((results[0] as { reason: string }).reason), new RegExp(`worker 1 \\(${fresh}\\) missed its watchdog`));
+    assert.deepEqual(s.sys.processes.get(old)!.signals, [], "the previous generation was not touched");
+    assert.equal(s.state.processes.get(old)!.role, "current");
+  });
+});
