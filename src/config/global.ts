@@ -9,6 +9,7 @@ import type { IdDatabase } from "./ids.ts";
 import type { ProblemList } from "./problems.ts";
 import { LOG_FORMATS } from "../log-format.ts";
 import { parseSignal } from "./signals.ts";
+import { ROLLOUT_DEFAULTS, ROLLOUT_FIELDS } from "./rollout.ts";
 import type { GlobalConfig, OverrideField } from "./types.ts";
 import {
   fromText, ON_FAILURE, parseChoice, parseGroupId, parseInteger, parsePath, parsePositiveDuration,
@@ -24,6 +25,7 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   maxReloads: 50,
   onFailure: "exit",
   logFormat: "text",
+  ...ROLLOUT_DEFAULTS,
 };
 
 /** A scalar `[global]` key that the command line can override under the same field name. */
@@ -47,7 +49,7 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 
-export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), "user", "group"];
+export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), ...ROLLOUT_FIELDS.map((f) => f.key), "user", "group"];
 
 function resolvedPath(value: unknown, baseDir: string): Parsed<string> {
   const path = parsePath(value);
@@ -65,6 +67,12 @@ export function readGlobal(table: Record<string, unknown>, baseDir: string, ids:
   for (const { key, field, parse } of GLOBAL_FIELDS) {
     if (table[key] === undefined) continue;
     const parsed = parse(table[key], false, baseDir);
+    if (parsed.ok) setGlobal(global, field, parsed.value);
+    else problems.inFile(["global", key], parsed.error, table[key]);
+  }
+  for (const { key, field, parse } of ROLLOUT_FIELDS) {
+    if (table[key] === undefined) continue;
+    const parsed = parse(table[key]);
     if (parsed.ok) setGlobal(global, field, parsed.value);
     else problems.inFile(["global", key], parsed.error, table[key]);
   }

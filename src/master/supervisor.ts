@@ -21,6 +21,8 @@ import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "
 import { workers, type MasterState, type ProcessEntry } from "./state.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
+import { batchSize } from "../config/rollout.ts";
+import { BatchRollout } from "./rollout.ts";
 
 export interface Timer {
   cancel(): void;
@@ -84,6 +86,8 @@ interface Load {
   /** workers that extended their ready-timeout (EXTEND_TIMEOUT_USEC=): PID → until */
   extended: Map<number, number>;
   done: (result: LoadResult) => void;
+  /** rollout = "batch:N" (rollout.ts) */
+  batch?: BatchRollout;
 }
 
 interface Restart {
@@ -122,6 +126,10 @@ export class Supervisor {
   private readonly kill = (target: number, signal: number): boolean => this.ports.kill(target, signal);
   private finished = false;
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
+  /** the batch rollout of the reload in progress, or of a failed one still restoring */
+  private rollout?: BatchRollout;
+  /** the reload in progress is a hard one (old workers get SIGTERM) */
+  private hardReload = false;
 
   constructor(
     private config: Config,
@@ -170,6 +178,7 @@ export class Supervisor {
       done,
     };
     this.load = load;
+    if (generation > 0) load.batch = this.batchFor(load, plan);
     if (adopt) {
       const exited = this.earlyExit;
       this.earlyExit = undefined;
@@ -178,8 +187,9 @@ export class Supervisor {
         this.failLoad(exited.reason, exited.status);
         return;
       }
-      if (early.length !== g.workers) {
-        this.failLoad(`${early.length} of ${g.workers} workers were started before the exec`, 1);
+      const expected = load.batch ? load.batch.take().length : g.workers;
+      if (early.length !== expected) {
+        this.failLoad(`${early.length} of ${expected} workers were started before the exec`, 1);
         return;
       }
       for (const p of early) {
@@ -189,17 +199,61 @@ export class Supervisor {
       this.checkLoadDone();
       return;
     }
-    for (let id = 1; id <= g.workers; id++) {
-      const pid = this.spawnWorker(id, generation, "loading", plan);
+    const ids = load.batch ? load.batch.take() : Array.from({ length: g.workers }, (_, i) => i + 1);
+    this.startLoading(load, ids, plan);
+  }
+
+  /** Starts workers `ids` of the load, gated by it; false when one could not be started (the load failed). */
+  private startLoading(load: Load, ids: number[], plan: WorkerPlanner): boolean {
+    for (const id of ids) {
+      const pid = this.spawnWorker(id, load.generation, "loading", plan);
       if (pid === undefined) {
         this.failLoad(`worker ${id} could not be started`, 1);
-        return;
+        return false;
       }
       load.pending.add(pid);
     }
     // Watch only once all are pending, so an immediately ready worker cannot end the load early.
-    for (const pid of [...load.pending]) this.watchReady(pid, config);
+    for (const pid of [...load.pending]) this.watchReady(pid, load.config);
     this.checkLoadDone();
+    return true;
+  }
+
+  /** A batch rollout for the reload `load`, when its configuration asks for one (rollout.ts). */
+  private batchFor(load: Load, plan: WorkerPlanner): BatchRollout | undefined {
+    const g = load.config.global;
+    const size = batchSize(g.rollout, g.workers);
+    if (g.rollout.kind === "all" || size >= g.workers) return undefined;
+    this.rollout?.restoreNow();
+    this.rollout = new BatchRollout(load.generation, g.workers, size, {
+      start: (ids) => {
+        if (this.load !== load) return false;
+        load.deadline.cancel();
+        load.deadline = this.ports.after(g.readyTimeout, () => this.loadTimedOut(load));
+        return this.startLoading(load, ids, plan);
+      },
+      serving: () => workers(this.state, "current"),
+      retire: (p) => this.softStop(p, this.hardReload ? SIGTERM : this.config.global.stopSignal),
+      pauseDeadline: () => load.deadline.cancel(),
+      alive: (pid) => this.state.processes.has(pid),
+      restore: (id, generation) => {
+        if (this.state.phase === "stopping") return;
+        const pid = this.spawnWorker(id, generation, "current", this.plan);
+        if (pid !== undefined) this.watchReady(pid, this.config);
+      },
+      log: this.log,
+    });
+    return this.rollout;
+  }
+
+  /** An old worker is told to stop: role old, its stop signal now, SIGKILL after hard-stop-after. */
+  private softStop(p: ProcessEntry, signal: number): void {
+    p.role = "old";
+    p.stopSentAt = this.ports.now();
+    this.ports.kill(p.pid, signal);
+    this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(signal)}`);
+    const hard = this.config.global.hardStopAfter;
+    if (hard > 0) this.ports.after(hard, () => this.hardKill([p.pid]));
   }
 
   private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
@@ -297,6 +351,7 @@ export class Supervisor {
   private checkLoadDone(): void {
     const load = this.load;
     if (!load || load.pending.size > 0) return;
+    if (load.batch?.batchReady()) return;
     load.deadline.cancel();
     this.load = undefined;
     for (const p of this.state.processes.values()) {
@@ -341,6 +396,7 @@ export class Supervisor {
       }
     }
     load.done({ ok: false, reason, exitCode });
+    load.batch?.failed(killed);
     if (killed.length > 0) this.log.notice(`Sent SIGKILL to the ${killed.length} worker(s) of failed generation ${load.generation}: ${killed.join(", ")}`);
   }
 
@@ -382,6 +438,7 @@ export class Supervisor {
     } else {
       this.currentWorkerDied(p, ws);
     }
+    this.rollout?.exited(p.pid);
     this.checkAllGone(ws);
     this.maybeFinish();
   }
@@ -545,7 +602,8 @@ export class Supervisor {
   spawnEarly(config: Config, plan: WorkerPlanner): number | undefined {
     if (this.state.phase !== "running" || this.load) return undefined;
     const generation = this.state.reloads + 1;
-    for (let id = 1; id <= config.global.workers; id++) {
+    // a batch rollout starts only its first batch early, so the +N bound holds across the exec
+    for (let id = 1; id <= batchSize(config.global.rollout, config.global.workers); id++) {
       if (this.spawnWorker(id, generation, "loading", plan) === undefined) {
         this.abandonEarly(generation);
         return undefined;
@@ -575,6 +633,7 @@ export class Supervisor {
       return;
     }
     this.state.phase = "reloading";
+    this.hardReload = hard;
     const generation = this.state.reloads + 1;
     this.runLoad(generation, config, plan, (result) => {
       if (this.state.phase === "stopping") {
