@@ -22,6 +22,7 @@ import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
+import { treeRss } from "../workers/rss.ts";
 import { isReusePort, reusePortHolds, reusePortReady, reusePortReason, sharePlan } from "../workers/reuseport.ts";
 import { ensureMigrateReq } from "../listeners/migrate.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
@@ -284,6 +285,7 @@ export class MasterHost {
         isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
       notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
+      rssOf: (wpid) => treeRss(wpid),
       strays: new Strays({
         self: this.pid,
         known: (pid) => this.state.processes.has(pid),

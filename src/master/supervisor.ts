@@ -23,6 +23,7 @@ import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
 import { batchSize } from "../config/rollout.ts";
 import { BatchRollout } from "./rollout.ts";
+import { MemoryGuard, type MemoryPorts } from "./rss.ts";
 
 export interface Timer {
   cancel(): void;
@@ -41,6 +42,8 @@ export interface SupervisorPorts {
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */
   parentOf(pid: number): number | undefined;
+  /** bytes resident in a worker's process tree (workers/rss.ts); without it max-rss and old-rss-budget see nothing */
+  rssOf?(pid: number): number | undefined;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */
@@ -130,6 +133,8 @@ export class Supervisor {
   private rollout?: BatchRollout;
   /** the reload in progress is a hard one (old workers get SIGTERM) */
   private hardReload = false;
+  /** max-rss and old-rss-budget (rss.ts) */
+  private readonly memory: MemoryGuard;
 
   constructor(
     private config: Config,
@@ -141,7 +146,31 @@ export class Supervisor {
     private programPlan: ProgramPlanner = () => {
       throw new Error("no program planner");
     },
-  ) {}
+  ) {
+    this.memory = new MemoryGuard(this.memoryPorts());
+  }
+
+  private memoryPorts(): MemoryPorts {
+    return {
+      now: () => this.ports.now(),
+      after: (ms, fn) => this.ports.after(ms, fn),
+      rssOf: (pid) => this.ports.rssOf?.(pid),
+      global: () => this.config.global,
+      workers: (role) => workers(this.state, role),
+      busy: () => this.load !== undefined || this.state.phase !== "running",
+      startReplacement: (p) => {
+        const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
+        if (pid !== undefined) this.watchReady(pid, this.config);
+        return pid;
+      },
+      retire: (p) => this.softStop(p, this.config.global.stopSignal),
+      killNow: (p, failed) => {
+        if (failed) p.role = "failed";
+        killGroupThenPid(this.kill, p.pid);
+      },
+      log: this.log,
+    };
+  }
 
   // ---- start ------------------------------------------------------------------------
 
@@ -155,6 +184,7 @@ export class Supervisor {
         this.state.phase = "running";
         this.log.notice("Loading success.", { event: "loaded", generation: this.state.reloads });
         this.hooks.loaded?.(this.state.reloads);
+        this.memory.start();
         this.checkAllGone();
       } else {
         this.state.lastFailure = result.reason;
@@ -345,6 +375,7 @@ export class Supervisor {
     if (!p || p.ready) return;
     p.ready = true;
     this.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
+    this.memory.ready(pid);
     if (this.load?.pending.delete(pid)) this.checkLoadDone();
   }
 
@@ -435,9 +466,12 @@ export class Supervisor {
     } else if (p.role === "old") {
       this.log.notice(`Old ${label} ${describeExit(ws)}`, exited);
       if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
+    } else if (this.memory.exited(p)) {
+      this.log.notice(`Current ${label} ${describeExit(ws)}`, exited);
     } else {
       this.currentWorkerDied(p, ws);
     }
+    if (p.role !== "current") this.memory.exited(p);
     this.rollout?.exited(p.pid);
     this.checkAllGone(ws);
     this.maybeFinish();
@@ -579,6 +613,7 @@ export class Supervisor {
    */
   resume(): void {
     this.state.phase = "running";
+    this.memory.start();
     const hard = this.config.global.hardStopAfter;
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
@@ -657,6 +692,7 @@ export class Supervisor {
       if (programPlan) this.programPlan = programPlan;
       this.retireOldGeneration(generation, hard);
       this.reloadPrograms();
+      this.memory.start();
       this.log.notice("Loading success.", { event: "loaded", generation });
       this.hooks.loaded?.(generation);
       done(result);
@@ -736,6 +772,7 @@ export class Supervisor {
     this.exitCode = code;
     this.stopSignal = workerSignal;
     this.hooks.stopping?.();
+    this.memory.stop();
     if (this.load) {
       this.load.deadline.cancel();
       this.load = undefined;
