@@ -164,19 +164,46 @@ export class MemoryGuard {
       this.overSince.set(p.pid, this.ports.now());
       return;
     }
+    this.track(p, pid, g.readyTimeout);
+  }
+
+  /** Waits up to `ms` for replacement `pid` of `old` to be ready. */
+  private track(old: ProcessEntry, pid: number, ms: number): void {
     const recycle: Recycle = {
-      old: p,
+      old,
       pid,
-      deadline: this.ports.after(g.readyTimeout, () => {
+      deadline: this.ports.after(Math.max(0, ms), () => {
         if (this.recycling !== recycle) return;
         this.recycling = undefined;
         const replacement = this.ports.workers("current").find((w) => w.pid === pid);
-        this.ports.log.warn(`Replacement ${pid} of worker ${p.id} not ready within ${formatDuration(g.readyTimeout)}: killed; worker ${p.pid} keeps serving`);
+        this.ports.log.warn(`Replacement ${pid} of worker ${old.id} not ready within ${formatDuration(this.ports.global().readyTimeout)}: killed; worker ${old.pid} keeps serving`);
         if (replacement) this.ports.killNow(replacement, true);
-        this.overSince.set(p.pid, this.ports.now());
+        this.overSince.set(old.pid, this.ports.now());
       }),
     };
     this.recycling = recycle;
+  }
+
+  /**
+   * In a new image after a re-exec: a recycle the previous image had in flight shows as two
+   * current workers with one id; the newer is the replacement, and the recycle goes on.
+   */
+  resumeRecycle(): void {
+    const byId = new Map<number, ProcessEntry[]>();
+    for (const p of this.ports.workers("current")) byId.set(p.id, [...(byId.get(p.id) ?? []), p]);
+    for (const same of byId.values()) {
+      if (same.length < 2) continue;
+      same.sort((a, b) => a.startedAt - b.startedAt);
+      const old = same[0]!;
+      const replacement = same[same.length - 1]!;
+      if (replacement.ready) {
+        this.ports.retire(old);
+        this.ports.log.notice(`Worker ${old.id} (${old.pid}) replaced by ${replacement.pid} (max-rss, before the re-exec)`);
+        continue;
+      }
+      if (this.recycling) continue;
+      this.track(old, replacement.pid, this.ports.global().readyTimeout - (this.ports.now() - replacement.startedAt));
+    }
   }
 
   /** Old workers above the budget together: the oldest first, until the rest fit. */

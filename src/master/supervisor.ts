@@ -620,8 +620,11 @@ export class Supervisor {
         this.ports.kill(p.pid, SIGKILL);
       } else if (p.role === "old" && p.stopSentAt !== undefined && hard > 0) {
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
+      } else if (p.role === "current" && p.kind === "worker" && !p.ready) {
+        this.watchReady(p.pid, this.config); // restarted or replaced just before the exec
       }
     }
+    this.memory.resumeRecycle();
   }
 
   /** The workers of `generation` still loading (started, not yet gated). */

@@ -104,6 +104,11 @@ export class FakeSystem implements SupervisorPorts {
     return [...this.processes.values()].filter((p) => p.alive);
   }
 
+  /** An exec: the old image's timers are gone with it. */
+  dropTimers(): void {
+    this.timers = [];
+  }
+
   /** Advances the clock, firing due timers in order. */
   advance(ms: number): void {
     const end = this.clock + ms;

@@ -41,6 +41,6 @@ export function runningOnFake(global: Partial<GlobalConfig> = {}) {
   const of = (path: string) => [...sys.processes.values()].filter((p) => p.spec.path === path);
   const alive = (path: string) => of(path).filter((p) => p.alive);
   const named = (event: string) => events.filter((e) => e.fields?.event === event).map((e) => e.fields!);
-  return { sys, sup, state, events, flush, of, alive, named };
+  return { sys, sup, state, events, log, flush, of, alive, named };
 }
 

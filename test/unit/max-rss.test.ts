@@ -2,7 +2,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { samplePeriod } from "../../src/master/rss.ts";
 import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
-import { config, planB, runningOnFake } from "./_supervised.ts";
+import { Supervisor } from "../../src/master/supervisor.ts";
+import { config, planA, planB, runningOnFake } from "./_supervised.ts";
 
 const MiB = 2 ** 20;
 
@@ -80,6 +81,27 @@ describe("max-rss", () => {
     assert.equal(replacement.alive, false);
     assert.equal(w1.alive, true);
     assert.deepEqual(w1.signals, []);
+  });
+
+  test("a recycle in flight at a re-exec goes on in the new image: the replacement is watched, then the old one retired", () => {
+    const { sys, state, of, log } = runningOnFake({ maxRss: 100 * MiB, maxRssFor: 0, stopSignal: 10 });
+    sys.ignoring.add(10);
+    const w1 = of("/bin/a")[0]!;
+    sys.rss.set(w1.pid, 150 * MiB);
+    sys.advance(1_000);
+    const replacement = of("/bin/a")[4]!;
+    // the exec: a new image's supervisor takes over the same state
+    state.phase = "reloading";
+    sys.dropTimers();
+    const next = new Supervisor(config({ maxRss: 100 * MiB, maxRssFor: 0, stopSignal: 10 }), state, sys, log, planA);
+    sys.onDeath = (ws) => next.childExited(ws);
+    next.resume();
+    assert.deepEqual(w1.signals, []);
+    replacement.accepting = true;
+    sys.advance(30);
+    assert.equal(state.processes.get(replacement.pid)!.ready, true, "watched for readiness in the new image");
+    assert.deepEqual(w1.signals, [10], "and the old one retired");
+    assert.equal(state.processes.get(w1.pid)!.role, "old");
   });
 
   test("no recycle during a reload", () => {
