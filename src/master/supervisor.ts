@@ -456,9 +456,11 @@ export class Supervisor {
       const role = p.role === "old" ? "Old" : p.role === "current" ? "Current" : "New";
       this.log.notice(`${role} ${label} ${describeExit(ws)}`, exited);
     } else if (p.role === "loading") {
-      this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`, exited);
+      // a ready worker is still loading while later batches of its rollout start
+      const when = p.ready ? "before its generation's rollout was over" : "before it was ready";
+      this.log.alert(`New ${label} ${describeExit(ws)} ${when}`, exited);
       const status = exitStatusOf(ws);
-      const reason = `${label} ${describeExit(ws)} before it was ready`;
+      const reason = `${label} ${describeExit(ws)} ${when}`;
       if (this.load) this.failLoad(reason, status === 0 ? 1 : status);
       else this.earlyExit ??= { reason, status: status === 0 ? 1 : status };
     } else if (p.role === "failed") {

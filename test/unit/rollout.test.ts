@@ -136,6 +136,21 @@ describe("batch rollout", () => {
     assert.equal([...state.processes.values()].filter((p) => p.role === "current").length, 4);
   });
 
+  test("a new worker that was ready but dies while later batches start fails the rollout too", async () => {
+    const { sys, sup, state, flush, of } = runningOnFake();
+    let result: { ok: boolean; reason?: string } | undefined;
+    sup.reload(config({ rollout: { kind: "batch", count: 1 } }), planB, false, (r) => (result = r));
+    of("/bin/b")[0]!.accepting = true;
+    sys.advance(30);
+    await flush(); // old worker 1 exits on SIGTERM; batch 2 starts
+    assert.equal(of("/bin/b").length, 2);
+    sys.exitProcess(of("/bin/b")[0]!.pid, 1);
+    await flush();
+    await flush();
+    assert.match(result!.reason!, /worker 1 \(\d+\) exited with code 1 before its generation's rollout was over/);
+    assert.deepEqual([...state.processes.values()].filter((p) => p.role === "current").map((p) => `${p.id}:${p.generation}`).sort(), ["1:0", "2:0", "3:0", "4:0"]);
+  });
+
   test("before a same-binary exec only the first batch starts early; the adopting load goes on batch by batch", async () => {
     const { sys, sup, state, flush, of } = runningOnFake();
     const cfg = config({ rollout: { kind: "batch", count: 1 } });
