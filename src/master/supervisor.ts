@@ -163,7 +163,7 @@ export class Supervisor {
         if (pid !== undefined) this.watchReady(pid, this.config);
         return pid;
       },
-      retire: (p) => this.softStop(p, this.config.global.stopSignal),
+      retire: (p) => this.softStop(p, this.config.global.stopSignal, this.config.global.hardStopAfter),
       killNow: (p, failed) => {
         if (failed) p.role = "failed";
         killGroupThenPid(this.kill, p.pid);
@@ -263,7 +263,8 @@ export class Supervisor {
         return this.startLoading(load, ids, plan);
       },
       serving: () => workers(this.state, "current"),
-      retire: (p) => this.softStop(p, this.hardReload ? SIGTERM : this.config.global.stopSignal),
+      // the new configuration's stop-signal and hard-stop-after, as retireOldGeneration uses
+      retire: (p) => this.softStop(p, this.hardReload ? SIGTERM : g.stopSignal, g.hardStopAfter),
       pauseDeadline: () => load.deadline.cancel(),
       alive: (pid) => this.state.processes.has(pid),
       restore: (id, generation) => {
@@ -277,13 +278,12 @@ export class Supervisor {
   }
 
   /** An old worker is told to stop: role old, its stop signal now, SIGKILL after hard-stop-after. */
-  private softStop(p: ProcessEntry, signal: number): void {
+  private softStop(p: ProcessEntry, signal: number, hardStopAfter: number): void {
     p.role = "old";
     p.stopSentAt = this.ports.now();
     this.ports.kill(p.pid, signal);
     this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(signal)}`);
-    const hard = this.config.global.hardStopAfter;
-    if (hard > 0) this.ports.after(hard, () => this.hardKill([p.pid]));
+    if (hardStopAfter > 0) this.ports.after(hardStopAfter, () => this.hardKill([p.pid]));
   }
 
   private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
