@@ -3,13 +3,15 @@
  * http-worker.cjs) is replaced by a worker with the same id and generation, which is ready
  * before the big one gets its stop signal; under wrk with a new connection per request
  * (`-H "Connection: close"`, loopback, bounded duration) no request fails.
+ * `old-rss-budget`: an old worker that drains a held request while over the budget is
+ * killed long before `hard-stop-after`.
  * Binary and Deno by default (STEWARD_E2E_MODES overrides).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { e2e, fixture, MODES, request, serving, sleep, which } from "./_harness.ts";
+import { e2e, expectReloaded, fixture, isAlive, MODES, request, serving, sleep, waitUntil, which } from "./_harness.ts";
 
 const modes = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
 
@@ -52,6 +54,27 @@ for (const mode of modes) {
       assert.doesNotMatch(out, /Socket errors|Non-2xx/, `${out}${steward.log()}`);
       // one recycle, not a loop: the replacement is small
       assert.equal(steward.lines.filter((l) => /above max-rss/.test(l.text)).length, 1, steward.log());
+    }));
+
+    test("old-rss-budget: a draining worker over the budget is killed, not left until hard-stop-after", e2e(mode, async (bed) => {
+      const steward = bed.startWith(
+        serving(fixture("http-worker.cjs"), { workers: 2, "old-rss-budget": "150MiB", "hard-stop-after": "5m", "ready-timeout": "10s" }, { DRAIN: "1" }),
+      );
+      await steward.ready();
+      const http = await steward.listener("http");
+      // one worker grows by 200 MiB and holds this request until 20 s after its stop signal
+      const held = request(http.url, "/?grow=200&hold=20000", 60_000).then(() => "answered", (e: Error) => e.message);
+      const { match } = await steward.waitForLine(/http-worker (\d+) holding a request/, 10_000);
+      const big = Number(match[1]);
+      await expectReloaded(steward);
+      const hit = await steward.waitForLine(new RegExp(`Old workers use [\\d.]+MiB, above old-rss-budget \\(150\\.0MiB\\): killing the oldest, worker \\d \\(${big}\\)`), 10_000);
+      await waitUntil(() => !isAlive(big), 5_000, () => `worker ${big} still alive${steward.log()}`);
+      assert.ok(Date.now() - hit.line.at < 5_000);
+      assert.notEqual(await held, "answered", "the held request died with its worker");
+      // the other old worker (small) drained normally and the new generation serves
+      const reply = await request(http.url, "/", 5_000);
+      assert.equal(JSON.parse(reply.body).env.STEWARD_GENERATION, "1");
+      assert.equal(steward.lines.filter((l) => /above old-rss-budget/.test(l.text)).length, 1, steward.log());
     }));
   });
 }
