@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The cost of max-rss sampling (REFERENCE §5.8): master CPU over SECS seconds of idle with
+// The cost of max-rss sampling (REFERENCE §5.9): master CPU over SECS seconds of idle with
 // 8 Node workers, max-rss on (max-rss-for = "10s": one sample of every worker's tree per
 // second) vs off, alternated, medians of N with min–max. CPU from /proc/PID/stat
 // (utime+stime, 100 Hz ticks), after a settling second.

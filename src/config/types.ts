@@ -94,6 +94,10 @@ export interface GlobalConfig {
   maxRssFor: number;
   /** bytes; 0 = off: old workers' trees together above it are stopped, oldest first */
   oldRssBudget: number;
+  /** ms the previous generation is kept beside a new one after a reload (master/probation.ts); 0 = off */
+  probation: number;
+  /** failures of the new generation tolerated during probation before a rollback */
+  probationFailures: number;
   pidfile?: string;
   user?: string;
   group?: string;

@@ -118,18 +118,6 @@ export class BatchRollout {
     if (this.restoreAfter.size === 0) this.restore();
   }
 
-  /**
-   * After the last batch, a rollback of this generation (probation): the old workers this
-   * rollout stopped are started again once the new workers `killed` are gone, as after a
-   * failed batch. Once only.
-   */
-  rolledBack(killed: number[]): void {
-    if (this.restoreAfter || this.stopped.length === 0) return;
-    this.over = true;
-    this.restoreAfter = new Set(killed.filter((pid) => this.ports.alive(pid)));
-    if (this.restoreAfter.size === 0) this.restore();
-  }
-
   /** Starts now what a failure left to restore (the master goes on with another load). */
   restoreNow(): void {
     if (this.restoreAfter) this.restore();

@@ -1,5 +1,5 @@
 /**
- * Memory budgets (REFERENCE §5.8): `max-rss` recycles a current worker that stayed above
+ * Memory budgets (REFERENCE §5.9): `max-rss` recycles a current worker that stayed above
  * the limit for `max-rss-for`; `old-rss-budget` stops the oldest old (draining) workers
  * while together they exceed it.
  *

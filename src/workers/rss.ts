@@ -1,6 +1,6 @@
 /**
  * Resident memory of a worker's process tree, for `max-rss` and `old-rss-budget`
- * (REFERENCE §5.8). A pre-fork server's master (gunicorn, nginx) is small and its children
+ * (REFERENCE §5.9). A pre-fork server's master (gunicorn, nginx) is small and its children
  * hold the memory, so a worker's size is the sum over the worker and its descendants.
  * Pages shared between them (fork's copy-on-write) are counted once per process, as
  * VmRSS counts them: an over-estimate for pre-fork servers, never an under-estimate.

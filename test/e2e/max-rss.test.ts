@@ -1,5 +1,5 @@
 /**
- * `max-rss` (REFERENCE §5.8): a Node worker that grows past the limit (`?grow=MB` of
+ * `max-rss` (REFERENCE §5.9): a Node worker that grows past the limit (`?grow=MB` of
  * http-worker.cjs) is replaced by a worker with the same id and generation, which is ready
  * before the big one gets its stop signal; under wrk with a new connection per request
  * (`-H "Connection: close"`, loopback, bounded duration) no request fails.

@@ -1,7 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { batchSize, parseRollout, parseSize } from "../../src/config/rollout.ts";
-import { BatchRollout } from "../../src/master/rollout.ts";
 import { config, planB, runningOnFake } from "./_supervised.ts";
 
 describe("rollout values", () => {
@@ -176,39 +175,3 @@ describe("batch rollout", () => {
   });
 });
 
-describe("BatchRollout on its own ports", () => {
-  test("a rollback after the last batch (probation) starts the stopped old workers again once the killed new ones are gone", () => {
-    const alive = new Set([11, 12, 13, 14, 21, 22, 23, 24]);
-    const serving: { id: number; pid: number; generation: number; startedAt: number }[] = [11, 12, 13, 14].map((pid, i) => ({ id: i + 1, pid, generation: 0, startedAt: i }));
-    const restored: string[] = [];
-    const log = { notice: () => {}, warn: () => {}, alert: () => {}, debug: () => {}, loadLines: () => [], beginLoad: () => {}, restoreLoad: () => {} };
-    const rollout = new BatchRollout(1, 4, 2, {
-      start: () => true,
-      serving: () => serving as never,
-      retire: (p) => void serving.splice(serving.indexOf(p as never), 1),
-      pauseDeadline: () => {},
-      alive: (pid) => alive.has(pid),
-      restore: (id, generation) => void restored.push(`${id}:${generation}`),
-      log,
-    });
-    assert.deepEqual(rollout.take(), [1, 2]);
-    assert.equal(rollout.batchReady(), true);
-    for (const pid of [11, 12]) {
-      alive.delete(pid);
-      rollout.exited(pid);
-    }
-    assert.equal(rollout.batchReady(), false, "the last batch");
-    rollout.rolledBack([21, 22, 23, 24]);
-    assert.deepEqual(restored, []);
-    for (const pid of [21, 22, 23]) {
-      alive.delete(pid);
-      rollout.exited(pid);
-    }
-    assert.deepEqual(restored, [], "not while a killed new worker lives");
-    alive.delete(24);
-    rollout.exited(24);
-    assert.deepEqual(restored, ["1:0", "2:0"]);
-    rollout.rolledBack([]);
-    assert.deepEqual(restored, ["1:0", "2:0"], "once only");
-  });
-});
