@@ -168,6 +168,27 @@ describe("batch rollout", () => {
     assert.equal(state.reloads, 1);
   });
 
+  test("with probation, the probation starts after the last batch; a rollback brings back the old workers the batches stopped", async () => {
+    const { sys, sup, state, flush, of, alive, named } = runningOnFake({ stopSignal: 10 });
+    let result: { ok: boolean; reason?: string } | undefined;
+    sup.reload(config({ rollout: { kind: "batch", count: 1 }, probation: 10_000 }), planB, false, (r) => (result = r));
+    for (let step = 1; step <= 4; step++) {
+      assert.equal(named("probation-started").length, 0, `no probation before batch ${step} is ready`);
+      of("/bin/b")[step - 1]!.accepting = true;
+      sys.advance(30);
+      await flush();
+    }
+    assert.equal(named("batch-step").length, 4);
+    assert.equal(named("probation-started").length, 1);
+    assert.equal(result as unknown, undefined, "the reload waits for the verdict");
+    assert.equal(alive("/bin/a").length, 1, "the last batch's old worker serves beside the new generation");
+    sup.probation.rollback("test");
+    await flush();
+    assert.equal(result?.ok, false);
+    assert.equal(alive("/bin/a").length, 4, "the 3 old workers the batches stopped are started again");
+    assert.deepEqual([...state.processes.values()].filter((p) => p.role === "current").map((p) => p.id).sort(), [1, 2, 3, 4]);
+  });
+
   test("rollout = all (the default) starts every new worker at once", () => {
     const { sup, of } = runningOnFake();
     sup.reload(config(), planB, false, () => {});
