@@ -10,9 +10,10 @@
  * draining from an earlier reload are not counted, nor waited for.
  *
  * A failure at any step (a new worker exits, a batch not ready within ready-timeout) is
- * the load's failure: the supervisor kills every new worker; once they are gone, the old
- * workers this rollout stopped are started again (same id and generation) from the plan
- * the supervisor still holds, which only changes when a reload succeeds.
+ * the load's failure: the supervisor stops every new worker (SIGKILL, but the stop signal
+ * for those that were ready and served: their requests in flight finish); once they are
+ * gone, the old workers this rollout stopped are started again (same id and generation)
+ * from the plan the supervisor still holds, which only changes when a reload succeeds.
  */
 import type { Logger } from "../log.ts";
 import type { ProcessEntry } from "./state.ts";
@@ -108,7 +109,7 @@ export class BatchRollout {
   }
 
   /**
-   * The load failed and the supervisor killed the new workers `killed`. The old workers
+   * The load failed and the supervisor stopped the new workers `killed`. The old workers
    * stopped so far are started again once those are gone (so the bound holds).
    */
   failed(killed: number[]): void {

@@ -443,18 +443,30 @@ export class Supervisor {
     load.deadline.cancel();
     this.load = undefined;
     const killed: number[] = [];
+    // workers of a batch rollout that were ready have served: they drain as old ones do
+    const drained: number[] = [];
+    const g = load.config.global;
     for (const p of this.state.processes.values()) {
       if (p.role === "loading" && p.generation === load.generation) {
         p.role = "failed";
         this.waitingReady.delete(p.pid);
-        killGroupThenPid(this.kill, p.pid);
+        if (load.batch && p.ready) {
+          this.ports.kill(p.pid, g.stopSignal);
+          drained.push(p.pid);
+        } else {
+          killGroupThenPid(this.kill, p.pid);
+          killed.push(p.pid);
+        }
         // the stop that may follow (a failed start) must neither signal it again nor say it did
         p.stopSentAt = this.ports.now();
-        killed.push(p.pid);
       }
     }
     load.done({ ok: false, reason, exitCode });
-    load.batch?.failed(killed);
+    load.batch?.failed([...killed, ...drained]);
+    if (drained.length > 0) {
+      this.log.notice(`Sent ${signalName(g.stopSignal)} to the ${drained.length} ready worker(s) of failed generation ${load.generation}: ${drained.join(", ")}`);
+      if (g.hardStopAfter > 0) this.ports.after(g.hardStopAfter, () => this.hardKill(drained));
+    }
     if (killed.length > 0) this.log.notice(`Sent SIGKILL to the ${killed.length} worker(s) of failed generation ${load.generation}: ${killed.join(", ")}`);
   }
 

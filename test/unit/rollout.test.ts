@@ -81,7 +81,7 @@ describe("batch rollout", () => {
     assert.deepEqual(result, { ok: true }, "1.6 s in all, under 1 s per batch");
   });
 
-  test("a batch that fails restores the old generation to its full count from its own plan", async () => {
+  test("a batch that fails restores the old generation to its full count from its own plan, once the new workers are gone", async () => {
     const { sys, sup, state, flush, of, alive, named } = runningOnFake({ stopSignal: 10 });
     sys.ignoring.add(10);
     sys.peakAlive = 0;
@@ -97,8 +97,12 @@ describe("batch rollout", () => {
     await flush();
     assert.equal(result?.ok, false);
     assert.match(result!.reason!, /worker 2 \(\d+\) exited with code 3 before it was ready/);
-    assert.equal(alive("/bin/b").length, 0, "every new worker killed");
+    const first = of("/bin/b")[0]!;
+    assert.deepEqual(first.signals, [10], "the ready new worker (it served) gets its stop signal, not SIGKILL");
+    assert.equal(of("/bin/a").filter((p) => p.alive && p.spec.argv[1] === "1").length, 0, "no restore while it drains");
+    sys.exitProcess(first.pid);
     await flush();
+    assert.equal(alive("/bin/b").length, 0, "every new worker gone");
     const restarted = of("/bin/a").filter((p) => p.alive && p.spec.argv[1] === "1");
     assert.equal(restarted.length, 1, "old worker 1 started again");
     assert.deepEqual(restarted[0]!.spec.argv, ["a", "1", "0"], "from the old plan, same id and generation");
