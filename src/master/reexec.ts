@@ -79,7 +79,7 @@ export class Reloader {
     host.metrics.reloadBegan();
     if (requester) this.requester = requester;
     host.log.beginLoad();
-    host.log.notice(`Reloading (${origin})`);
+    host.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: host.state.reloads + 1 });
     host.notifier.reloading();
     void this.prepareAndExec(hard);
   }
@@ -149,6 +149,7 @@ export class Reloader {
       ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
       ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
       metrics: host.metrics.prepareExec(),
+      events: host.events.handOver(),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {

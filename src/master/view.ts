@@ -63,5 +63,6 @@ export function masterView(host: MasterHost): MasterView {
     rssKiB,
     holdsListener: (pid) => host.holdsListener(pid),
     metricsText: () => host.metrics.text(),
+    events: host.events,
   };
 }
