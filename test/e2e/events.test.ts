@@ -16,7 +16,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { MODES } from "./_modes.ts";
 import { e2e } from "./_steward.ts";
-import { expectReloaded, workersOf } from "./_reload.ts";
+import { expectReloaded, fdTable, workersOf } from "./_reload.ts";
 import { isAlive, waitUntil } from "./_process.ts";
 import { cliConfig, RawSession, replies, SOCAT, socat, socatAddress, startCliMaster } from "./_mcli.ts";
 
@@ -133,8 +133,11 @@ for (const mode of SUITE_MODES) {
       const rest = (await replay.untilClosed()).slice(mark);
       assert.equal(rest, "\noperator\n\n", "the line ended the stream (its empty line), then ran");
 
-      // the first client goes away: the master drops the stream and keeps serving
+      // the first client goes away with nothing more to send it: the master closes its end
+      // at once (POLLHUP), not at the next event, and keeps serving
+      const fds = fdTable(steward.pid).size;
       stream.destroy();
+      await waitUntil(() => fdTable(steward.pid).size === fds - 1, 10_000, () => `the stream's descriptor closed: ${fdTable(steward.pid).size} of ${fds}`);
       const after = replies((await socat(operator, "show version\n")).stdout);
       assert.equal(after.length, 1);
       assert.equal(steward.exit, undefined);
