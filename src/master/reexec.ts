@@ -195,7 +195,7 @@ export class Reloader {
     const { host } = this;
     host.state.failedReloads++;
     host.state.lastFailure = reason;
-    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: host.state.reloads + 1, reason });
     host.notifier.reloadFailed(reason);
     this.finish(false);
   }

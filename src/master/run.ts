@@ -558,7 +558,7 @@ export class MasterHost {
       const reason = (e as Error).message;
       this.state.failedReloads++;
       this.state.lastFailure = reason;
-      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: this.state.reloads + 1, reason });
       this.notifier.reloadFailed(reason);
       done({ ok: false, reason, exitCode: 1 });
       return;

@@ -16,7 +16,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { MODES } from "./_modes.ts";
 import { e2e } from "./_steward.ts";
-import { expectReloaded, fdTable, workersOf } from "./_reload.ts";
+import { expectReloaded, expectReloadFailed, fdTable, workersOf } from "./_reload.ts";
 import { isAlive, waitUntil } from "./_process.ts";
 import { cliConfig, RawSession, replies, SOCAT, socat, socatAddress, startCliMaster } from "./_mcli.ts";
 
@@ -143,8 +143,8 @@ for (const mode of SUITE_MODES) {
       assert.equal(steward.exit, undefined);
     }));
 
-    test("bad arguments get one line and the master keeps serving; user level is refused", e2e(mode, async (bed) => {
-      const { steward, operator, user } = await startCliMaster(bed, { workers: 1 });
+    test("bad arguments get one line and the master keeps serving; user level is refused; a failed reload is an event", e2e(mode, async (bed) => {
+      const { steward, operator, user, config } = await startCliMaster(bed, { workers: 1 });
       // a command after `show events` on the same line ends it after its replay: without since, nothing
       const dump = replies((await socat(operator, "show events; show events since 1; show cli level\n")).stdout);
       assert.equal(dump.length, 3, JSON.stringify(dump));
@@ -162,6 +162,19 @@ for (const mode of SUITE_MODES) {
       assert.deepEqual(replies((await socat(user, "show events\n")).stdout), ["Permission denied"]);
       const cli = await bed.run(["cli", "-S", operator, "show", "events", "since", "x"]);
       assert.equal(cli.stdout.trim(), "show events since: 'x' is not an event number (a whole number, 0 or more)");
+
+      // a reload refused by its preflight: reload-started, then reload-failed with the reason
+      const stream = new RawSession(operator);
+      await stream.connected;
+      stream.write("show events since 3\n");
+      writeFileSync(config, `[global]\nworkers = "many"\n`);
+      await expectReloadFailed(steward, /preflight/);
+      await stream.until((t) => events(t).some((e) => e.event === "reload-failed"), 10_000, "reload-failed");
+      const failed = events(stream.text);
+      assert.deepEqual(failed.map((e) => [e.seq, e.event, e.generation]), [[4, "reload-started", 1], [5, "reload-failed", 1]]);
+      assert.match(String(failed[1]!.reason), /^preflight of .* exited with code 1: /);
+      stream.end("\n");
+      assert.equal((await stream.untilClosed()).slice(stream.text.lastIndexOf("}") + 1), "\n\n", "an empty line ends the stream");
       assert.equal(steward.exit, undefined);
     }));
 
