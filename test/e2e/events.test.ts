@@ -10,13 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { MODES } from "./_modes.ts";
 import { e2e } from "./_steward.ts";
-import { expectReloaded, expectReloadFailed, fdTable, workersOf } from "./_reload.ts";
+import { expectReloaded, expectReloadFailed, workersOf } from "./_reload.ts";
 import { isAlive, waitUntil } from "./_process.ts";
 import { cliConfig, RawSession, replies, SOCAT, socat, socatAddress, startCliMaster } from "./_mcli.ts";
 
@@ -46,6 +46,18 @@ function events(text: string): Event[] {
         throw new Error(`not a JSON line: ${JSON.stringify(l)} in ${JSON.stringify(text.slice(-500))}`);
       }
     });
+}
+
+/**
+ * Connected sockets the master accepted on the unix socket `path` (/proc/net/unix: an
+ * accepted socket carries the listener's path; St 03 is connected, the listener is 01).
+ */
+function sessionsOn(path: string): number {
+  return readFileSync("/proc/net/unix", "utf8")
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[7] === path && f[5] === "03").length;
 }
 
 /** Numbers strictly increasing by one: no gap, no duplicate. */
@@ -135,9 +147,9 @@ for (const mode of SUITE_MODES) {
 
       // the first client goes away with nothing more to send it: the master closes its end
       // at once (POLLHUP), not at the next event, and keeps serving
-      const fds = fdTable(steward.pid).size;
+      await waitUntil(() => sessionsOn(operator) === 1, 10_000, "the stream as the one session on the operator socket");
       stream.destroy();
-      await waitUntil(() => fdTable(steward.pid).size === fds - 1, 10_000, () => `the stream's descriptor closed: ${fdTable(steward.pid).size} of ${fds}`);
+      await waitUntil(() => sessionsOn(operator) === 0, 10_000, "the master to close the stream's session");
       const after = replies((await socat(operator, "show version\n")).stdout);
       assert.equal(after.length, 1);
       assert.equal(steward.exit, undefined);
