@@ -17,7 +17,19 @@ export interface StreamingSession {
   out: Uint8Array[];
   busy: boolean;
   queue: unknown[];
+  prompt: boolean;
+  peerClosed: boolean;
+  tooLong: boolean;
   stream?: EventStream;
+}
+
+/**
+ * A stream ends at the client's next line (or a line too long), and at a half-close when
+ * the prompt is on (a person's ^D or ^C); other clients half-close after sending the
+ * command (`steward cli -S ADDR show events`, socat) and the stream goes on.
+ */
+export function streamOver(s: StreamingSession): boolean {
+  return s.queue.length > 0 || s.tooLong || (s.prompt && s.peerClosed);
 }
 
 /** The parts of the server (server.ts CliServer) a stream writes through. */
@@ -49,7 +61,7 @@ function attach<S extends StreamingSession>(server: StreamServer<S>, s: S, log: 
 export function startStream<S extends StreamingSession>(server: StreamServer<S>, s: S, reply: StreamReply): void {
   const stream = attach(server, s, reply.log, reply.after ?? reply.log.last);
   stream.start();
-  if (s.queue.length > 0) stream.end();
+  if (streamOver(s)) stream.end();
 }
 
 /** Before execve: the stream stops following here; the next image resumes it from `last`. */

@@ -17,7 +17,7 @@ import type { Posix } from "../sys/posix.ts";
 import { splitCommands, type Level } from "./protocol.ts";
 import { carriedAcrossExec, evictionNotice, IDLE_AT_EXEC, longestIdle, neverSpoke } from "./sessions.ts";
 import { EventLog } from "./events.ts";
-import { adoptStream, handStream, startStream, STREAM_HANGUP } from "./exec-streams.ts";
+import { adoptStream, handStream, startStream, STREAM_HANGUP, streamOver } from "./exec-streams.ts";
 import { StreamReply, type EventStream, type HandedStream } from "./event-stream.ts";
 
 export const MAX_SESSIONS_PER_LISTENER = 64;
@@ -358,8 +358,7 @@ export class CliServer {
     if (end === "error") return this.drop(s);
     if (end === "eof") s.peerClosed = true;
     if (s.peerClosed && s.partialBytes > 0 && !s.closing && !s.tooLong) this.acceptLine(s, this.lineOf(s, new Uint8Array(0)));
-    // a stream ends at the next line, or at a half-close at a prompt (a person's ^D or ^C)
-    if (s.stream && (s.queue.length > 0 || s.tooLong || (s.prompt && s.peerClosed))) s.stream.end();
+    if (s.stream && streamOver(s)) s.stream.end();
     this.pump(s);
   }
 

@@ -187,6 +187,14 @@ for (const mode of SUITE_MODES) {
       assert.match(String(failed[1]!.reason), /^preflight of .* exited with code 1: /);
       stream.end("\n");
       assert.equal((await stream.untilClosed()).slice(stream.text.lastIndexOf("}") + 1), "\n\n", "an empty line ends the stream");
+
+      // at a prompt, a half-close (a person's ^D or ^C) ends the stream: its empty line, the prompt, the close
+      const person = new RawSession(operator);
+      await person.connected;
+      person.write("prompt\nshow events\n");
+      await person.until((t) => t === "\nmaster[ReloadFailed]> ", 10_000, "the prompt");
+      person.end();
+      assert.equal(await person.untilClosed(), "\nmaster[ReloadFailed]> \nmaster[ReloadFailed]> ");
       assert.equal(steward.exit, undefined);
     }));
 
