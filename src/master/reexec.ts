@@ -17,7 +17,7 @@ import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./
 import type { RunOptions } from "./options.ts";
 import { fileIdentity, preflight, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
-import type { MasterState } from "./state.ts";
+import { nextGeneration, type MasterState } from "./state.ts";
 import { writePrivateFile } from "./rundir.ts";
 import type { Session } from "../mcli/server.ts";
 import { ExecSignals } from "./exec-signals.ts";
@@ -31,6 +31,11 @@ export interface Requester {
 }
 
 export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
+
+/** Why a reload asked for from the master CLI during a probation is refused (no re-exec happens during one). */
+export function onProbation(p: { generation: number; until: number }): string {
+  return `Generation ${p.generation} is on probation until ${new Date(p.until).toISOString()}: 'promote' or 'rollback' first, or wait for its outcome.`;
+}
 
 const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
@@ -65,12 +70,17 @@ export class Reloader {
       requester?.reply("Success=0\n--\nThe master is stopping.");
       return;
     }
+    const probation = host.state.probation;
+    if (requester && probation) {
+      requester.reply(`Success=0\n--\n${onProbation(probation)}`);
+      return;
+    }
     if (requester && (this.busy || host.state.phase !== "running")) {
       requester.reply(ANOTHER_RELOAD);
       return;
     }
     if (this.busy || host.state.phase !== "running") {
-      if (!this.pending) host.log.notice(`${origin} received during a reload: one more reload will follow`);
+      if (!this.pending) host.log.notice(`${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`);
       this.pending = true;
       return;
     }
@@ -79,7 +89,7 @@ export class Reloader {
     host.metrics.reloadBegan();
     if (requester) this.requester = requester;
     host.log.beginLoad();
-    host.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: host.state.reloads + 1 });
+    host.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(host.state) });
     host.notifier.reloading();
     void this.prepareAndExec(hard);
   }
@@ -195,7 +205,7 @@ export class Reloader {
     const { host } = this;
     host.state.failedReloads++;
     host.state.lastFailure = reason;
-    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: host.state.reloads + 1, reason });
+    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(host.state), reason });
     host.notifier.reloadFailed(reason);
     this.finish(false);
   }

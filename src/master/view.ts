@@ -64,5 +64,7 @@ export function masterView(host: MasterHost): MasterView {
     holdsListener: (pid) => host.holdsListener(pid),
     metricsText: () => host.metrics.text(),
     events: host.events,
+    endProbation: (action) =>
+      action === "promote" ? host.supervisor.probation.promote("promote from the master CLI") : host.supervisor.probation.rollback("rollback from the master CLI"),
   };
 }
