@@ -198,6 +198,30 @@ for (const mode of SUITE_MODES) {
       assert.equal(steward.exit, undefined);
     }));
 
+    test("a probation's events: probation-started, then rollback and reload-failed from the CLI, the new worker exited", e2e(mode, async (bed) => {
+      const { steward, operator } = await startCliMaster(bed, { workers: 1, global: { probation: "30s" } });
+      const [old] = await steward.waitForWorkers(1);
+      const stream = new RawSession(operator);
+      await stream.connected;
+      stream.write("show events since 3\n");
+      steward.signal("SIGUSR2");
+      await stream.until((t) => events(t).some((e) => e.event === "probation-started"), 20_000, "probation-started");
+      const answer = replies((await socat(operator, "rollback\n")).stdout);
+      assert.equal(answer.length, 1, JSON.stringify(answer));
+      const gone = (t: string) => events(t).some((e) => e.event === "worker-exited" && e.generation === 1);
+      await stream.until(gone, 20_000, "the rolled-back worker's exit");
+      const list = events(stream.text);
+      assertConsecutive(list, "probation");
+      assert.equal(list[0]!.seq, 4);
+      const at = (name: string) => indexOf(list, name, (e) => e.event === name && e.generation === 1);
+      const order = ["reload-started", "worker-started", "worker-ready", "probation-started", "rollback"].map(at);
+      assert.deepEqual(order, [...order].sort((a, b) => a - b), `in order: ${order}`);
+      assert.ok(at("reload-failed") > at("rollback") && at("worker-exited") > at("rollback"));
+      assert.ok(!list.some((e) => e.event === "worker-exited" && e.workerPid === old!.pid), "the previous generation serves on");
+      assert.ok(!stream.closed);
+      stream.destroy();
+    }));
+
     test("steward cli and socat stream what the master logs until interrupted", e2e(mode, async (bed) => {
       const { steward, operator } = await startCliMaster(bed, { workers: 1 });
       // one-shot steward cli: it half-closes after the command, the stream goes on
