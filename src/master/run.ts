@@ -32,6 +32,7 @@ import { makeRunDir, readPrivateFile, verifyRunDir } from "./rundir.ts";
 import { Pidfile, type PreparedPidfile } from "./pidfile.ts";
 import { UserDirs } from "./userdirs.ts";
 import { CliServer } from "../mcli/server.ts";
+import { EventLog } from "../mcli/events.ts";
 import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
@@ -58,6 +59,8 @@ export class MasterHost {
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  /** the events of `show events`, numbered across re-execs */
+  readonly events = new EventLog();
   readonly metrics: MetricsEndpoint;
   /** sd_notify to the service manager (a no-op without --systemd) */
   notifier: Notifier = NO_NOTIFIER;
@@ -135,6 +138,7 @@ export class MasterHost {
       pid: () => this.pid,
       // asked per line: a reload may change log-format; a new image without options yet logs text
       style: () => styleFor(this.current?.config.global.logFormat, this.current?.journalStream),
+      onEvent: (fields, time) => this.events.record(fields, time),
       write: (line) => {
         writeLine(2, line);
         // through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources
@@ -144,7 +148,7 @@ export class MasterHost {
     this.listeners = new ListenerRegistry(this.px);
     this.cliListeners = new ListenerRegistry(this.px);
     const view = masterView(this);
-    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m), this.events);
     this.metrics = new MetricsEndpoint(this.px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
@@ -467,6 +471,7 @@ export class MasterHost {
       throw new StartError(`cannot take over the previous master's state: ${(e as Error).message}`);
     }
     delete this.runtime.env[HANDOVER_VAR];
+    if (handover.events) this.events.adopt(handover.events);
     // A generation the previous image started before the exec is gated here if this image
     // loaded the very same configuration; otherwise it is killed and this image starts its own.
     const early = handover.early;
@@ -562,7 +567,7 @@ export class MasterHost {
       const reason = (e as Error).message;
       this.state.failedReloads++;
       this.state.lastFailure = reason;
-      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(this.state), reason });
       this.notifier.reloadFailed(reason);
       done({ ok: false, reason, exitCode: 1 });
       return;
