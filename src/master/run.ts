@@ -22,6 +22,7 @@ import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
+import { TreeRss } from "../workers/rss.ts";
 import { isReusePort, reusePortHolds, reusePortReady, reusePortReason, sharePlan } from "../workers/reuseport.ts";
 import { ensureMigrateReq } from "../listeners/migrate.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
@@ -82,6 +83,8 @@ export class MasterHost {
   /** -D: the launcher's pipe, until the first load is over */
   private launcherFd: number | undefined;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** workers' tree RSS for max-rss and old-rss-budget (workers/rss.ts) */
+  private readonly treeRss = new TreeRss();
 
   /**
    * A load (the first, or a reload, good or failed) is over: once the master has been
@@ -288,6 +291,7 @@ export class MasterHost {
         isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
       notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
+      rssOf: (wpid) => this.treeRss.of(wpid),
       strays: new Strays({
         self: this.pid,
         known: (pid) => this.state.processes.has(pid),
@@ -341,7 +345,10 @@ export class MasterHost {
       },
       probationStarted: (generation, until) => this.notifier.probation(generation, until),
       workerStarted: () => this.metrics.workerStarted(),
-      exited: (p, ws) => this.metrics.processExited(p, ws),
+      exited: (p, ws) => {
+        this.treeRss.forget(p.pid);
+        this.metrics.processExited(p, ws);
+      },
       restarting: (p) => this.metrics.restarting(p),
     }, programPlan);
   }
