@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The master's idle CPU with the workers' watchdog and health checks on (REFERENCE §5.9),
+// The master's idle CPU with the workers' watchdog and health checks on (REFERENCE §5.10),
 // beside both off: 4 workers (bench/watchdog-worker.py) that send WATCHDOG=1 every 0.5 s
 // under `watchdog = "1s"`, and `[worker] health` running `/bin/true` every 5 s per worker.
 // Master CPU from /proc/PID/stat (utime+stime) over the window; the sides take turns,

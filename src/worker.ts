@@ -3,7 +3,7 @@
  * no dependencies: `listeners()`, `serve({ fetch })`, `FastResponse`, `ready()`, `status(text)`,
  * `onStop(drain)` (src/worker-lib/), `serveCli`, which answers the master-CLI commands
  * steward routes to this worker (`@1 show info`, REFERENCE §7.4), and `onHealth`, which
- * decides its reply to steward's `health` command (REFERENCE §5.9).
+ * decides its reply to steward's `health` command (REFERENCE §5.10).
  *
  * ```ts
  * import { serveCli } from "steward/worker";

@@ -1,7 +1,7 @@
 /**
  * What watches a running worker beyond its exit: `[global] watchdog` (sd_notify
  * `WATCHDOG=1` keep-alives, as systemd's `WatchdogSec=`) and `[worker] health` (a command
- * run per worker). REFERENCE §5.9.
+ * run per worker). REFERENCE §5.10.
  */
 
 import { parseDuration } from "./duration.ts";

@@ -45,7 +45,7 @@ export interface WorkerConfig {
   env: Record<string, string>;
   /** socket-passing variables set beside LISTEN_* (REFERENCE §4) */
   socketEnv?: SocketDialect[];
-  /** a command run per ready worker (REFERENCE §5.9); absent = none */
+  /** a command run per ready worker (REFERENCE §5.10); absent = none */
   health?: HealthConfig;
 }
 
@@ -87,6 +87,9 @@ export interface MetricsConfig {
   address: ListenAddress;
 }
 
+/** `rollout` (config/rollout.ts): every new worker at once, or N (or P% of them) at a time */
+export type Rollout = { kind: "all" } | { kind: "batch"; count?: number; percent?: number };
+
 export interface GlobalConfig {
   workers: number;
   ready: ReadyMode;
@@ -98,11 +101,17 @@ export interface GlobalConfig {
   onFailure: OnFailure;
   /** how the master's log lines are written to stderr (src/log-format.ts) */
   logFormat: LogFormat;
+  rollout: Rollout;
+  /** bytes; 0 = off: a current worker's tree above it for `maxRssFor` ms is replaced */
+  maxRss: number;
+  maxRssFor: number;
+  /** bytes; 0 = off: old workers' trees together above it are stopped, oldest first */
+  oldRssBudget: number;
   /** ms the previous generation is kept beside a new one after a reload (master/probation.ts); 0 = off */
   probation: number;
   /** failures of the new generation tolerated during probation before a rollback */
   probationFailures: number;
-  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.9); absent or 0 = off */
+  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.10); absent or 0 = off */
   watchdog?: number;
   pidfile?: string;
   user?: string;

@@ -1,5 +1,5 @@
 /**
- * How the health check of one worker is started (`[worker] health`, REFERENCE §5.9): the
+ * How the health check of one worker is started (`[worker] health`, REFERENCE §5.10): the
  * configured command, resolved once per configuration like the worker's, run through the
  * same exec helper with the worker's identity and working directory. Its environment is
  * the worker's minus what makes a worker (LISTEN_*, NOTIFY_SOCKET, WATCHDOG_*), plus

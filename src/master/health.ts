@@ -1,5 +1,5 @@
 /**
- * Health checks of workers (`[worker] health`, REFERENCE §5.9): a command run per worker,
+ * Health checks of workers (`[worker] health`, REFERENCE §5.10): a command run per worker,
  * through the same exec helper as workers, with that worker's id, PID and CLI socket in
  * its environment. Exit 0 is healthy; another status, or still running after `timeout`
  * (then its process group is killed), is a failure; `failures` in a row fail the worker

@@ -1,5 +1,5 @@
 /**
- * The workers' watchdog (`[global] watchdog`, REFERENCE §5.9), systemd's `WatchdogSec=`
+ * The workers' watchdog (`[global] watchdog`, REFERENCE §5.10), systemd's `WatchdogSec=`
  * for each worker: a worker given WATCHDOG_USEC must send `WATCHDOG=1` on NOTIFY_SOCKET
  * at least that often, or it is failed (`Supervisor.failWorker`).
  *

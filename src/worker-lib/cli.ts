@@ -1,7 +1,7 @@
 /**
  * The worker's end of the master CLI (REFERENCE §7.4): `serveCli(handler)` answers the
  * commands steward routes to this worker on `STEWARD_CLI_SOCKET`, and `health` is answered
- * here for every worker that serves the socket (REFERENCE §5.9): "ok" unless `onHealth`
+ * here for every worker that serves the socket (REFERENCE §5.10): "ok" unless `onHealth`
  * says otherwise. `serve()` starts the socket if the worker did not, so a worker that only
  * calls `serve()` answers `health` too. One socket per process: a later `serveCli` replaces
  * the handler of the one already listening.
@@ -51,7 +51,7 @@ let service: Service | undefined;
 let starting: Promise<CliService> | undefined;
 let healthHandler: HealthHandler = () => true;
 
-/** The reply to `health`: `ok` when healthy (REFERENCE §5.9). */
+/** The reply to `health`: `ok` when healthy (REFERENCE §5.10). */
 export async function healthReply(): Promise<string> {
   try {
     const r = await healthHandler();

@@ -1,5 +1,5 @@
 /**
- * The workers' watchdog and health checks (REFERENCE §5.9) with real workers: a worker that
+ * The workers' watchdog and health checks (REFERENCE §5.10) with real workers: a worker that
  * stops sending WATCHDOG=1 is failed and replaced; a failing health command gets its worker
  * replaced (on-failure = restart); steward/worker answers `health` on its CLI socket, asked
  * by the documented socat one-liner. Bun runs the same code as the binary: by default this
