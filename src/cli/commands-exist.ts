@@ -1,6 +1,6 @@
 /**
  * What `run` refuses before it binds anything, `check` refuses too: a worker or program
- * command that names no executable file (found as execvp would, through the worker's PATH).
+ * command (or `[worker] health` command) that names no executable file (found as execvp would, through the worker's PATH).
  * `run` reports it as `Starting failed: worker.command: …`; `check` as a configuration
  * problem with the same words, exit 1.
  */
@@ -17,6 +17,10 @@ export function missingCommands(config: Config, env: Readonly<Record<string, str
   const worker = config.worker;
   const found = resolveCommand(worker.command[0]!, worker.env.PATH ?? env.PATH, worker.cwd ?? cwd);
   if ("error" in found) problems.push({ source: workerSource, key: "worker.command", problem: found.error });
+  if (worker.health) {
+    const check = resolveCommand(worker.health.command[0]!, worker.env.PATH ?? env.PATH, worker.cwd ?? cwd);
+    if ("error" in check) problems.push({ source, key: "worker.health.command", problem: check.error });
+  }
   for (const program of config.program) {
     const r = resolveCommand(program.command[0]!, program.env.PATH ?? env.PATH, program.cwd ?? cwd);
     if ("error" in r) problems.push({ source, key: `program '${program.name}': command`, problem: r.error });

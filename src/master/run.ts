@@ -42,6 +42,7 @@ import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity } from "./preflight.ts";
 import { nextGeneration, type MasterState } from "./state.ts";
 import { Strays } from "./strays.ts";
+import { healthPlanner } from "./health-plan.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 
@@ -175,7 +176,8 @@ export class MasterHost {
     // share = "reuseport" listeners are not passed down: workers get their address (workers/reuseport.ts)
     const shared = sharePlan(bound);
     if (shared.inherited.length < bound.length) ensureMigrateReq((line) => this.log.notice(line));
-    return (id, generation): ChildSpec => ({
+    const watchdog = config.global.watchdog ?? 0;
+    const planner = (id: number, generation: number): ChildSpec => ({
       label: `worker ${id}`,
       path: resolved.path,
       argv: argvWithListeners(resolved.argv, shared.inherited),
@@ -192,12 +194,32 @@ export class MasterHost {
           masterPid: this.pid,
           notifySocket: notifyPath,
           cliSocket: cliSocketPath(cliDir, { kind: "worker", generation, id }),
+          watchdog,
         }),
         ...shared.env,
       },
       fds: shared.inherited.map((l) => l.fd),
       ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
       ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
+      ...(watchdog > 0 ? { watchdog } : {}),
+    });
+    const health = config.worker.health;
+    if (!health) return planner;
+    const check = resolveRunnable(health.command, config.worker.env.PATH ?? this.runtime.env.PATH, config.worker.cwd ?? this.runtime.cwd(), this.runtime.bun);
+    if ("error" in check) throw new StartError(`worker.health.command: ${check.error}`);
+    return Object.assign(planner, {
+      health: healthPlanner({
+        health,
+        resolved: check,
+        masterEnv: this.runtime.env,
+        configEnv: config.worker.env,
+        ...(config.worker.cwd !== undefined ? { cwd: config.worker.cwd } : {}),
+        ...(config.global.uid !== undefined ? { uid: config.global.uid } : {}),
+        ...(config.global.gid !== undefined ? { gid: config.global.gid } : {}),
+        masterPid: this.pid,
+        runDir: this.runDir,
+        cliSocket: (generation, id) => cliSocketPath(cliDir, { kind: "worker", generation, id }),
+      }),
     });
   }
 
@@ -291,10 +313,14 @@ export class MasterHost {
         isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
       notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
+      drainNotify: () => {
+        this.notify?.drain();
+        this.userDirs?.drain();
+      },
       rssOf: (wpid) => this.treeRss.of(wpid),
       strays: new Strays({
         self: this.pid,
-        known: (pid) => this.state.processes.has(pid),
+        known: (pid) => this.supervisor.tracks(pid),
         kill: (pid, sig) => {
           try {
             this.px.kill(pid, sig);

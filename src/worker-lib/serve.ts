@@ -24,6 +24,7 @@ import { nativeResponse } from "./fast-response.ts";
 import { pickListener, type StewardListener } from "./listeners.ts";
 import { connectionsGone, type FetchHandler, nodeHandler, trackConnections } from "./node-http.ts";
 import { onStop } from "./stop.ts";
+import { serveCliIfUnserved } from "./cli.ts";
 
 export type { FetchHandler };
 
@@ -149,5 +150,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
   else served = await nodeHttp(l, options.fetch, g.Bun !== undefined && l.share === "inherit");
   const result: Served = { listener: l, ...served };
   if (options.drainOnStop !== false) onStop(() => result.drain());
+  // steward's `health` command is answered by default (REFERENCE §5.8)
+  await serveCliIfUnserved();
   return result;
 }
