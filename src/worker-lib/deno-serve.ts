@@ -117,7 +117,7 @@ function ownAcceptLoop(deno: DenoLike, serveOn: ServeOnConnection, l: StewardLis
       try {
         conn = await listener.accept();
       } catch (error) {
-        if (draining) return;
+        if (draining || (error as Error)?.name === "BadResource") return;
         // EMFILE and the like: the connection stays queued for the next accept
         console.error("steward/worker: accept failed:", error);
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -2,11 +2,12 @@
  * `serve({ fetch })`: a standard fetch handler on a steward listener, at the best speed
  * each runtime allows today (measured in bench/js-servers.mjs):
  *
- * | runtime | share = "reuseport"               | share = "inherit" (fd 3, ...)                     |
- * |---------|-----------------------------------|---------------------------------------------------|
- * | Bun     | Bun.serve({ reusePort })          | node:net listen({fd}) feeding node:http           |
- * | Deno    | Deno.serve({ reusePort })         | node:http listen({fd})                            |
- * | Node    | node:http listen({ reusePort })   | node:http listen({fd})                            |
+ * | runtime | share = "reuseport"                         | share = "inherit" (fd 3, ...)           |
+ * |---------|---------------------------------------------|-----------------------------------------|
+ * | Bun     | Bun.serve({ reusePort })                    | node:net listen({fd}) feeding node:http |
+ * | Deno    | Deno.listen({ reusePort }), Deno's HTTP     | node:http listen({fd})                  |
+ * |         | engine per connection (deno-serve.ts)       |                                         |
+ * | Node    | node:http listen({ reusePort })             | node:http listen({fd})                  |
  *
  * On node:http the handler gets a lazy Request (node-request.ts) and a FastResponse it returns
  * is written directly (fast-response.ts); Bun.serve and Deno.serve get the FastResponse's real

@@ -1,8 +1,10 @@
 /**
  * share = "reuseport" (REFERENCE §3, §5.2): Bun.serve and Deno.serve workers bind PORT/HOST
- * themselves with SO_REUSEPORT (test/fixtures/reuseport-server.mjs); the master reserves
- * the address. 2 workers serve, survive 5 reloads with zero failed requests from a steady
- * client loop (a new connection per request) when tcp_migrate_req is on, and stop
+ * themselves with SO_REUSEPORT (test/fixtures/reuseport-server.mjs), and so does
+ * steward/worker's serve() under Deno (test/fixtures/fetch-worker.mjs); the master reserves
+ * the address. 2 workers serve, survive 5 reloads with zero failed requests from steady
+ * client loops (a new connection per request) when tcp_migrate_req is on (Deno.serve called
+ * directly: only connections its shutdown() closed unread), and stop
  * cleanly; a worker listening on another port fails readiness with one line naming it;
  * nobody else (a second steward, another program, another user) can take the address.
  */
@@ -67,7 +69,7 @@ function tryBind(port: number, options: { reuseAddr: boolean; reusePort: boolean
 for (const mode of MODES) {
   describe(`reuse-port listeners [${mode}]`, () => {
     for (const { name, runtime, command, lossFree } of SERVERS) {
-      test(`${name}: 2 workers serve, survive 5 reloads with zero failed requests, stop cleanly`, e2e(mode, async (bed) => {
+      test(`${name}: 2 workers serve, survive 5 reloads ${lossFree ? "with zero failed requests" : "losing only connections closed unread"}, stop cleanly`, e2e(mode, async (bed) => {
         const admin = bed.path("admin.sock");
         const steward = bed.startWith(reuseportConfig(command, 2, {}, {}, admin));
         const http = await steward.listener("http");
