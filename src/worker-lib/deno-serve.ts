@@ -83,9 +83,12 @@ function ownAcceptLoop(deno: DenoLike, serveOn: ServeOnConnection, l: StewardLis
   let onEmpty: (() => void) | undefined;
   let drained: Promise<void> | undefined;
 
+  // A graceful shutdown of one connection's server lets the requests in flight finish, then
+  // closes it; one waiting for a request it closes at once (the race the grace avoids).
+  const close = (c: Conn) => void c.server.shutdown().catch(() => {});
   const idleCheck = (c: Conn) => {
     if (!draining || c.busy > 0 || c.timer !== undefined) return;
-    c.timer = setTimeout(() => void c.server.shutdown().catch(() => {}), IDLE_GRACE_MS);
+    c.timer = setTimeout(() => close(c), IDLE_GRACE_MS);
   };
   const accept = (conn: DenoConn) => {
     const c: Conn = { server: undefined as unknown as DenoHttpServer, busy: 0 };
@@ -98,7 +101,10 @@ function ownAcceptLoop(deno: DenoLike, serveOn: ServeOnConnection, l: StewardLis
         return draining ? closing(response) : response;
       } finally {
         c.busy--;
-        idleCheck(c);
+        // Deno's engine keeps a kept-alive connection open whatever the response's
+        // Connection header says: once draining, the shutdown closes it after this answer
+        if (draining) close(c);
+        else idleCheck(c);
       }
     };
     c.server = serveOn(conn, undefined, handler, onError, () => {});
@@ -135,6 +141,7 @@ function ownAcceptLoop(deno: DenoLike, serveOn: ServeOnConnection, l: StewardLis
       // A connection accepted just before the close is still on its way to JS: exiting
       // without it would close it unread, a reset for its client.
       await accepting;
+      // busy ones close after their answer (above); the others get the grace
       for (const c of conns) idleCheck(c);
       if (conns.size > 0) await new Promise<void>((resolve) => (onEmpty = resolve));
     })()),

@@ -138,7 +138,8 @@ for (const mode of MODES) {
         assert.equal(after.status, 200);
         assert.equal((JSON.parse(after.body) as { pid: number }).pid, worker!.pid, "answered by the draining worker");
         assert.equal(after.headers.connection, "close", `the draining worker closes the connection${steward.log()}`);
-        await kept.waitClosed();
+        // closed after that answer, not later by an idle timeout (5 s under Deno reuse-port)
+        await kept.waitClosed(4_000);
         const heldAnswer = await held;
         assert.equal(heldAnswer.status, 200, "the request in flight completed");
         assert.equal(heldAnswer.headers.connection, "close");
