@@ -32,6 +32,11 @@ export interface Requester {
 
 export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
 
+/** Why a reload asked for from the master CLI during a probation is refused (no re-exec happens during one). */
+export function onProbation(p: { generation: number; until: number }): string {
+  return `Generation ${p.generation} is on probation until ${new Date(p.until).toISOString()}: 'promote' or 'rollback' first, or wait for its outcome.`;
+}
+
 const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
 export class Reloader {
@@ -65,12 +70,17 @@ export class Reloader {
       requester?.reply("Success=0\n--\nThe master is stopping.");
       return;
     }
+    const probation = host.state.probation;
+    if (requester && probation) {
+      requester.reply(`Success=0\n--\n${onProbation(probation)}`);
+      return;
+    }
     if (requester && (this.busy || host.state.phase !== "running")) {
       requester.reply(ANOTHER_RELOAD);
       return;
     }
     if (this.busy || host.state.phase !== "running") {
-      if (!this.pending) host.log.notice(`${origin} received during a reload: one more reload will follow`);
+      if (!this.pending) host.log.notice(`${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`);
       this.pending = true;
       return;
     }

@@ -38,7 +38,7 @@ import { Reloader } from "./reexec.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK } from "./daemon.ts";
 import { fileIdentity, type FileIdentity } from "./preflight.ts";
-import type { MasterState } from "./state.ts";
+import { nextGeneration, type MasterState } from "./state.ts";
 import { Strays } from "./strays.ts";
 import { Supervisor, type LoadResult, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
@@ -332,8 +332,10 @@ export class MasterHost {
         this.settleSoon();
       },
       oldGone: () => {
-        if (!this.supervisor.loading) this.closeUnusedListeners(this.current.config);
+        // during a probation `current` is still the previous configuration: the new one's listeners stay
+        if (!this.supervisor.loading && this.supervisor.probation.generation === undefined) this.closeUnusedListeners(this.current.config);
       },
+      probationStarted: (generation, until) => this.notifier.probation(generation, until),
       workerStarted: () => this.metrics.workerStarted(),
       exited: (p, ws) => this.metrics.processExited(p, ws),
       restarting: (p) => this.metrics.restarting(p),
@@ -505,7 +507,7 @@ export class MasterHost {
       this.supervisor.abandonEarly(early.generation);
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${early.generation} is started again from it`);
     }
-    this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
+    this.log.notice(`Master re-executed (version ${VERSION}); reload ${nextGeneration(this.state)} in progress`);
     const requester = requesterSession
       ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) }
       : undefined;
@@ -548,7 +550,7 @@ export class MasterHost {
       programPlan = this.programPlanFor(opts.config);
       this.pendingPidfile = this.pidfile.prepare(opts.config.global.pidfile);
     } catch (e) {
-      if (adopt) this.supervisor.abandonEarly(this.state.reloads + 1);
+      if (adopt) this.supervisor.abandonEarly(nextGeneration(this.state));
       this.closeUnusedListeners(this.current.config);
       const reason = (e as Error).message;
       this.state.failedReloads++;
@@ -575,7 +577,14 @@ export class MasterHost {
         this.pidfile.discard(this.pendingPidfile);
         this.pendingPidfile = undefined;
         this.closeUnusedListeners(this.current.config);
-        this.notifier.reloadFailed(result.reason);
+        if (result.rolledBack) this.metrics.rolledBack();
+        if (this.state.phase === "stopping") {
+          // a reload ended by the master stopping (during a probation): no READY=1 after STOPPING=1
+        } else if (result.rolledBack) {
+          this.notifier.rolledBack(result.reason);
+        } else {
+          this.notifier.reloadFailed(result.reason);
+        }
       }
       done(result);
     }, programPlan, adopt);

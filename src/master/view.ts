@@ -63,5 +63,7 @@ export function masterView(host: MasterHost): MasterView {
     rssKiB,
     holdsListener: (pid) => host.holdsListener(pid),
     metricsText: () => host.metrics.text(),
+    endProbation: (action) =>
+      action === "promote" ? host.supervisor.probation.promote("promote from the master CLI") : host.supervisor.probation.rollback("rollback from the master CLI"),
   };
 }
