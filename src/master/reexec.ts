@@ -17,7 +17,7 @@ import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./
 import type { RunOptions } from "./options.ts";
 import { fileIdentity, preflight, sameFile, type PreflightPorts } from "./preflight.ts";
 import type { MasterHost } from "./run.ts";
-import type { MasterState } from "./state.ts";
+import { nextGeneration, type MasterState } from "./state.ts";
 import { writePrivateFile } from "./rundir.ts";
 import type { Session } from "../mcli/server.ts";
 import { ExecSignals } from "./exec-signals.ts";
@@ -89,7 +89,7 @@ export class Reloader {
     host.metrics.reloadBegan();
     if (requester) this.requester = requester;
     host.log.beginLoad();
-    host.log.notice(`Reloading (${origin})`);
+    host.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(host.state) });
     host.notifier.reloading();
     void this.prepareAndExec(hard);
   }
@@ -159,6 +159,7 @@ export class Reloader {
       ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
       ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
       metrics: host.metrics.prepareExec(),
+      events: host.events.handOver(),
     };
     // Undoing what this image did for the exec once it cannot happen.
     const abort = (reason: string) => {
@@ -204,7 +205,7 @@ export class Reloader {
     const { host } = this;
     host.state.failedReloads++;
     host.state.lastFailure = reason;
-    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+    host.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(host.state), reason });
     host.notifier.reloadFailed(reason);
     this.finish(false);
   }

@@ -22,6 +22,7 @@ import { inheritedEnv, workerEnv, type ChildSpec } from "../workers/plan.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { holdsListener } from "../workers/holding.ts";
+import { TreeRss } from "../workers/rss.ts";
 import { isReusePort, reusePortHolds, reusePortReady, reusePortReason, sharePlan } from "../workers/reuseport.ts";
 import { ensureMigrateReq } from "../listeners/migrate.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
@@ -31,6 +32,7 @@ import { makeRunDir, readPrivateFile, verifyRunDir } from "./rundir.ts";
 import { Pidfile, type PreparedPidfile } from "./pidfile.ts";
 import { UserDirs } from "./userdirs.ts";
 import { CliServer } from "../mcli/server.ts";
+import { EventLog } from "../mcli/events.ts";
 import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { decodeHandover, HANDOVER_VAR, restoreState, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
@@ -57,6 +59,8 @@ export class MasterHost {
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  /** the events of `show events`, numbered across re-execs */
+  readonly events = new EventLog();
   readonly metrics: MetricsEndpoint;
   /** sd_notify to the service manager (a no-op without --systemd) */
   notifier: Notifier = NO_NOTIFIER;
@@ -79,6 +83,8 @@ export class MasterHost {
   /** -D: the launcher's pipe, until the first load is over */
   private launcherFd: number | undefined;
   private settleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** workers' tree RSS for max-rss and old-rss-budget (workers/rss.ts) */
+  private readonly treeRss = new TreeRss();
 
   /**
    * A load (the first, or a reload, good or failed) is over: once the master has been
@@ -132,6 +138,7 @@ export class MasterHost {
       pid: () => this.pid,
       // asked per line: a reload may change log-format; a new image without options yet logs text
       style: () => styleFor(this.current?.config.global.logFormat, this.current?.journalStream),
+      onEvent: (fields, time) => this.events.record(fields, time),
       write: (line) => {
         writeLine(2, line);
         // through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources
@@ -141,7 +148,7 @@ export class MasterHost {
     this.listeners = new ListenerRegistry(this.px);
     this.cliListeners = new ListenerRegistry(this.px);
     const view = masterView(this);
-    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m), this.events);
     this.metrics = new MetricsEndpoint(this.px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
     // without options (a new image whose configuration did not load) resume() sets them
     this.current = opts as RunOptions;
@@ -284,6 +291,7 @@ export class MasterHost {
         isAccepting(wpid, new Set(this.listeners.list().map((l) => l.inode)), process.arch) || reusePortReady(this.listeners.list(), wpid, process.arch),
       notReadyReason: (wpid) => reusePortReason(this.listeners.list(), wpid),
       parentOf,
+      rssOf: (wpid) => this.treeRss.of(wpid),
       strays: new Strays({
         self: this.pid,
         known: (pid) => this.state.processes.has(pid),
@@ -337,7 +345,10 @@ export class MasterHost {
       },
       probationStarted: (generation, until) => this.notifier.probation(generation, until),
       workerStarted: () => this.metrics.workerStarted(),
-      exited: (p, ws) => this.metrics.processExited(p, ws),
+      exited: (p, ws) => {
+        this.treeRss.forget(p.pid);
+        this.metrics.processExited(p, ws);
+      },
       restarting: (p) => this.metrics.restarting(p),
     }, programPlan);
   }
@@ -460,6 +471,7 @@ export class MasterHost {
       throw new StartError(`cannot take over the previous master's state: ${(e as Error).message}`);
     }
     delete this.runtime.env[HANDOVER_VAR];
+    if (handover.events) this.events.adopt(handover.events);
     // A generation the previous image started before the exec is gated here if this image
     // loaded the very same configuration; otherwise it is killed and this image starts its own.
     const early = handover.early;
@@ -555,7 +567,7 @@ export class MasterHost {
       const reason = (e as Error).message;
       this.state.failedReloads++;
       this.state.lastFailure = reason;
-      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+      this.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(this.state), reason });
       this.notifier.reloadFailed(reason);
       done({ ok: false, reason, exitCode: 1 });
       return;

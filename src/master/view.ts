@@ -63,6 +63,7 @@ export function masterView(host: MasterHost): MasterView {
     rssKiB,
     holdsListener: (pid) => host.holdsListener(pid),
     metricsText: () => host.metrics.text(),
+    events: host.events,
     endProbation: (action) =>
       action === "promote" ? host.supervisor.probation.promote("promote from the master CLI") : host.supervisor.probation.rollback("rollback from the master CLI"),
   };

@@ -16,6 +16,9 @@ import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SHUT_WR } from "../sys/con
 import type { Posix } from "../sys/posix.ts";
 import { splitCommands, type Level } from "./protocol.ts";
 import { carriedAcrossExec, evictionNotice, IDLE_AT_EXEC, longestIdle, neverSpoke } from "./sessions.ts";
+import { EventLog } from "./events.ts";
+import { adoptStream, handStream, startStream, STREAM_HANGUP, streamOver } from "./exec-streams.ts";
+import { StreamReply, type EventStream, type HandedStream } from "./event-stream.ts";
 
 export const MAX_SESSIONS_PER_LISTENER = 64;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
@@ -50,6 +53,8 @@ export interface HandedSession {
   peerClosed: boolean;
   /** Date.now() of its last input or reply (absent in a state written before it existed) */
   lastActive?: number;
+  /** a `show events` stream in progress (event-stream.ts) */
+  stream?: HandedStream;
 }
 
 export class Session {
@@ -72,6 +77,8 @@ export class Session {
   lastActive = Date.now();
   /** replies sent so far */
   replies = 0;
+  /** `show events` in progress: the session is busy until it ends (exec-streams.ts) */
+  stream?: EventStream;
 
   constructor(
     readonly fd: number,
@@ -83,8 +90,8 @@ export class Session {
   }
 }
 
-/** Runs one command; resolves to its reply (without the closing empty line), or null for `quit`. */
-export type CommandRunner = (session: Session, words: string[]) => string | null | Promise<string | null>;
+/** Runs one command; resolves to its reply (without the closing empty line), null for `quit`, or a stream. */
+export type CommandRunner = (session: Session, words: string[]) => string | null | StreamReply | Promise<string | null>;
 
 const encoder = new TextEncoder();
 /** never used in streaming mode: whole lines only (a streaming decoder would hold per-session state) */
@@ -108,6 +115,8 @@ export class CliServer {
     private readonly run: CommandRunner,
     private readonly promptOf: (s: Session) => string,
     private readonly warn: (message: string) => void,
+    /** what `show events` streams; a stream carried across the exec follows it again */
+    readonly events: EventLog = new EventLog(),
   ) {}
 
   add(listener: CliListener): void {
@@ -142,6 +151,7 @@ export class CliServer {
     listener.sessions++;
     this.sessions.set(s.fd, s);
     this.armIdleTimer();
+    if (h.stream) adoptStream(this, s, h.stream);
     return s;
   }
 
@@ -163,7 +173,7 @@ export class CliServer {
       this.px.setCloexec(s.fd, false);
     }
     this.handedFresh = fresh;
-    return fresh.map((s) => this.handOver(s));
+    return fresh.map((s) => (s.stream ? handStream(s, this.handOver(s)) : this.handOver(s)));
   }
 
   execFailed(keep: Session | undefined): void {
@@ -174,6 +184,7 @@ export class CliServer {
     for (const s of keep ? [keep, ...this.handedFresh] : this.handedFresh) {
       this.px.setCloexec(s.fd, true);
       this.px.signalWhenReadable(s.fd);
+      s.stream?.start(); // catches up from where it paused
     }
     this.handedFresh = [];
     this.service(); // what the fresh sessions sent meanwhile
@@ -222,7 +233,7 @@ export class CliServer {
     });
     sessions.forEach((s, j) => {
       const r = revents(listeners.length + j);
-      if (r & POLLNVAL) return this.drop(s);
+      if (r & POLLNVAL || (s.stream && r & STREAM_HANGUP)) return this.drop(s);
       if (r & POLLIN || r & POLLHUP || r & POLLERR) this.readAll(s);
       if (this.alive(s)) this.flush(s);
     });
@@ -238,7 +249,8 @@ export class CliServer {
   private endSessionsBeforeExec(keep: Session | undefined): Session[] {
     for (const s of [...this.sessions.values()]) if (s !== keep) this.readAll(s);
     const now = Date.now();
-    const fresh = [...this.sessions.values()].filter((s) => s !== keep && carriedAcrossExec(s, now, this.reloadStartedAt));
+    // a stream goes on in the next image, as do sessions that have sent nothing yet
+    const fresh = [...this.sessions.values()].filter((s) => s !== keep && (s.stream !== undefined || carriedAcrossExec(s, now, this.reloadStartedAt)));
     this.reloadStartedAt = undefined;
     const ending = () => [...this.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
     const deadline = Date.now() + EXEC_DRAIN_MS;
@@ -346,6 +358,7 @@ export class CliServer {
     if (end === "error") return this.drop(s);
     if (end === "eof") s.peerClosed = true;
     if (s.peerClosed && s.partialBytes > 0 && !s.closing && !s.tooLong) this.acceptLine(s, this.lineOf(s, new Uint8Array(0)));
+    if (s.stream && streamOver(s)) s.stream.end();
     this.pump(s);
   }
 
@@ -397,11 +410,15 @@ export class CliServer {
     while (!s.busy && !s.closing && s.queue.length > 0) {
       const words = s.queue.shift()!;
       if (words.length === 0 && !s.prompt) continue;
-      let result: string | null | Promise<string | null>;
+      let result: ReturnType<CommandRunner>;
       try {
         result = words.length === 0 ? "" : this.run(s, words);
       } catch (e) {
         result = `Internal error: ${(e as Error).message}`;
+      }
+      if (result instanceof StreamReply) {
+        startStream(this, s, result);
+        continue; // it ended at once if more commands were waiting
       }
       if (result instanceof Promise) {
         s.busy = true;
@@ -441,7 +458,7 @@ export class CliServer {
     this.send(s, `${body}\n${s.prompt ? this.promptOf(s) : ""}`);
   }
 
-  private send(s: Session, text: string): void {
+  send(s: Session, text: string): void {
     s.out.push(encoder.encode(text));
     this.flush(s);
   }
@@ -483,6 +500,7 @@ export class CliServer {
     if (s.counted) s.listener.sessions--;
     else this.refusedLingering--;
     if (s.lingering !== undefined) clearTimeout(s.lingering);
+    s.stream?.pause();
     this.px.fn.shutdown(s.fd, SHUT_WR);
     this.px.close(s.fd);
   }
@@ -509,7 +527,11 @@ export class CliServer {
   }
 
   closeAll(): void {
-    for (const s of [...this.sessions.values()]) this.drop(s);
+    for (const s of [...this.sessions.values()]) {
+      // a stream's client learns where to resume (best effort: the master is exiting)
+      if (s.stream) this.px.writeQueued(s.fd, [...s.out, encoder.encode(s.stream.closing("the master is exiting"))]);
+      this.drop(s);
+    }
     this.disarmIdleTimer();
     for (const l of this.listeners.values()) this.px.close(l.fd);
     this.listeners.clear();
