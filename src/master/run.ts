@@ -15,6 +15,7 @@ import { createNotifier, NO_NOTIFIER, type Notifier } from "../notify/systemd.ts
 import type { Runtime, SignalName } from "../runtime/types.ts";
 import { dropCleanFilePages } from "../sys/mappings.ts";
 import { Posix, type WaitStatus } from "../sys/posix.ts";
+import { ListenerSteering } from "../listeners/steer.ts";
 import { VERSION } from "../version.ts";
 import { resolveRunnable, type ResolvedCommand } from "../workers/bun-command.ts";
 import { argvWithListeners, envWithListeners } from "../workers/dialects.ts";
@@ -57,6 +58,8 @@ export class MasterHost {
   readonly pid: number;
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
+  /** reuse-port steering before old workers stop (listeners/steer.ts) */
+  private steering?: ListenerSteering;
   /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
@@ -301,6 +304,7 @@ export class MasterHost {
   }
 
   private ports(): SupervisorPorts {
+    const steering = (this.steering ??= new ListenerSteering(this.px, this.log));
     return {
       now: () => Date.now(),
       after: (ms, fn) => {
@@ -318,6 +322,7 @@ export class MasterHost {
         this.userDirs?.drain();
       },
       rssOf: (wpid) => this.treeRss.of(wpid),
+      releaseListeners: (old, current) => steering.steer(this.listeners.list(), old, current),
       strays: new Strays({
         self: this.pid,
         known: (pid) => this.supervisor.tracks(pid),
@@ -366,6 +371,7 @@ export class MasterHost {
         this.settleSoon();
       },
       oldGone: () => {
+        this.steering?.detach(this.listeners.list(), [...this.state.processes.values()].filter((p) => p.kind === "worker").map((p) => p.pid));
         // during a probation `current` is still the previous configuration: the new one's listeners stay
         if (!this.supervisor.loading && this.supervisor.probation.generation === undefined) this.closeUnusedListeners(this.current.config);
       },

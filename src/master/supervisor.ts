@@ -54,6 +54,8 @@ export interface SupervisorPorts {
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */
   strays?: StrayPort;
+  /** before `old` workers get their stop signal: steer reuse-port addresses to `current` (listeners/steer.ts); returns the ms to wait, 0 for none */
+  releaseListeners?(old: number[], current: number[]): number;
 }
 
 /** Adopted processes (orphans of the master's descendants), looked at only while stopping. */
@@ -746,6 +748,9 @@ export class Supervisor {
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
         this.ports.kill(p.pid, SIGKILL);
+      } else if (p.role === "old" && p.kind === "worker" && p.stopSentAt === undefined) {
+        // retired just before the exec, its stop signal waiting for the listeners to settle
+        this.softStop(p, this.config.global.stopSignal, hard);
       } else if ((p.role === "old" || p.failure !== undefined) && p.stopSentAt !== undefined && hard > 0) {
         // old workers, and current ones failWorker stopped
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
@@ -855,15 +860,24 @@ export class Supervisor {
       r.timer?.cancel();
       this.restarts.delete(key);
     }
+    const retiring = workers(this.state, "current").filter((p) => p.generation !== generation);
+    const settle = retiring.length > 0 ? (this.ports.releaseListeners?.(retiring.map((p) => p.pid), workers(this.state).filter((p) => p.generation === generation).map((p) => p.pid)) ?? 0) : 0;
     for (const p of this.state.processes.values()) {
       if (p.kind !== "worker" || p.generation === generation) continue;
       if (p.role === "current") {
         p.role = "old";
         const sig = hard ? SIGTERM : g.stopSignal;
-        this.ports.kill(p.pid, sig);
-        p.stopSentAt = now;
+        // stopSentAt is set when the signal goes: an old worker without one is still to be
+        // told (resume() tells it when a re-exec came first); gone or stopped meanwhile: nothing
+        const send = () => {
+          if (this.state.processes.get(p.pid) !== p || p.stopSentAt !== undefined) return;
+          this.ports.kill(p.pid, sig);
+          p.stopSentAt = this.ports.now();
+          this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
+        };
+        if (settle > 0) this.ports.after(settle, send);
+        else send();
         signalled.push(p.pid);
-        this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
       } else if (p.role === "old" && p.termSentAt === undefined && generation - p.generation > g.maxReloads) {
         this.ports.kill(p.pid, SIGTERM);
         p.termSentAt = now;

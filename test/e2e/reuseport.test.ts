@@ -37,7 +37,7 @@ const RUNTIMES: Record<string, string[]> = {
  */
 const SERVERS: Array<{ name: string; runtime: string; command: string[]; lossFree: boolean }> = [
   { name: "Bun.serve", runtime: "bun", command: RUNTIMES.bun!, lossFree: true },
-  { name: "Deno.serve", runtime: "deno", command: RUNTIMES.deno!, lossFree: false },
+  { name: "Deno.serve", runtime: "deno", command: RUNTIMES.deno!, lossFree: true },
   { name: "steward/worker serve() on Deno", runtime: "deno", command: [...DENO, FETCH_WORKER], lossFree: true },
 ];
 
