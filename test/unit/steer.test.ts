@@ -1,11 +1,18 @@
 /**
- * Steering a reuse-port address to the new generation (listeners/steer.ts), pure parts:
- * where the new generation's sockets sit in the group, from the /proc/net/tcp order, and
- * the classic-BPF program that picks only them.
+ * Steering a reuse-port address to the new generation (listeners/steer.ts): where the new
+ * generation's sockets sit in the group (from the /proc/net/tcp order), the classic-BPF
+ * program that picks only them, finding a process's listening descriptor, and the
+ * supervisor holding the old workers' stop signal for the settle the port asks.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readlinkSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import process from "node:process";
 import { steeringProgram, steeringRange } from "../../src/listeners/steer.ts";
+import { listeningSockets, listensOn } from "../../src/listeners/reserve.ts";
+import { heldSockets } from "../../src/workers/reuseport.ts";
+import { config, planB, runningOnFake } from "./_supervised.ts";
 
 describe("steeringRange", () => {
   const old = new Set(["10", "11"]);
@@ -52,5 +59,71 @@ describe("steeringProgram", () => {
       [0x04, 0, 0, 2],
       [0x16, 0, 0, 0],
     ]);
+  });
+});
+
+describe("the retirement waits for releaseListeners' settle (supervisor on the fake system)", () => {
+  const reloadWithRelease = (settle: number) => {
+    const run = runningOnFake({ stopSignal: 10 });
+    run.sys.ignoring.add(10);
+    const calls: { old: number[]; current: number[] }[] = [];
+    Object.assign(run.sys, { releaseListeners: (old: number[], current: number[]) => (calls.push({ old, current }), settle) });
+    const old = [...run.state.processes.keys()];
+    run.sup.reload(config({ ready: { kind: "spawn" }, workers: 2, stopSignal: 10 }), planB, false, () => {});
+    const fresh = [...run.state.processes.values()].filter((p) => p.generation === 1).map((p) => p.pid);
+    return { ...run, calls, old, fresh };
+  };
+
+  test("released with the old and new pids; the stop signal goes only after the settle", () => {
+    const { sys, calls, old, fresh } = reloadWithRelease(100);
+    assert.deepEqual(calls, [{ old, current: fresh }]);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, []);
+    sys.advance(99);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, []);
+    sys.advance(1);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
+  });
+
+  test("nothing released (0): the stop signal goes at once, as without the port", () => {
+    const { sys, old } = reloadWithRelease(0);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
+  });
+
+  test("a re-exec during the settle: the new image's resume() sends it, once", () => {
+    const { sys, sup, old } = reloadWithRelease(100);
+    sys.dropTimers(); // the exec: the old image's timers are gone
+    sup.resume();
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
+    sys.advance(200);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
+  });
+
+  test("an old worker gone during the settle is not signalled", async () => {
+    const { sys, old, flush } = reloadWithRelease(100);
+    sys.exitProcess(old[0]!, 0);
+    await flush();
+    sys.advance(100);
+    assert.deepEqual(sys.processes.get(old[0]!)!.signals, []);
+    assert.deepEqual(sys.processes.get(old[1]!)!.signals, [10]);
+  });
+});
+
+describe("heldSockets finds a process's listening descriptor from /proc", () => {
+  test("this process's own listening socket: its fd and inode", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const sockets = listeningSockets().filter((s) => listensOn(s, { family: 4, host: "127.0.0.1", port }));
+      assert.equal(sockets.length, 1);
+      const held = heldSockets([process.pid], sockets);
+      assert.equal(held.length, 1, JSON.stringify(held));
+      assert.equal(held[0]!.pid, process.pid);
+      assert.equal(held[0]!.inode, sockets[0]!.inode);
+      assert.equal(readlinkSync(`/proc/self/fd/${held[0]!.fd}`), `socket:[${sockets[0]!.inode}]`);
+      assert.deepEqual(heldSockets([process.pid], []), []);
+    } finally {
+      server.close();
+    }
   });
 });
