@@ -100,8 +100,10 @@ export class ListenerSteering {
    */
   steer(listeners: BoundListener[], old: number[], fresh: number[]): number {
     let steered = false;
+    const reuse = listeners.filter(isReusePort);
+    if (reuse.length === 0) return 0;
     const all = listeningSockets();
-    for (const l of listeners.filter(isReusePort)) {
+    for (const l of reuse) {
       const address = boundAddress(l);
       const sockets = all.filter((s) => listensOn(s, address));
       const oldHeld = heldSockets(old, sockets);
