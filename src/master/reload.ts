@@ -107,8 +107,10 @@ function retireOldGeneration(core: SupervisorCore, generation: number, hard: boo
         p.stopSentAt = core.ports.now();
         core.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
       };
-      if (settle > 0) core.ports.after(settle, send);
-      else send();
+      if (settle > 0) {
+        p.stopDueAt = now + settle;
+        core.ports.after(settle, send);
+      } else send();
       signalled.push(p.pid);
     } else if (p.role === "old" && p.termSentAt === undefined && generation - p.generation > g.maxReloads) {
       core.ports.kill(p.pid, SIGTERM);
@@ -186,7 +188,9 @@ export function resume(core: SupervisorCore): void {
       core.ports.kill(p.pid, SIGKILL);
     } else if (p.role === "old" && p.kind === "worker" && p.stopSentAt === undefined) {
       // retired just before the exec, its stop signal waiting for the listeners to settle
-      softStop(core, p, core.config.global.stopSignal, hard);
+      core.ports.after(Math.max(0, (p.stopDueAt ?? 0) - core.ports.now()), () => {
+        if (core.state.processes.get(p.pid) === p && p.stopSentAt === undefined) softStop(core, p, core.config.global.stopSignal, hard);
+      });
     } else if ((p.role === "old" || p.failure !== undefined) && p.stopSentAt !== undefined && hard > 0) {
       // old workers, and current ones failWorker stopped
       core.ports.after(Math.max(0, p.stopSentAt + hard - core.ports.now()), () => hardKill(core, [p.pid]));

@@ -30,6 +30,8 @@ export interface ProcessEntry {
   ready: boolean;
   /** when it was sent its stop signal (ms), if it was */
   stopSentAt?: number;
+  /** a retired worker whose stop signal waits for its reuse-port listeners to settle: when it is due (ms) */
+  stopDueAt?: number;
   /** when it was sent SIGTERM for outliving max-reloads (ms), if it was */
   termSentAt?: number;
   /** what it runs on when steward knows (`bun 1.4.5` for `@bun` commands) */

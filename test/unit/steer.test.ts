@@ -89,10 +89,14 @@ describe("the retirement waits for releaseListeners' settle (supervisor on the f
     for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
   });
 
-  test("a re-exec during the settle: the new image's resume() sends it, once", () => {
+  test("a re-exec during the settle: the new image's resume() sends it when the settle ends, once", () => {
     const { sys, sup, old } = reloadWithRelease(100);
+    sys.advance(40);
     sys.dropTimers(); // the exec: the old image's timers are gone
     sup.resume();
+    sys.advance(59);
+    for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, []);
+    sys.advance(1);
     for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
     sys.advance(200);
     for (const pid of old) assert.deepEqual(sys.processes.get(pid)!.signals, [10]);
