@@ -93,7 +93,12 @@ function retireOldGeneration(core: SupervisorCore, generation: number, hard: boo
     core.restarts.delete(key);
   }
   const retiring = workers(core.state, "current").filter((p) => p.generation !== generation);
-  const settle = retiring.length > 0 ? (core.ports.releaseListeners?.(retiring.map((p) => p.pid), workers(core.state).filter((p) => p.generation === generation).map((p) => p.pid)) ?? 0) : 0;
+  const fresh = workers(core.state).filter((p) => p.generation === generation);
+  // the steering needs the group's slots in join order: an old worker's socket leaving after
+  // the new ones joined moves them (the previous reload's workers still stopping)
+  const steerable = retiring.length > 0 && !fresh.some((p) => p.besideOld);
+  if (retiring.length > 0 && !steerable && core.ports.releaseListeners) core.log.debug(`Old workers not steered away before their stop: generation ${generation} started while an earlier reload's old workers were still there`);
+  const settle = steerable ? (core.ports.releaseListeners?.(retiring.map((p) => p.pid), fresh.map((p) => p.pid)) ?? 0) : 0;
   for (const p of core.state.processes.values()) {
     if (p.kind !== "worker" || p.generation === generation) continue;
     if (p.role === "current") {
