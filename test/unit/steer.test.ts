@@ -131,3 +131,19 @@ describe("heldSockets finds a process's listening descriptor from /proc", () => 
     }
   });
 });
+
+describe("no steering for a generation started beside old workers", () => {
+  test("a reload started while the previous one's old workers are still there is retired as without the port", () => {
+    const run = runningOnFake({ stopSignal: 10 });
+    run.sys.ignoring.add(10);
+    const calls: number[][] = [];
+    Object.assign(run.sys, { releaseListeners: (old: number[]) => (calls.push(old), 100) });
+    run.sup.reload(config({ ready: { kind: "spawn" }, workers: 2, stopSignal: 10 }), planB, false, () => {});
+    assert.equal(calls.length, 1);
+    // generation 0 is still stopping (its workers ignore signal 10) when generation 2 starts
+    const gen1 = [...run.state.processes.values()].filter((p) => p.generation === 1).map((p) => p.pid);
+    run.sup.reload(config({ ready: { kind: "spawn" }, workers: 2, stopSignal: 10 }), planB, false, () => {});
+    assert.equal(calls.length, 1, "not released");
+    for (const pid of gen1) assert.deepEqual(run.sys.processes.get(pid)!.signals, [10], "stopped at once");
+  });
+});
