@@ -5,6 +5,7 @@
  * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the
  * start-up log and exits with the master's exit status.
  */
+import type { Posix } from "../sys/posix.ts";
 
 export const LAUNCHER_FD_VAR = "STEWARD_LAUNCHER_FD";
 export const READY_MARK = "\u0000READY";
@@ -50,4 +51,19 @@ export async function launchDaemon(self: { path: string; prefix: string[] }, arg
       resolve(1);
     });
   });
+}
+
+/** In the master: the pipe to the launcher, taken from the environment so that no child inherits it. */
+export function takeLauncherFd(px: Posix, env: Record<string, string | undefined>): number | undefined {
+  const raw = env[LAUNCHER_FD_VAR];
+  if (raw === undefined) return undefined;
+  delete env[LAUNCHER_FD_VAR];
+  const fd = Number(raw);
+  try {
+    px.setCloexec(fd, true);
+  } catch {
+    return undefined;
+  }
+  px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
+  return fd;
 }

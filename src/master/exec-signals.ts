@@ -16,7 +16,14 @@
 import type { Runtime } from "../runtime/types.ts";
 import type { Posix } from "../sys/posix.ts";
 import { SignalPark } from "../sys/signal-park.ts";
-import { SIGWINCH } from "../sys/constants.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH } from "../sys/constants.ts";
+
+/** blocked across execve, unblocked by the new image once its handlers exist (MasterHost.installSignals) */
+export const HELD_SIGNALS = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGTTIN, SIGTTOU];
+/** ignored across execve: their default action would end or stop the master */
+export const IGNORED_DURING_EXEC = [SIGHUP, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU];
+/** a reload gives way to these when one waits at the exec */
+export const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
 /** how long the marker may take (the loop is busy with nothing else at this point) */
 const MARKER_WAIT_MS = 250;
