@@ -53,17 +53,37 @@ export async function launchDaemon(self: { path: string; prefix: string[] }, arg
   });
 }
 
-/** In the master: the pipe to the launcher, taken from the environment so that no child inherits it. */
-export function takeLauncherFd(px: Posix, env: Record<string, string | undefined>): number | undefined {
-  const raw = env[LAUNCHER_FD_VAR];
-  if (raw === undefined) return undefined;
-  delete env[LAUNCHER_FD_VAR];
-  const fd = Number(raw);
-  try {
-    px.setCloexec(fd, true);
-  } catch {
-    return undefined;
+/**
+ * In the master: the pipe to the -D launcher, taken from the environment so that no child
+ * inherits it. Log lines are copied to it until the first generation is ready.
+ */
+export class LauncherPipe {
+  private fd: number | undefined;
+
+  constructor(private readonly px: Posix, env: Record<string, string | undefined>) {
+    const raw = env[LAUNCHER_FD_VAR];
+    if (raw === undefined) return;
+    delete env[LAUNCHER_FD_VAR];
+    const fd = Number(raw);
+    try {
+      px.setCloexec(fd, true);
+    } catch {
+      return;
+    }
+    px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
+    this.fd = fd;
   }
-  px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
-  return fd;
+
+  /** A log line, through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources. */
+  write(line: string): void {
+    if (this.fd !== undefined) this.px.writeAll(this.fd, `${line}\n`);
+  }
+
+  /** Tells the launcher the first generation is ready, and lets it go. */
+  release(): void {
+    if (this.fd === undefined) return;
+    this.px.writeAll(this.fd, `${READY_MARK}\n`);
+    this.px.close(this.fd);
+    this.fd = undefined;
+  }
 }

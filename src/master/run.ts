@@ -14,13 +14,11 @@ import { NotifyReceiver } from "../notify/receiver.ts";
 import { createNotifier, NO_NOTIFIER, type Notifier } from "../notify/systemd.ts";
 import type { Runtime, SignalName } from "../runtime/types.ts";
 import { SIGKILL } from "../sys/constants.ts";
-import { dropCleanFilePages } from "../sys/mappings.ts";
-import { Posix, type WaitStatus } from "../sys/posix.ts";
+import { Posix } from "../sys/posix.ts";
 import { writeLine } from "../sys/write-whole.ts";
 import { VERSION } from "../version.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
-import { holdsListener } from "../workers/holding.ts";
-import { isReusePort, reusePortHolds } from "../workers/reuseport.ts";
+import { holdsAnyListener } from "../workers/holding.ts";
 import { identityProblem, programPlan, resolveWorker, workerPlan, type PlanContext } from "../workers/spawn-plan.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { CliServer } from "../mcli/server.ts";
@@ -29,14 +27,16 @@ import { makeRunDir } from "../host/rundir.ts";
 import { Pidfile, type PreparedPidfile } from "../host/pidfile.ts";
 import { UserDirs } from "../host/userdirs.ts";
 import { bindListeners, syncCliListeners } from "./bind.ts";
-import { launchDaemon, LAUNCHER_FD_VAR, READY_MARK, takeLauncherFd } from "./daemon.ts";
+import { launchDaemon, LAUNCHER_FD_VAR, LauncherPipe } from "./daemon.ts";
 import { HELD_SIGNALS } from "./exec-signals.ts";
 import { HANDOVER_VAR, restoreState } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { realOs, type FileIdentity, type MasterOs } from "./os.ts";
+import { Reaper } from "./reaper.ts";
 import { Reloader } from "./reload.ts";
 import { reloadPorts } from "./reload-wiring.ts";
 import { SignalRouter } from "./signal-router.ts";
+import { Settler } from "./settle.ts";
 import type { MasterState } from "./state.ts";
 import type { ProgramPlanner, Supervisor, WorkerPlanner } from "./supervisor.ts";
 import { makeSupervisor } from "./supervisor-wiring.ts";
@@ -49,14 +49,16 @@ export class StartError extends Error {}
 export class MasterHost {
   readonly px: Posix;
   readonly os: MasterOs;
-  /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
-  private readonly starter: ChildStarter;
   readonly log: Logger;
+  /** the worker listeners, and the master CLI's (bound alike, never given to workers) */
   readonly listeners: ListenerRegistry;
-  /** master CLI listeners: bound like worker listeners, never given to workers */
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
   readonly metrics: MetricsEndpoint;
+  readonly reloader: Reloader;
+  readonly pidfile: Pidfile;
+  /** the executable as it was when this image started (a reload into it unchanged may start workers early) */
+  readonly selfIdentity: FileIdentity | undefined;
   /** sd_notify to the service manager (a no-op without --systemd) */
   notifier: Notifier = NO_NOTIFIER;
   notify!: NotifyReceiver;
@@ -64,53 +66,51 @@ export class MasterHost {
   runDir!: string;
   state!: MasterState;
   supervisor!: Supervisor;
-  /** the options of the current generation */
-  current: RunOptions;
-  readonly reloader: Reloader;
-  /** the executable as it was when this image started (a reload into it unchanged may start workers early) */
-  readonly selfIdentity: FileIdentity | undefined;
-  private readonly waiters = new Map<number, (ws: WaitStatus) => void>();
-  readonly pidfile: Pidfile;
   /** the pidfile of the load in progress, written when it succeeds */
   pendingPidfile: PreparedPidfile | undefined;
   /** sockets of children that run as another user (host/userdirs.ts) */
   userDirs!: UserDirs;
   /** -D: the launcher's pipe, until the first load is over */
-  private launcherFd: number | undefined;
-  private settleTimer: { cancel(): void } | undefined;
+  private readonly launcher: LauncherPipe;
+  /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
+  private readonly starter: ChildStarter;
+  /** collects every child that ended (SIGCHLD) */
+  private readonly reaper: Reaper;
+  private readonly settler: Settler;
   private ioHooked = false;
 
   constructor(
     readonly runtime: Runtime,
-    opts: RunOptions | undefined,
+    /** the options of the current generation (a new image whose configuration did not load gets them in resume()) */
+    public current: RunOptions,
     /** stop and reload signals (a new image's were hooked before this image loaded the rest) */
     readonly signals: SignalRouter = new SignalRouter(runtime),
   ) {
-    this.px = new Posix(runtime.libc);
-    this.os = realOs(runtime, this.px);
-    this.launcherFd = takeLauncherFd(this.px, runtime.env);
-    this.starter = new ChildStarter(this.px, runtime, this.os.pid, SIGKILL);
+    const px = (this.px = new Posix(runtime.libc));
+    this.os = realOs(runtime, px);
+    this.launcher = new LauncherPipe(px, runtime.env);
+    this.starter = new ChildStarter(px, runtime, this.os.pid, SIGKILL);
     this.log = createLogger({
-      level: opts?.logLevel ?? 3,
+      level: current?.logLevel ?? 3,
       pid: () => this.os.pid,
       // asked per line: a reload may change log-format; a new image without options yet logs text
       style: () => styleFor(this.current?.config.global.logFormat, this.current?.journalStream),
       write: (line) => {
         writeLine(2, line);
-        // through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources
-        if (this.launcherFd !== undefined) this.px.writeAll(this.launcherFd, `${line}\n`);
+        this.launcher.write(line);
       },
     });
-    this.listeners = new ListenerRegistry(this.px);
-    this.cliListeners = new ListenerRegistry(this.px);
+    this.listeners = new ListenerRegistry(px);
+    this.cliListeners = new ListenerRegistry(px);
     const view = masterView(this);
-    this.cli = new CliServer(this.px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
-    this.metrics = new MetricsEndpoint(this.px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
-    // without options (a new image whose configuration did not load) resume() sets them
-    this.current = opts as RunOptions;
+    this.cli = new CliServer(px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.metrics = new MetricsEndpoint(px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
     this.selfIdentity = this.os.fileIdentity(runtime.self.path);
     this.reloader = new Reloader(reloadPorts(this));
     this.pidfile = new Pidfile(this.os.pid);
+    this.reaper = new Reaper(this.os, () => this.supervisor);
+    const quiet = () => !this.reloader.inProgress && !this.supervisor.loading && this.state.phase === "running";
+    this.settler = new Settler(this.os, px, this.log, runtime.compact?.bind(runtime), quiet);
   }
 
   get uid(): number {
@@ -179,7 +179,7 @@ export class MasterHost {
     this.notify = NotifyReceiver.adopt(this.px, handover.notify.fd, handover.notify.path, (from, fields) => this.supervisor.notified(from, fields));
     this.userDirs.signalWhenReadable();
     // 5. The processes: those that exited while no image was listening, then supervision.
-    this.reapAll();
+    this.reaper.reapAll();
     this.supervisor.resume();
     if (handover.early && !adoptEarly) {
       this.supervisor.abandonEarly(handover.early.generation);
@@ -233,7 +233,7 @@ export class MasterHost {
   }
 
   private installSignals(): void {
-    this.runtime.onSignal("SIGCHLD", () => this.reapAll());
+    this.runtime.onSignal("SIGCHLD", () => this.reaper.reapAll());
     this.hookIo();
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
     for (const sig of forward) this.signals.on(sig, () => this.supervisor.signal(sig));
@@ -246,31 +246,12 @@ export class MasterHost {
 
   spawnChild = (child: Parameters<ChildStarter["spawn"]>[0]): number => this.starter.spawn(child);
 
-  /** Resolves with the exit status of a child that is not a worker (preflight). */
-  waitFor(pid: number): Promise<WaitStatus> {
-    return new Promise((resolve) => this.waiters.set(pid, resolve));
+  waitFor(pid: number) {
+    return this.reaper.waitFor(pid);
   }
 
-  reapAll(): void {
-    for (let ws = this.os.reapOne(); ws; ws = this.os.reapOne()) {
-      const waiter = this.waiters.get(ws.pid);
-      if (waiter) {
-        this.waiters.delete(ws.pid);
-        waiter(ws);
-        this.supervisor.otherChildGone();
-      } else {
-        this.supervisor.childExited(ws);
-      }
-    }
-  }
-
-  /** Whether `pid` (or a descendant) holds one of the master's listeners, read from /proc now; undefined: no listener, or cannot tell. */
   holdsListener(pid: number): boolean | undefined {
-    const inherited = this.listeners.list().filter((l) => !isReusePort(l));
-    const inodes = new Set(inherited.map((l) => l.inode).filter((inode) => inode !== ""));
-    const held = inodes.size === 0 ? undefined : holdsListener(pid, inodes);
-    // a reuse-port listener: the worker's own socket on its address (workers/reuseport.ts)
-    return held === true ? true : (reusePortHolds(this.listeners.list(), pid) ?? held);
+    return holdsAnyListener(this.listeners.list(), pid);
   }
 
   // ---- hooks ----------------------------------------------------------------------------
@@ -279,34 +260,12 @@ export class MasterHost {
     this.reloader.stopping();
   }
 
-  /** Tells a -D launcher the first generation is ready, and lets it go. */
   releaseLauncher(): void {
-    if (this.launcherFd === undefined) return;
-    this.px.writeAll(this.launcherFd, `${READY_MARK}\n`);
-    this.px.close(this.launcherFd);
-    this.launcherFd = undefined;
+    this.launcher.release();
   }
 
-  /**
-   * A load (the first, or a reload, good or failed) is over: once the master has been
-   * quiet for a second, give back what start-up left behind: the runtime's garbage and
-   * the executable's pages it read (sys/mappings.ts).
-   */
   settleSoon(): void {
-    this.settleTimer?.cancel();
-    this.settleTimer = this.os.after(1000, () => {
-      this.settleTimer = undefined;
-      if (this.reloader.inProgress || this.supervisor.loading || this.state.phase !== "running") return;
-      this.runtime.compact?.();
-      const smaps = this.os.readProc("/proc/self/smaps");
-      try {
-        if (smaps === undefined) throw new Error("cannot read /proc/self/smaps");
-        const kib = dropCleanFilePages(this.px.fn, smaps);
-        this.log.debug(`Gave back ${(kib / 1024).toFixed(1)} MiB of start-up pages of the executable`);
-      } catch (e) {
-        this.log.debug(`Could not give back start-up pages: ${(e as Error).message}`);
-      }
-    });
+    this.settler.soon();
   }
 
   cleanup(): void {
@@ -330,7 +289,7 @@ export async function startMaster(runtime: Runtime, opts: RunOptions | undefined
   if (opts?.daemon && runtime.env[LAUNCHER_FD_VAR] === undefined && runtime.env[HANDOVER_VAR] === undefined) {
     runtime.exit(await launchDaemon(runtime.self, opts.args, runtime.env, (line) => writeLine(2, line)));
   }
-  const host = new MasterHost(runtime, opts, signals);
+  const host = new MasterHost(runtime, opts as RunOptions, signals);
   try {
     const handover = runtime.env[HANDOVER_VAR];
     if (handover) host.resume(handover, opts, handoverProblems);
