@@ -9,7 +9,7 @@ import type { HandedListener } from "../listeners/registry.ts";
 import type { HandedSession } from "../mcli/server.ts";
 import type { HandedMetrics } from "../metrics/endpoint.ts";
 import type { RunOptions } from "./options.ts";
-import type { MasterState, ProcessEntry } from "./state.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
 import type { HandedUserDirs } from "../host/userdirs.ts";
 
 /** The format this steward writes; `READABLE_FORMATS` are those it can take over. */

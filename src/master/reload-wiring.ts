@@ -21,7 +21,7 @@ import { HANDOVER_FORMAT, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import type { FileIdentity, MasterOs } from "./os.ts";
 import type { Early, LoadOutcome, ReloadPorts } from "./reload.ts";
-import type { MasterState } from "./state.ts";
+import type { MasterState } from "../state.ts";
 import type { ProgramPlanner, Supervisor, WorkerPlanner } from "./supervisor.ts";
 
 export interface ReloadHost {

@@ -27,7 +27,7 @@ import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./
 import type { RunOptions } from "./options.ts";
 import { sameFile, type FileIdentity, type MasterOs } from "./os.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
-import type { MasterState } from "./state.ts";
+import type { MasterState } from "../state.ts";
 
 /** A master CLI session waiting for the outcome of the reload it asked for. */
 export interface Requester {

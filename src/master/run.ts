@@ -37,7 +37,7 @@ import { Reloader } from "./reload.ts";
 import { reloadPorts } from "./reload-wiring.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { Settler } from "./settle.ts";
-import type { MasterState } from "./state.ts";
+import type { MasterState } from "../state.ts";
 import type { ProgramPlanner, Supervisor, WorkerPlanner } from "./supervisor.ts";
 import { makeSupervisor } from "./supervisor-wiring.ts";
 import { adoptCli, adoptListeners, adoptsEarly, readHandover } from "./takeover.ts";

@@ -18,7 +18,7 @@ import { reusePortReady, reusePortReason } from "../workers/reuseport.ts";
 import { closeUnusedListeners } from "./bind.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
-import type { MasterState } from "./state.ts";
+import type { MasterState } from "../state.ts";
 import { Strays } from "./strays.ts";
 import { Supervisor, type ProgramPlanner, type SupervisorPorts, type WorkerPlanner } from "./supervisor.ts";
 

@@ -16,7 +16,7 @@ import { uidOf, type UserDirs } from "../host/userdirs.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
 import type { Reloader } from "./reload.ts";
-import type { MasterState } from "./state.ts";
+import type { MasterState } from "../state.ts";
 
 export interface ViewedHost {
   readonly os: MasterOs;

@@ -3,7 +3,7 @@
  * from a read-only view of the master; only `reload` and `hard-reload` act.
  */
 import { Buffer } from "node:buffer";
-import type { MasterState, ProcessEntry } from "../master/state.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
 import type { CommandRunner, Session } from "./server.ts";
 

@@ -4,7 +4,7 @@ import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import type { Config } from "../../src/config/types.ts";
 import type { Logger } from "../../src/log.ts";
 import { adoptedToSignal, descendantsOf, parseStat, type ProcRecord } from "../../src/host/descendants.ts";
-import type { MasterState } from "../../src/master/state.ts";
+import type { MasterState } from "../../src/state.ts";
 import { Strays } from "../../src/master/strays.ts";
 import { Supervisor, type StrayPort, type SupervisorPorts } from "../../src/master/supervisor.ts";
 import { FakeSystem } from "./_fake-system.ts";

@@ -13,7 +13,7 @@ import { decodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "..
 import { proofLine } from "../../src/master/handshake.ts";
 import type { RunOptions } from "../../src/master/options.ts";
 import { ANOTHER_RELOAD, MASTER_STOPPING, Reloader, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reload.ts";
-import type { MasterState } from "../../src/master/state.ts";
+import type { MasterState } from "../../src/state.ts";
 import { Supervisor, type WorkerPlanner } from "../../src/master/supervisor.ts";
 import { adoptsEarly } from "../../src/master/takeover.ts";
 import type { Session } from "../../src/mcli/server.ts";
