@@ -3,7 +3,6 @@
  * the master's listeners, sessions, metrics and supervisor. `ReloadHost` is the part of
  * MasterHost (run.ts) it reads, so this file does not import run.ts.
  */
-import type { Config } from "../config/types.ts";
 import type { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
 import type { CliServer } from "../mcli/server.ts";
@@ -20,11 +19,12 @@ import { ExecSignals, HELD_SIGNALS, IGNORED_DURING_EXEC, STOP_SIGNALS } from "./
 import { HANDOVER_FORMAT, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import type { FileIdentity, MasterOs } from "./os.ts";
+import { planChildren, type PlanningHost } from "./plans.ts";
 import type { Early, LoadOutcome, ReloadPorts } from "./reload.ts";
 import type { MasterState } from "../state.ts";
-import type { ProgramPlanner, Supervisor, WorkerPlanner } from "./supervisor.ts";
+import type { Supervisor, WorkerPlanner } from "./supervisor.ts";
 
-export interface ReloadHost {
+export interface ReloadHost extends PlanningHost {
   readonly os: MasterOs;
   readonly px: Posix;
   readonly runtime: Runtime;
@@ -43,10 +43,8 @@ export interface ReloadHost {
   state: MasterState;
   supervisor: Supervisor;
   current: RunOptions;
-  waitFor(pid: number): Promise<WaitStatus>;
-  settleSoon(): void;
-  /** binds what `config` listens on and plans its children (throws a one-line reason) */
-  planFor(config: Config): { worker: WorkerPlanner; program: ProgramPlanner };
+  readonly reaper: { waitFor(pid: number): Promise<WaitStatus> };
+  readonly settler: { soon(): void };
 }
 
 export function reloadPorts(host: ReloadHost): ReloadPorts {
@@ -69,9 +67,9 @@ export function reloadPorts(host: ReloadHost): ReloadPorts {
     },
     ended(ok) {
       host.metrics.reloadEnded(ok);
-      host.settleSoon();
+      host.settler.soon();
     },
-    waitFor: (pid) => host.waitFor(pid),
+    waitFor: (pid) => host.reaper.waitFor(pid),
     hold: () => signals.hold(HELD_SIGNALS),
     stopWaiting: () => signals.waiting(STOP_SIGNALS).length > 0,
     release: () => signals.release(HELD_SIGNALS),
@@ -134,7 +132,7 @@ function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "har
 function startEarly(host: ReloadHost, options: RunOptions): Early | undefined {
   let plan: WorkerPlanner;
   try {
-    plan = host.planFor(options.config).worker;
+    plan = planChildren(host, options.config).worker;
   } catch {
     return undefined;
   }
@@ -144,9 +142,9 @@ function startEarly(host: ReloadHost, options: RunOptions): Early | undefined {
 
 /** Runs a load of `options` as a reload (gating the workers started early with `adopt`). */
 function load(host: ReloadHost, options: RunOptions, hard: boolean, adopt: boolean, done: (outcome: LoadOutcome) => void): void {
-  let plans: ReturnType<ReloadHost["planFor"]>;
+  let plans: ReturnType<typeof planChildren>;
   try {
-    plans = host.planFor(options.config);
+    plans = planChildren(host, options.config);
     host.pendingPidfile = host.pidfile.prepare(options.config.global.pidfile);
   } catch (e) {
     if (adopt) host.supervisor.abandonEarly(host.state.reloads + 1);

@@ -6,7 +6,6 @@
  * supervisor-wiring.ts; the OS is os.ts; the children's plans are workers/spawn-plan.ts.
  */
 import { join } from "node:path";
-import type { Config } from "../config/types.ts";
 import { ListenerRegistry } from "../listeners/registry.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { styleFor } from "../log-format.ts";
@@ -19,31 +18,29 @@ import { writeLine } from "../sys/write-whole.ts";
 import { VERSION } from "../version.ts";
 import { ChildStarter } from "../workers/native-shim.ts";
 import { holdsAnyListener } from "../workers/holding.ts";
-import { identityProblem, programPlan, resolveWorker, workerPlan, type PlanContext } from "../workers/spawn-plan.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { CliServer } from "../mcli/server.ts";
 import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { makeRunDir } from "../host/rundir.ts";
 import { Pidfile, type PreparedPidfile } from "../host/pidfile.ts";
 import { UserDirs } from "../host/userdirs.ts";
-import { bindListeners, syncCliListeners } from "./bind.ts";
+import { syncCliListeners } from "./bind.ts";
 import { launchDaemon, LAUNCHER_FD_VAR, LauncherPipe } from "./daemon.ts";
 import { HELD_SIGNALS } from "./exec-signals.ts";
 import { HANDOVER_VAR, restoreState } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import { realOs, type FileIdentity, type MasterOs } from "./os.ts";
+import { planChildren } from "./plans.ts";
 import { Reaper } from "./reaper.ts";
 import { Reloader } from "./reload.ts";
 import { reloadPorts } from "./reload-wiring.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { Settler } from "./settle.ts";
 import type { MasterState } from "../state.ts";
-import type { ProgramPlanner, Supervisor, WorkerPlanner } from "./supervisor.ts";
+import type { Supervisor } from "./supervisor.ts";
 import { makeSupervisor } from "./supervisor-wiring.ts";
 import { adoptCli, adoptListeners, adoptsEarly, readHandover } from "./takeover.ts";
 import { masterView } from "./view.ts";
-
-export class StartError extends Error {}
 
 /** Everything one master image holds; one instance per process image. */
 export class MasterHost {
@@ -71,12 +68,13 @@ export class MasterHost {
   /** sockets of children that run as another user (host/userdirs.ts) */
   userDirs!: UserDirs;
   /** -D: the launcher's pipe, until the first load is over */
-  private readonly launcher: LauncherPipe;
+  readonly launcher: LauncherPipe;
   /** starts children through the native exec helper or the exec shim (workers/native-shim.ts) */
-  private readonly starter: ChildStarter;
+  readonly starter: ChildStarter;
   /** collects every child that ended (SIGCHLD) */
-  private readonly reaper: Reaper;
-  private readonly settler: Settler;
+  readonly reaper: Reaper;
+  /** after each load, gives back what start-up left behind */
+  readonly settler: Settler;
   private ioHooked = false;
 
   constructor(
@@ -104,7 +102,7 @@ export class MasterHost {
     this.cliListeners = new ListenerRegistry(px);
     const view = masterView(this);
     this.cli = new CliServer(px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
-    this.metrics = new MetricsEndpoint(px, this.log, () => this.state, VERSION, (pid) => this.holdsListener(pid));
+    this.metrics = new MetricsEndpoint(px, this.log, () => this.state, VERSION, (pid) => holdsAnyListener(this.listeners.list(), pid));
     this.selfIdentity = this.os.fileIdentity(runtime.self.path);
     this.reloader = new Reloader(reloadPorts(this));
     this.pidfile = new Pidfile(this.os.pid);
@@ -132,7 +130,7 @@ export class MasterHost {
     this.makeRunDir();
     this.state = { pid: this.os.pid, startedAt: this.os.now(), reloads: 0, failedReloads: 0, version: VERSION, phase: "starting", processes: new Map() };
     // 3. Resolve the commands and bind every listener, in configuration order (fds 3, 4, ...).
-    const plans = this.planFor(config);
+    const plans = planChildren(this, config);
     this.pendingPidfile = this.pidfile.prepare(config.global.pidfile);
     // 4. Signals before any child exists, so no exit status and no datagram is missed.
     this.supervisor = makeSupervisor(this, config, plans.worker, plans.program);
@@ -172,7 +170,7 @@ export class MasterHost {
     const requesterSession = adoptCli(this.cliListeners, this.cli, this.px, handover);
     // 4. The supervisor of the current generation, and the signals.
     const oldConfig = handover.options.config;
-    const plans = this.planFor(oldConfig);
+    const plans = planChildren(this, oldConfig);
     this.supervisor = makeSupervisor(this, oldConfig, plans.worker, plans.program);
     this.installSignals();
     this.metrics.adopt(handover.metrics, oldConfig.metrics, this.state.reloads);
@@ -206,18 +204,6 @@ export class MasterHost {
     this.notifyPath = join(this.runDir, "notify.sock");
   }
 
-  /** Resolves `config`'s commands, binds what it listens on (keeping what is bound) and plans its children; throws a one-line reason. */
-  planFor(config: Config): { worker: WorkerPlanner; program: ProgramPlanner } {
-    const problem = identityProblem(config, this.uid);
-    if (problem) throw new StartError(problem);
-    const base = { env: this.os.env, cwd: this.os.cwd(), ...(this.runtime.bun ? { bun: this.runtime.bun } : {}) };
-    const command = resolveWorker(config, base);
-    const bound = bindListeners(this.listeners, config, this.log);
-    const { uid, gid } = config.global;
-    const ctx: PlanContext = { ...base, masterPid: this.os.pid, sockets: this.userDirs.socketsFor(uid, gid, this.uid, this.notifyPath) };
-    return { worker: workerPlan(config, command, bound, ctx), program: programPlan(config, ctx) };
-  }
-
   /** Routes SIGIO to the master's sockets; must exist before any descriptor is in O_ASYNC mode (SIGIO's default ends the master). */
   private hookIo(): void {
     if (this.ioHooked) return;
@@ -240,32 +226,6 @@ export class MasterHost {
     for (const sig of ["SIGHUP", "SIGUSR2"] as const) this.signals.on(sig, () => this.reloader.request(sig));
     // Signals that arrived while a previous image re-executed wait blocked: take them now.
     this.px.maskSignals(HELD_SIGNALS, false);
-  }
-
-  // ---- children -------------------------------------------------------------------------
-
-  spawnChild = (child: Parameters<ChildStarter["spawn"]>[0]): number => this.starter.spawn(child);
-
-  waitFor(pid: number) {
-    return this.reaper.waitFor(pid);
-  }
-
-  holdsListener(pid: number): boolean | undefined {
-    return holdsAnyListener(this.listeners.list(), pid);
-  }
-
-  // ---- hooks ----------------------------------------------------------------------------
-
-  reloadStopping(): void {
-    this.reloader.stopping();
-  }
-
-  releaseLauncher(): void {
-    this.launcher.release();
-  }
-
-  settleSoon(): void {
-    this.settler.soon();
   }
 
   cleanup(): void {
@@ -294,7 +254,7 @@ export async function startMaster(runtime: Runtime, opts: RunOptions | undefined
     const handover = runtime.env[HANDOVER_VAR];
     if (handover) host.resume(handover, opts, handoverProblems);
     else if (opts) host.startFresh();
-    else throw new StartError(handoverProblems?.join("; ") ?? "no configuration");
+    else throw new Error(handoverProblems?.join("; ") ?? "no configuration");
     // Signal listeners alone do not keep every runtime's event loop alive.
     host.os.keepAlive();
   } catch (e) {

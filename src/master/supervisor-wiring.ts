@@ -35,12 +35,12 @@ export interface SupervisedHost {
   supervisor: Supervisor;
   current: RunOptions;
   /** starts a child through the exec helper (workers/native-shim.ts) */
-  spawnChild: SupervisorPorts["spawn"];
+  readonly starter: Pick<SupervisorPorts, "spawn">;
   /** the master stops: what the reload holds goes with it */
-  reloadStopping(): void;
+  readonly reloader: { stopping(): void };
   /** the first generation is ready: a -D launcher may go */
-  releaseLauncher(): void;
-  settleSoon(): void;
+  readonly launcher: { release(): void };
+  readonly settler: { soon(): void };
   /** releases what the master holds (listeners, sockets, files) */
   cleanup(): void;
 }
@@ -50,7 +50,7 @@ function ports(host: SupervisedHost): SupervisorPorts {
   return {
     now: () => os.now(),
     after: (ms, fn) => os.after(ms, fn),
-    spawn: (child) => host.spawnChild(child),
+    spawn: (child) => host.starter.spawn(child),
     kill: (target, sig) => os.kill(target, sig),
     isAccepting: (wpid) =>
       isAccepting(wpid, new Set(host.listeners.list().map((l) => l.inode)), os.arch) || reusePortReady(host.listeners.list(), wpid, os.arch),
@@ -79,7 +79,7 @@ export function makeSupervisor(host: SupervisedHost, config: Config, plan: Worke
   return new Supervisor(config, host.state, ports(host), host.log, plan, {
     stopping: () => {
       host.notifier.stopping();
-      host.reloadStopping();
+      host.reloader.stopping();
     },
     loaded: (generation) => {
       // the pidfile first: whoever waits for READY (a -D launcher, systemd) may read it at once
@@ -99,8 +99,8 @@ export function makeSupervisor(host: SupervisedHost, config: Config, plan: Worke
         }
       }
       host.notifier.ready(host.os.pid);
-      host.releaseLauncher();
-      host.settleSoon();
+      host.launcher.release();
+      host.settler.soon();
     },
     oldGone: () => {
       if (!host.supervisor.loading) closeUnusedListeners(host.listeners, host.current.config, host.log);

@@ -4,6 +4,7 @@
  * file does not import run.ts.
  */
 import { basename } from "node:path";
+import { holdsAnyListener } from "../workers/holding.ts";
 import { processTree } from "../workers/proctree.ts";
 import { cliSocketPath } from "../workers/spawn-plan.ts";
 import type { MasterView } from "../mcli/commands.ts";
@@ -30,7 +31,6 @@ export interface ViewedHost {
   current: RunOptions;
   runDir: string;
   userDirs: UserDirs;
-  holdsListener(pid: number): boolean | undefined;
 }
 
 export function masterView(host: ViewedHost): MasterView {
@@ -69,7 +69,7 @@ export function masterView(host: ViewedHost): MasterView {
       const m = /VmRSS:\s+(\d+) kB/.exec(host.os.readProc(`/proc/${pid}/status`) ?? "");
       return m ? Number(m[1]) : undefined;
     },
-    holdsListener: (pid) => host.holdsListener(pid),
+    holdsListener: (pid) => holdsAnyListener(host.listeners.list(), pid),
     metricsText: () => host.metrics.text(),
   };
 }
