@@ -14,6 +14,7 @@
  * meanwhile and none is waiting.
  */
 import type { Runtime } from "../runtime/types.ts";
+import type { MasterOs } from "./os.ts";
 import type { Posix } from "../sys/posix.ts";
 import { SignalPark } from "../sys/signal-park.ts";
 import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH } from "../sys/constants.ts";
@@ -35,10 +36,10 @@ export class ExecSignals {
 
   constructor(
     private readonly runtime: Pick<Runtime, "onSignal">,
-    private readonly px: Posix,
-    arch: string,
+    px: Posix,
+    private readonly os: Pick<MasterOs, "pid" | "arch" | "after" | "kill">,
   ) {
-    this.park = new SignalPark(px, arch);
+    this.park = new SignalPark(px, os.arch);
   }
 
   /** Holds `signals` for the next image; resolves once what the runtime caught before has reached its handlers. */
@@ -64,15 +65,15 @@ export class ExecSignals {
       this.listening = true;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, MARKER_WAIT_MS);
+      const timer = this.os.after(MARKER_WAIT_MS, done);
       function done() {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       }
       this.markerSeen = done;
-      this.px.kill(this.px.pid(), SIGWINCH);
+      this.os.kill(this.os.pid, SIGWINCH);
     });
     this.markerSeen = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise<void>((resolve) => this.os.after(0, resolve));
   }
 }

@@ -48,7 +48,7 @@ export interface ReloadHost extends PlanningHost {
 }
 
 export function reloadPorts(host: ReloadHost): ReloadPorts {
-  const signals = new ExecSignals(host.runtime, host.px, host.os.arch);
+  const signals = new ExecSignals(host.runtime, host.px, host.os);
   let ignored: (readonly [number, bigint])[] = [];
   return {
     os: host.os,
