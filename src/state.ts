@@ -8,9 +8,11 @@ export type ProcessKind = "worker" | "program";
 
 /**
  * loading: started by a load that is not finished; current: serving generation;
- * old: asked to stop after a newer generation became ready; failed: from a failed load.
+ * probation: ready, serving beside the current generation until promoted or rolled back
+ * (master/probation.ts); old: asked to stop after a newer generation became ready (or
+ * rolled back); failed: from a failed load.
  */
-export type ProcessRole = "loading" | "current" | "old" | "failed";
+export type ProcessRole = "loading" | "current" | "probation" | "old" | "failed";
 
 export interface ProcessEntry {
   pid: number;
@@ -52,6 +54,15 @@ export interface MasterState {
   processes: Map<number, ProcessEntry>;
   /** the reason of the last failed load, if the last load failed */
   lastFailure?: string;
+  /** the generation on probation, while one is (master/probation.ts) */
+  probation?: { generation: number; until: number; failures: number; allowed: number };
+  /** the highest generation rolled back: generation numbers are never reused */
+  rolledBack?: number;
+}
+
+/** The number of the next generation to start. */
+export function nextGeneration(state: MasterState): number {
+  return Math.max(state.reloads, state.rolledBack ?? 0) + 1;
 }
 
 export function workers(state: MasterState, role?: ProcessRole): ProcessEntry[] {

@@ -24,6 +24,8 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   maxReloads: 50,
   onFailure: "exit",
   logFormat: "text",
+  probation: 0,
+  probationFailures: 0,
 };
 
 /** A scalar `[global]` key that the command line can override under the same field name. */
@@ -47,7 +49,13 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 
-export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), "user", "group"];
+/** `[global]` keys read from the file only (no command-line option). */
+export const FILE_GLOBAL_FIELDS: readonly { key: string; field: keyof GlobalConfig; parse(value: unknown): Parsed<GlobalConfig[keyof GlobalConfig]> }[] = [
+  { key: "probation", field: "probation", parse: (v) => fromText(parseDuration(v)) },
+  { key: "probation-failures", field: "probationFailures", parse: (v) => parseInteger(v, 0, 1_000_000) },
+];
+
+export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), ...FILE_GLOBAL_FIELDS.map((f) => f.key), "user", "group"];
 
 function resolvedPath(value: unknown, baseDir: string): Parsed<string> {
   const path = parsePath(value);
@@ -65,6 +73,12 @@ export function readGlobal(table: Record<string, unknown>, baseDir: string, ids:
   for (const { key, field, parse } of GLOBAL_FIELDS) {
     if (table[key] === undefined) continue;
     const parsed = parse(table[key], false, baseDir);
+    if (parsed.ok) setGlobal(global, field, parsed.value);
+    else problems.inFile(["global", key], parsed.error, table[key]);
+  }
+  for (const { key, field, parse } of FILE_GLOBAL_FIELDS) {
+    if (table[key] === undefined) continue;
+    const parsed = parse(table[key]);
     if (parsed.ok) setGlobal(global, field, parsed.value);
     else problems.inFile(["global", key], parsed.error, table[key]);
   }

@@ -85,6 +85,10 @@ export interface GlobalConfig {
   onFailure: OnFailure;
   /** how the master's log lines are written to stderr (src/log-format.ts) */
   logFormat: LogFormat;
+  /** ms the previous generation is kept beside a new one after a reload (master/probation.ts); 0 = off */
+  probation: number;
+  /** failures of the new generation tolerated during probation before a rollback */
+  probationFailures: number;
   pidfile?: string;
   user?: string;
   group?: string;

@@ -28,7 +28,11 @@ export interface Handover {
   listeners: HandedListener[];
   notify: { fd: number; path: string };
   runDir: string;
-  /** the options of the load that made the current generation */
+  /**
+   * the options of the load that made the current generation: also what the new image
+   * restarts and restores that generation from if the reload's generation is rolled back
+   * (master/probation.ts; no exec happens during a probation, so nothing more is handed)
+   */
   options: RunOptions;
   /** the master CLI: its listeners, and the session that asked for this reload, if one did */
   cli: {

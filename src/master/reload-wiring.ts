@@ -21,7 +21,7 @@ import type { RunOptions } from "./options.ts";
 import type { FileIdentity, MasterOs } from "./os.ts";
 import { planChildren, type PlanningHost } from "./plans.ts";
 import type { Early, LoadOutcome, ReloadPorts } from "./reload.ts";
-import type { MasterState } from "../state.ts";
+import { nextGeneration, type MasterState } from "../state.ts";
 import type { Supervisor, WorkerPlanner } from "./supervisor.ts";
 
 export interface ReloadHost extends PlanningHost {
@@ -61,6 +61,7 @@ export function reloadPorts(host: ReloadHost): ReloadPorts {
     log: host.log,
     reloading: () => host.notifier.reloading(),
     reloadFailed: (reason) => host.notifier.reloadFailed(reason),
+    rolledBack: (reason) => host.notifier.rolledBack(reason),
     began() {
       host.cli.reloadStarted();
       host.metrics.reloadBegan();
@@ -147,7 +148,7 @@ function load(host: ReloadHost, options: RunOptions, hard: boolean, adopt: boole
     plans = planChildren(host, options.config);
     host.pendingPidfile = host.pidfile.prepare(options.config.global.pidfile);
   } catch (e) {
-    if (adopt) host.supervisor.abandonEarly(host.state.reloads + 1);
+    if (adopt) host.supervisor.abandonEarly(nextGeneration(host.state));
     closeUnusedListeners(host.listeners, host.current.config, host.log);
     done({ ok: false, reason: (e as Error).message, recorded: false });
     return;
@@ -170,8 +171,9 @@ function load(host: ReloadHost, options: RunOptions, hard: boolean, adopt: boole
       host.pidfile.discard(host.pendingPidfile);
       host.pendingPidfile = undefined;
       closeUnusedListeners(host.listeners, host.current.config, host.log);
+      if (result.rolledBack) host.metrics.rolledBack();
       // the supervisor counted and logged it (or it is not a failure of the configuration: stopping)
-      done({ ok: false, reason: result.reason, recorded: true });
+      done({ ok: false, reason: result.reason, recorded: true, ...(result.rolledBack ? { rolledBack: true } : {}) });
     }
   }, plans.program, adopt);
 }

@@ -38,13 +38,21 @@ export interface Requester {
 export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
 export const MASTER_STOPPING = "Success=0\n--\nThe master is stopping.";
 
+/** Why a reload asked for from the master CLI during a probation is refused (no re-exec happens during one). */
+export function onProbation(p: { generation: number; until: number }): string {
+  return `Generation ${p.generation} is on probation until ${new Date(p.until).toISOString()}: 'promote' or 'rollback' first, or wait for its outcome.`;
+}
+
 export type ReloadStep = "idle" | "preflight" | "hold" | "early-start" | "exec" | "load";
 
 /** The next generation, started before the exec (handover.ts `early`). */
 export type Early = NonNullable<Handover["early"]>;
 
-/** A load's outcome; `recorded`: the supervisor already counted and logged the failure. */
-export type LoadOutcome = { ok: true } | { ok: false; reason: string; recorded: boolean };
+/**
+ * A load's outcome. `recorded`: the supervisor already counted and logged the failure;
+ * `rolledBack`: the generation was ready but failed its probation (master/probation.ts).
+ */
+export type LoadOutcome = { ok: true } | { ok: false; reason: string; recorded: boolean; rolledBack?: boolean };
 
 export interface ReloadLog {
   notice(message: string, fields?: Record<string, unknown>): void;
@@ -66,9 +74,10 @@ export interface ReloadPorts {
   current(): RunOptions;
   runDir(): string;
   readonly log: ReloadLog;
-  /** sd_notify RELOADING=1 and the failure's STATUS= (notify/systemd.ts) */
+  /** sd_notify RELOADING=1, and READY=1 with the failure's or the rollback's STATUS= (notify/systemd.ts) */
   reloading(): void;
   reloadFailed(reason: string): void;
+  rolledBack(reason: string): void;
   /** the master CLI and the metrics learn that a reload began / ended */
   began(): void;
   ended(ok: boolean): void;
@@ -117,8 +126,10 @@ export class Reloader {
     const { ports } = this;
     const phase = ports.state().phase;
     if (phase === "stopping") return requester?.reply(MASTER_STOPPING);
+    const probation = ports.state().probation;
+    if (requester && probation) return requester.reply(`Success=0\n--\n${onProbation(probation)}`);
     if (requester && (this.inProgress || phase !== "running")) return requester.reply(ANOTHER_RELOAD);
-    if (this.inProgress || phase !== "running") return this.merge(origin);
+    if (this.inProgress || phase !== "running") return this.merge(origin, !!probation);
     this.requester = requester;
     ports.began();
     ports.log.beginLoad();
@@ -127,8 +138,8 @@ export class Reloader {
     void this.preflight(hard);
   }
 
-  private merge(origin: string): void {
-    if (!this.pending) this.ports.log.notice(`${origin} received during a reload: one more reload will follow`);
+  private merge(origin: string, probation: boolean): void {
+    if (!this.pending) this.ports.log.notice(`${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`);
     this.pending = true;
   }
 
@@ -222,7 +233,7 @@ export class Reloader {
     }
     this.ports.load(options, handover.hard, adoptEarly, (outcome) => {
       if (outcome.ok) this.finish(true);
-      else this.fail(outcome.reason, outcome.recorded);
+      else this.fail(outcome.reason, outcome);
     });
   }
 
@@ -231,16 +242,22 @@ export class Reloader {
     if (this.preflightPid !== undefined) this.ports.os.killGroup(this.preflightPid);
   }
 
-  /** The reload failed: the old generation stays current. `recorded`: the supervisor counted it already. */
-  private fail(reason: string, recorded = false): void {
+  /** The reload failed: the old generation stays current. `load`: how its load ended, when it was the load that failed. */
+  private fail(reason: string, load?: { recorded: boolean; rolledBack?: boolean }): void {
     const { ports } = this;
-    if (!recorded) {
-      const state = ports.state();
+    const state = ports.state();
+    if (!load?.recorded) {
       state.failedReloads++;
       state.lastFailure = reason;
       ports.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
     }
-    ports.reloadFailed(reason);
+    if (load && state.phase === "stopping") {
+      // a load ended by the master stopping (during a probation): no READY=1 after STOPPING=1
+    } else if (load?.rolledBack) {
+      ports.rolledBack(reason);
+    } else {
+      ports.reloadFailed(reason);
+    }
     this.finish(false);
   }
 

@@ -36,7 +36,7 @@ import { Reloader } from "./reload.ts";
 import { reloadPorts } from "./reload-wiring.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { Settler } from "./settle.ts";
-import type { MasterState } from "../state.ts";
+import { nextGeneration, type MasterState } from "../state.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { makeSupervisor } from "./supervisor-wiring.ts";
 import { adoptCli, adoptListeners, adoptsEarly, readHandover } from "./takeover.ts";
@@ -183,7 +183,7 @@ export class MasterHost {
       this.supervisor.abandonEarly(handover.early.generation);
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${handover.early.generation} is started again from it`);
     }
-    this.log.notice(`Master re-executed (version ${VERSION}); reload ${this.state.reloads + 1} in progress`);
+    this.log.notice(`Master re-executed (version ${VERSION}); reload ${nextGeneration(this.state)} in progress`);
     // 6. The reload goes on in this image (reload.ts).
     const requester = requesterSession ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) } : undefined;
     this.reloader.resumeIn(handover, opts, problems, requester, adoptEarly);

@@ -103,8 +103,10 @@ export function makeSupervisor(host: SupervisedHost, config: Config, plan: Worke
       host.settler.soon();
     },
     oldGone: () => {
-      if (!host.supervisor.loading) closeUnusedListeners(host.listeners, host.current.config, host.log);
+      // during a probation `current` is still the previous configuration: the new one's listeners stay
+      if (!host.supervisor.loading && host.supervisor.probation.generation === undefined) closeUnusedListeners(host.listeners, host.current.config, host.log);
     },
+    probationStarted: (generation, until) => host.notifier.probation(generation, until),
     workerStarted: () => host.metrics.workerStarted(),
     exited: (p, ws) => host.metrics.processExited(p, ws),
     restarting: (p) => host.metrics.restarting(p),

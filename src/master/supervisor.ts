@@ -18,7 +18,8 @@ import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifyFields } from "../notify/receiver.ts";
 import { NotifySenders } from "../notify/senders.ts";
 import { decideRestart, exitStatusOf, isNormalExit, type RestartHistory } from "./policy.ts";
-import { workers, type MasterState, type ProcessEntry } from "./state.ts";
+import { nextGeneration, workers, type MasterState, type ProcessEntry } from "./state.ts";
+import { ProbationController } from "./probation.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
 
@@ -66,6 +67,8 @@ export interface SupervisorHooks {
   workerStarted?(p: ProcessEntry): void;
   exited?(p: ProcessEntry, ws: WaitStatus): void;
   restarting?(p: ProcessEntry): void;
+  /** a reload's new generation went on probation (master/probation.ts) */
+  probationStarted?(generation: number, until: number): void;
 }
 
 /** How a worker is built: the spawn plan for worker `id` of `generation`. */
@@ -74,7 +77,8 @@ export type WorkerPlanner = (id: number, generation: number) => ChildSpec;
 /** How a `[[program]]` is started. */
 export type ProgramPlanner = (program: ProgramConfig) => ChildSpec;
 
-export type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: number };
+/** `rolledBack`: the generation was ready but failed its probation (master/probation.ts) */
+export type LoadResult = { ok: true } | { ok: false; reason: string; exitCode: number; rolledBack?: boolean };
 
 interface Load {
   generation: number;
@@ -122,6 +126,8 @@ export class Supervisor {
   private readonly kill = (target: number, signal: number): boolean => this.ports.kill(target, signal);
   private finished = false;
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
+  /** the reload's new generation beside the previous one (master/probation.ts) */
+  readonly probation: ProbationController;
 
   constructor(
     private config: Config,
@@ -133,7 +139,28 @@ export class Supervisor {
     private programPlan: ProgramPlanner = () => {
       throw new Error("no program planner");
     },
-  ) {}
+  ) {
+    this.probation = new ProbationController({
+      now: () => this.ports.now(),
+      after: (ms, fn) => this.ports.after(ms, fn),
+      kill: this.kill,
+      log: this.log,
+      state: this.state,
+      config: () => this.config,
+      spawnWorker: (id, generation, role, plan) => this.spawnWorker(id, generation, role, plan),
+      watchReady: (pid, config) => this.watchReady(pid, config),
+      hardKillLater: (pids) => {
+        if (this.config.global.hardStopAfter > 0) this.ports.after(this.config.global.hardStopAfter, () => this.hardKill(pids));
+      },
+      restartPending: (key) => this.restarts.get(key)?.timer !== undefined,
+      startCurrent: (id) => {
+        const pid = this.spawnWorker(id, this.state.reloads, "current", this.plan);
+        if (pid !== undefined) this.watchReady(pid, this.config);
+      },
+      promote: (generation, config, plan, programPlan, hard) => this.promote(generation, config, plan, programPlan, hard),
+      started: (generation, until) => this.hooks.probationStarted?.(generation, until),
+    });
+  }
 
   // ---- start ------------------------------------------------------------------------
 
@@ -379,6 +406,8 @@ export class Supervisor {
     } else if (p.role === "old") {
       this.log.notice(`Old ${label} ${describeExit(ws)}`, exited);
       if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
+    } else if (p.role === "probation") {
+      this.probation.exited(p, ws, describeExit(ws), exited);
     } else {
       this.currentWorkerDied(p, ws);
     }
@@ -406,6 +435,15 @@ export class Supervisor {
       return;
     }
     this.applyPolicy(`program:${p.name}`, label, p, ws, program.onFailure, () => this.spawnProgram(program, this.programPlan));
+  }
+
+  /**
+   * A failure of worker `p` reported by whoever detected it (an abnormal exit, the watchdog,
+   * a health check): true when the probation counted it and rolled back, so that on-failure
+   * must not restart the worker too; false when `p` is not on probation or it was tolerated.
+   */
+  probationFailure(p: ProcessEntry, reason: string): boolean {
+    return this.probation.failure(p, reason);
   }
 
   /** REFERENCE §5.6 for one process: log, restart with back-off, or stop the master. */
@@ -466,7 +504,8 @@ export class Supervisor {
     }
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
     if (fields.EXTEND_TIMEOUT_USEC !== undefined) this.extendReadyTimeout(p, fields.EXTEND_TIMEOUT_USEC);
-    const readyKind = (this.load && p.role === "loading" ? this.load.config : this.config).global.ready.kind;
+    const config = this.load && p.role === "loading" ? this.load.config : p.role === "probation" ? (this.probation.config ?? this.config) : this.config;
+    const readyKind = config.global.ready.kind;
     if (fields.READY === "1" && readyKind === "notify") this.markReady(p.pid);
   }
 
@@ -538,13 +577,13 @@ export class Supervisor {
   }
 
   /**
-   * Starts the workers of generation reloads+1 without gating them: the image that calls
+   * Starts the workers of the next generation (nextGeneration) without gating them: the image that calls
    * this execs at once, and the next one gates them (`reload` with `adopt`). Returns the
    * generation, or undefined (and nothing left running) when a worker could not be started.
    */
   spawnEarly(config: Config, plan: WorkerPlanner): number | undefined {
     if (this.state.phase !== "running" || this.load) return undefined;
-    const generation = this.state.reloads + 1;
+    const generation = nextGeneration(this.state);
     for (let id = 1; id <= config.global.workers; id++) {
       if (this.spawnWorker(id, generation, "loading", plan) === undefined) {
         this.abandonEarly(generation);
@@ -564,7 +603,7 @@ export class Supervisor {
   }
 
   /**
-   * Starts generation reloads+1 from `config` (with `adopt`, gates the workers spawnEarly
+   * Starts the next generation from `config` (with `adopt`, gates the workers spawnEarly
    * started instead). On success the previous workers become old and get their stop
    * signal (SIGTERM when `hard`); on failure they stay current and untouched, and the new
    * workers are killed.
@@ -575,7 +614,7 @@ export class Supervisor {
       return;
     }
     this.state.phase = "reloading";
-    const generation = this.state.reloads + 1;
+    const generation = nextGeneration(this.state);
     this.runLoad(generation, config, plan, (result) => {
       if (this.state.phase === "stopping") {
         done({ ok: false, reason: "the master is stopping", exitCode: 1 });
@@ -590,18 +629,28 @@ export class Supervisor {
         this.checkAllGone();
         return;
       }
-      this.state.reloads = generation;
-      this.state.failedReloads = 0;
-      delete this.state.lastFailure;
-      this.config = config;
-      this.plan = plan;
-      if (programPlan) this.programPlan = programPlan;
-      this.retireOldGeneration(generation, hard);
-      this.reloadPrograms();
-      this.log.notice("Loading success.", { event: "loaded", generation });
-      this.hooks.loaded?.(generation);
+      // with probation the verdict comes later; the reload is in progress until then
+      if (config.global.probation > 0) {
+        this.probation.begin({ generation, config, plan, ...(programPlan ? { programPlan } : {}), hard, done });
+        return;
+      }
+      this.promote(generation, config, plan, programPlan, hard);
       done(result);
     }, adopt);
+  }
+
+  /** The reload succeeded: `generation` becomes current, the others get their stop signal. */
+  private promote(generation: number, config: Config, plan: WorkerPlanner, programPlan: ProgramPlanner | undefined, hard: boolean): void {
+    this.state.reloads = generation;
+    this.state.failedReloads = 0;
+    delete this.state.lastFailure;
+    this.config = config;
+    this.plan = plan;
+    if (programPlan) this.programPlan = programPlan;
+    this.retireOldGeneration(generation, hard);
+    this.reloadPrograms();
+    this.log.notice("Loading success.", { event: "loaded", generation });
+    this.hooks.loaded?.(generation);
   }
 
   /** Everything but `generation` is told to stop; survivors of too many reloads get SIGTERM. */
@@ -677,6 +726,7 @@ export class Supervisor {
     this.exitCode = code;
     this.stopSignal = workerSignal;
     this.hooks.stopping?.();
+    this.probation.masterStopping();
     if (this.load) {
       this.load.deadline.cancel();
       this.load = undefined;

@@ -17,6 +17,7 @@ import { uidOf, type UserDirs } from "../host/userdirs.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
 import type { Reloader } from "./reload.ts";
+import type { Supervisor } from "./supervisor.ts";
 import type { MasterState } from "../state.ts";
 
 export interface ViewedHost {
@@ -27,6 +28,7 @@ export interface ViewedHost {
   readonly listeners: ListenerRegistry;
   readonly metrics: MetricsEndpoint;
   readonly reloader: Reloader;
+  supervisor: Supervisor;
   state: MasterState;
   current: RunOptions;
   runDir: string;
@@ -71,5 +73,7 @@ export function masterView(host: ViewedHost): MasterView {
     },
     holdsListener: (pid) => holdsAnyListener(host.listeners.list(), pid),
     metricsText: () => host.metrics.text(),
+    endProbation: (action) =>
+      action === "promote" ? host.supervisor.probation.promote("promote from the master CLI") : host.supervisor.probation.rollback("rollback from the master CLI"),
   };
 }

@@ -31,6 +31,8 @@ export interface MasterView {
   holdsListener(pid: number): boolean | undefined;
   /** `show metrics`: the Prometheus text exposition */
   metricsText(): string;
+  /** `promote` / `rollback`: ends the probation one way or the other; the one-line outcome */
+  endProbation(action: "promote" | "rollback"): string;
 }
 
 interface Command {
@@ -55,7 +57,7 @@ function uptimeOf(view: MasterView, startedAt: number): string {
 function byRole(state: MasterState) {
   const all = [...state.processes.values()].sort((a, b) => a.id - b.id || a.pid - b.pid);
   return {
-    current: all.filter((p) => p.kind === "worker" && (p.role === "current" || p.role === "loading")),
+    current: all.filter((p) => p.kind === "worker" && (p.role === "current" || p.role === "loading" || p.role === "probation")),
     old: all.filter((p) => p.kind === "worker" && (p.role === "old" || p.role === "failed")),
     programs: all.filter((p) => p.kind === "program"),
   };
@@ -63,6 +65,14 @@ function byRole(state: MasterState) {
 
 /** Marks a current worker that holds none of the listeners (it serves nobody while connections wait). */
 export const NOT_LISTENING = "[not listening]";
+
+/** Marks a worker of the generation on probation (REFERENCE §7.5, §5.8); the master's row says which generation and until when. */
+export const ON_PROBATION = "[probation]";
+
+function probationMark(state: MasterState): string {
+  const p = state.probation;
+  return p ? ` [probation: generation ${p.generation} until ${new Date(p.until).toISOString()}]` : "";
+}
 
 export function showProc(view: MasterView): string {
   const { state } = view;
@@ -75,7 +85,10 @@ export function showProc(view: MasterView): string {
       uptime: uptimeOf(view, p.startedAt),
       version: p.kind !== "worker" ? "-" : p.runtime !== undefined ? `${p.version} [${p.runtime}]` : p.version,
     });
-  const current = (p: ProcessEntry) => (view.holdsListener(p.pid) === false ? `${row(p)} ${NOT_LISTENING}` : row(p));
+  const current = (p: ProcessEntry) => {
+    const marks = [...(p.role === "probation" ? [ON_PROBATION] : []), ...(view.holdsListener(p.pid) === false ? [NOT_LISTENING] : [])];
+    return [row(p), ...marks].join(" ");
+  };
   const lines = [
     procHeader(),
     procLine({
@@ -84,7 +97,7 @@ export function showProc(view: MasterView): string {
       reloads: `${state.reloads} [failed: ${state.failedReloads}]`,
       uptime: uptimeOf(view, state.startedAt),
       version: view.version,
-    }),
+    }) + probationMark(state),
     "# workers",
     ...groups.current.map(current),
     "# old workers",
@@ -98,6 +111,7 @@ export function showProc(view: MasterView): string {
 /** A process's state in words, when it sent no STATUS= of its own. Old workers were ready once: they are stopping now. */
 function statusOf(p: ProcessEntry): string {
   if (p.role === "old") return "stopping";
+  if (p.role === "probation") return p.ready ? "probation" : "starting";
   if (p.role === "failed") return "failed";
   return p.ready ? "ready" : "starting";
 }
@@ -132,6 +146,7 @@ export function showProcJson(view: MasterView): string {
       compiled: view.exe.compiled,
       status: state.lastFailure ? `Reload failed: ${state.lastFailure}` : state.phase,
       phase: state.phase,
+      ...(state.probation ? { probation: { ...state.probation, until: new Date(state.probation.until).toISOString() } } : {}),
       rss: (view.rssKiB(view.pid) ?? 0) * 1024,
     },
     workers: groups.current.map((p) => {
@@ -189,6 +204,18 @@ const COMMANDS: Command[] = [
         .map(([k, val]) => `${k}=${val}`)
         .join("\n");
     },
+  },
+  {
+    words: ["promote"],
+    level: "operator",
+    help: "promote: end the probation now; the new generation stays, the previous one stops",
+    run: (v, _s, args) => (args.length > 0 ? `'promote' takes no argument (got '${args.join(" ")}')` : v.endProbation("promote")),
+  },
+  {
+    words: ["rollback"],
+    level: "operator",
+    help: "rollback: end the probation now; the new generation stops, the previous one stays",
+    run: (v, _s, args) => (args.length > 0 ? `'rollback' takes no argument (got '${args.join(" ")}')` : v.endProbation("rollback")),
   },
   { words: ["reload"], level: "operator", help: "reload: reload and wait for the result", run: (v, s) => v.reload(s, false) },
   { words: ["hard-reload"], level: "admin", help: "hard-reload: reload; old workers get SIGTERM", run: (v, s) => v.reload(s, true) },

@@ -28,6 +28,8 @@ export interface ExitCount {
 export interface MetricsCounters {
   reloads: number;
   reloadFailures: number;
+  /** reloads whose generation failed its probation (also counted in reloadFailures) */
+  rollbacks: number;
   workerStarts: number;
   workerExits: ExitCount[];
   /** by process kind (`worker`, `program`) */
@@ -46,6 +48,7 @@ export function emptyCounters(reloads = 0): MetricsCounters {
   return {
     reloads,
     reloadFailures: 0,
+    rollbacks: 0,
     workerStarts: 0,
     workerExits: [],
     restarts: {},
@@ -70,6 +73,7 @@ export function restoreCounters(handed: unknown, stateReloads: number): MetricsC
   return {
     reloads: number(h.reloads, stateReloads),
     reloadFailures: number(h.reloadFailures, 0),
+    rollbacks: number(h.rollbacks, 0),
     workerStarts: number(h.workerStarts, 0),
     workerExits: Array.isArray(h.workerExits) ? h.workerExits.filter((e) => typeof e?.count === "number") : [],
     restarts: typeof h.restarts === "object" && h.restarts !== null ? { ...h.restarts } : {},

@@ -71,6 +71,10 @@ export class MetricsEndpoint {
     reloadBegan(this.counters, Date.now());
   }
 
+  rolledBack(): void {
+    this.counters.rollbacks++;
+  }
+
   reloadEnded(ok: boolean): void {
     reloadEnded(this.counters, ok, Date.now());
   }

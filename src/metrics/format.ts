@@ -89,12 +89,15 @@ export function formatMetrics(s: MetricsSnapshot): string {
   out.family("steward_master_start_time_seconds", "gauge", "When the master started (Unix time; kept across re-exec).", [
     sample("steward_master_start_time_seconds", {}, s.startedAt / 1000),
   ]);
-  out.family("steward_generation", "gauge", "The current generation of workers (successful reloads since start).", [
+  out.family("steward_generation", "gauge", "The current generation of workers (successful reloads since start, plus generations rolled back: numbers are not reused).", [
     sample("steward_generation", {}, s.generation),
   ]);
   out.family("steward_reloads_total", "counter", "Reloads that succeeded.", [sample("steward_reloads_total", {}, c.reloads)]);
   out.family("steward_reload_failures_total", "counter", "Reloads that failed (the previous generation kept serving).", [
     sample("steward_reload_failures_total", {}, c.reloadFailures),
+  ]);
+  out.family("steward_rollbacks_total", "counter", "Reloads rolled back: the new generation failed its probation (also in steward_reload_failures_total).", [
+    sample("steward_rollbacks_total", {}, c.rollbacks),
   ]);
   out.family("steward_reload_consecutive_failures", "gauge", "Failed reloads since the last successful one.", [
     sample("steward_reload_consecutive_failures", {}, s.consecutiveFailures),

@@ -10,6 +10,10 @@ export interface Notifier {
   ready(pid: number): void;
   reloading(): void;
   reloadFailed(reason: string): void;
+  /** a reload's new generation is ready and on probation: STATUS only, READY=1 comes with the verdict */
+  probation(generation: number, until: number): void;
+  /** the probation failed: the previous generation serves on */
+  rolledBack(reason: string): void;
   /** the first load failed: the master is about to stop (no READY=1 will come) */
   startFailed(reason: string): void;
   stopping(): void;
@@ -20,12 +24,14 @@ export const messages = {
   ready: (pid: number) => `READY=1\nMAINPID=${pid}\nSTATUS=Ready`,
   reloading: (monotonicUsec: bigint) => `RELOADING=1\nMONOTONIC_USEC=${monotonicUsec}\nSTATUS=Reloading`,
   reloadFailed: (reason: string) => `READY=1\nSTATUS=Reload failed: ${reason.replace(/\n/g, " ")}`,
+  probation: (generation: number, until: number) => `STATUS=Generation ${generation} on probation until ${new Date(until).toISOString()}`,
+  rolledBack: (reason: string) => `READY=1\nSTATUS=Rolled back: ${reason.replace(/\n/g, " ")}`,
   startFailed: (reason: string) => `STATUS=Starting failed: ${reason.replace(/\n/g, " ")}\nERRNO=1`,
   stopping: () => "STOPPING=1\nSTATUS=Stopping",
   watchdog: () => "WATCHDOG=1",
 };
 
-export const NO_NOTIFIER: Notifier = { ready() {}, reloading() {}, reloadFailed() {}, startFailed() {}, stopping() {} };
+export const NO_NOTIFIER: Notifier = { ready() {}, reloading() {}, reloadFailed() {}, probation() {}, rolledBack() {}, startFailed() {}, stopping() {} };
 
 export function createNotifier(
   px: Posix,
@@ -54,6 +60,8 @@ export function createNotifier(
     ready: (pid) => send(messages.ready(pid)),
     reloading: () => send(messages.reloading(px.monotonicMicros())),
     reloadFailed: (reason) => send(messages.reloadFailed(reason)),
+    probation: (generation, until) => send(messages.probation(generation, until)),
+    rolledBack: (reason) => send(messages.rolledBack(reason)),
     startFailed: (reason) => send(messages.startFailed(reason)),
     stopping: () => send(messages.stopping()),
   };

@@ -245,7 +245,7 @@ export function parseInfo(reply: string): WorkerInfo {
   return { pid: Number(field("pid")), worker: Number(field("worker")), generation: Number(field("generation")), level: field("level") };
 }
 
-/** The process lines of `show proc` by section: each row's five columns, then its marker (`[not listening]`) if it has one. */
+/** The process lines of `show proc` by section: each row's five columns, then its markers (`[not listening]`, `[probation]`) if it has any. */
 export interface ProcTable {
   header: string;
   master: string[];
@@ -258,8 +258,9 @@ export interface ProcTable {
 export function parseShowProc(text: string): ProcTable {
   const lines = text.replace(/\n\n$/, "").split("\n");
   assert.equal(lines[0], "#<PID>          <type>          <reloads>       <uptime>        <version>", text);
-  // a current worker holding none of the listeners is marked after its version
-  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)(?: (\[not listening\]))?$/;
+  // markers after the version: `[not listening]` (a current worker holding none of the
+  // listeners), `[probation]` (its worker) and `[probation: generation G until T]` (the master)
+  const ROW = /^(\d+) +(\S+) +(\d+(?: \[failed: \d+\])?) +(\d+d\d\dh\d\dm\d\ds) +(\S+)(?: (\[(?:not listening|probation(?:: generation \d+ until \S+)?)\](?: \[not listening\])?))?$/;
   const columns = (line: string) => {
     const m = ROW.exec(line);
     assert.ok(m, `a process line: ${JSON.stringify(line)}`);

@@ -72,7 +72,7 @@ describe("valid files", () => {
       file: join(dir, "spec.toml"),
       global: {
         workers: 2, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000,
-        maxReloads: 50, onFailure: "exit", logFormat: "text", pidfile: "/run/app.pid", user: "app", uid: 1000, group: "staff", gid: 50,
+        maxReloads: 50, onFailure: "exit", logFormat: "text", probation: 0, probationFailures: 0, pidfile: "/run/app.pid", user: "app", uid: 1000, group: "staff", gid: 50,
       },
       listen: [
         { name: "http", bind: "tcp://0.0.0.0:8080", address: { kind: "tcp", host: "0.0.0.0", port: 8080, family: 4 }, backlog: 1024 },
@@ -88,7 +88,7 @@ describe("valid files", () => {
     const loaded = config(await load("min.toml", `[worker]\ncommand = "node  server.js --port 1"\n[[program]]\nname = "p"\ncommand = ["p"]\n`));
     assert.deepEqual(loaded.global, DEFAULT_GLOBAL);
     assert.deepEqual(loaded.global, {
-      workers: 1, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000, maxReloads: 50, onFailure: "exit", logFormat: "text",
+      workers: 1, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000, maxReloads: 50, onFailure: "exit", logFormat: "text", probation: 0, probationFailures: 0,
     });
     assert.deepEqual(loaded.worker, { command: ["node", "server.js", "--port", "1"], env: {} });
     assert.deepEqual(loaded.program, [{ name: "p", command: ["p"], env: {}, startOnReload: true, onFailure: "restart" }]);
@@ -282,6 +282,15 @@ describe("problems with exact lines", () => {
     ]);
   });
 
+  test("probation and probation-failures: read, and one line each for a bad value", async () => {
+    const good = config(await load("p.toml", `[global]\nprobation = "1m30s"\nprobation-failures = 2\n[worker]\ncommand = ["node"]\n`));
+    assert.deepEqual([good.global.probation, good.global.probationFailures], [90_000, 2]);
+    assert.deepEqual(problems(await load("bad.toml", `[global]\nprobation = "30"\nprobation-failures = -1\n[worker]\ncommand = ["node"]\n`)), [
+      `bad.toml:2: global.probation: missing unit (ms, s, m, h) (got "30")`,
+      "bad.toml:3: global.probation-failures: must be an integer from 0 to 1000000 (got -1)",
+    ]);
+  });
+
   test("a missing worker command points at [worker], or at nothing", async () => {
     assert.deepEqual(problems(await load("nocmd.toml", `[global]\nworkers = 1\n\n[worker]\ncwd = "/"\n`)), [
       "nocmd.toml:4: worker.command: required (give [worker] command = [...] or a command after --)",
@@ -357,7 +366,7 @@ describe("overrides", () => {
     }));
     assert.deepEqual(loaded.global, {
       workers: 4, ready: { kind: "notify" }, readyTimeout: 60_000, stopSignal: 10, hardStopAfter: 0, maxReloads: 3,
-      onFailure: "ignore", logFormat: "json", pidfile: join(dir, "sub/app.pid"),
+      onFailure: "ignore", logFormat: "json", probation: 0, probationFailures: 0, pidfile: join(dir, "sub/app.pid"),
     });
     assert.deepEqual(loaded.listen.map((l) => [l.name, l.bind, l.backlog]), [
       ["http", "tcp://[::]:8080", 511],

@@ -162,16 +162,23 @@ function fakeState(extra: Partial<MasterState> = {}): MasterState {
 
 interface FakeView extends MasterView {
   reloads: boolean[];
+  ended: string[];
 }
 
 function fakeView(state = fakeState()): FakeView {
   const reloads: boolean[] = [];
+  const ended: string[] = [];
   return {
     pid: MASTER_PID,
     version: "1.2.0",
     exe: { path: "/usr/local/bin/steward", compiled: true },
     state,
     reloads,
+    ended,
+    endProbation: (action) => {
+      ended.push(action);
+      return state.probation ? `Generation ${state.probation.generation} ${action === "promote" ? "promoted" : "rolled back"}.` : "No generation is on probation.";
+    },
     listenerLines: () => ["3 http tcp://127.0.0.1:8080 tcp"],
     startupLogs: () => ["[NOTICE]   (4120) : Loading success."],
     env: () => ({ HOME: "/root", EMPTY: "" }),
@@ -265,6 +272,43 @@ describe("show proc: a current worker holding none of the listeners", () => {
     assert.equal("listening" in json.workers[1], false);
     assert.equal(JSON.parse(showProcJson(fakeView())).workers[0].listening, true);
     for (const o of [...json.oldWorkers, ...json.programs]) assert.equal("listening" in o, false);
+  });
+});
+
+describe("show proc: a generation on probation", () => {
+  const state = () => {
+    const s = fakeState({ probation: { generation: 4, until: Date.UTC(2026, 10, 30, 5, 12, 30), failures: 0, allowed: 1 } });
+    s.processes.set(6001, entry({ pid: 6001, id: 1, generation: 4, role: "probation" }));
+    return s;
+  };
+
+  test("text: the master row names the generation and until when; its workers are marked; columns unchanged", () => {
+    const lines = showProc(fakeView(state())).split("\n");
+    assert.equal(lines[1], "4120            master          3 [failed: 0]   0d01h12m05s     1.2.0 [probation: generation 4 until 2026-11-30T05:12:30.000Z]");
+    assert.deepEqual(lines.slice(2, 6), [
+      "# workers",
+      "5310            worker          0               0d00h00m41s     1.2.0",
+      "6001            worker          0               0d00h00m41s     1.2.0 [probation]",
+      "5311            worker          0               0d00h00m41s     1.2.0",
+    ]);
+  });
+
+  test("json: master.probation, and role/status probation on its workers", () => {
+    const json = JSON.parse(showProcJson(fakeView(state()))) as Record<string, any>;
+    assert.deepEqual(json.master.probation, { generation: 4, until: "2026-11-30T05:12:30.000Z", failures: 0, allowed: 1 });
+    const w = json.workers.find((x: { pid: number }) => x.pid === 6001);
+    assert.deepEqual([w.role, w.status, w.generation], ["probation", "probation", 4]);
+    assert.equal("probation" in JSON.parse(showProcJson(fakeView())).master, false);
+  });
+
+  test("promote and rollback: operator level, no arguments, the view's one-line outcome", async () => {
+    const view = fakeView(state());
+    const run = createCommandRunner(view);
+    assert.equal(await run(session("operator"), ["promote"]), "Generation 4 promoted.");
+    assert.equal(await run(session("operator"), ["rollback"]), "Generation 4 rolled back.");
+    assert.equal(await run(session("user"), ["rollback"]), "Permission denied");
+    assert.equal(await run(session("admin"), ["promote", "now"]), "'promote' takes no argument (got 'now')");
+    assert.deepEqual(view.ended, ["promote", "rollback"]);
   });
 });
 

@@ -12,7 +12,7 @@ import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import { decodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "../../src/master/handover.ts";
 import { proofLine } from "../../src/master/handshake.ts";
 import type { RunOptions } from "../../src/master/options.ts";
-import { ANOTHER_RELOAD, MASTER_STOPPING, Reloader, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reload.ts";
+import { ANOTHER_RELOAD, MASTER_STOPPING, onProbation, Reloader, type LoadOutcome, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reload.ts";
 import type { MasterState } from "../../src/state.ts";
 import { Supervisor, type WorkerPlanner } from "../../src/master/supervisor.ts";
 import { adoptsEarly } from "../../src/master/takeover.ts";
@@ -72,6 +72,8 @@ function world(global: Partial<GlobalConfig> = {}) {
     stopWaiting: false,
     /** the next load's plan fails with this reason */
     planError: undefined as string | undefined,
+    /** the next load ends so, at once, instead of going to the supervisor */
+    outcome: undefined as LoadOutcome | undefined,
     waiters: new Map<number, (ws: WaitStatus) => void>(),
     reloader: undefined as unknown as Reloader,
     sup: undefined as unknown as Supervisor,
@@ -89,6 +91,7 @@ function world(global: Partial<GlobalConfig> = {}) {
     log,
     reloading: () => calls.push("reloading"),
     reloadFailed: (reason) => calls.push(`reloadFailed ${reason}`),
+    rolledBack: (reason) => calls.push(`rolledBack ${reason}`),
     began: () => calls.push("began"),
     ended: (ok) => calls.push(`ended ${ok}`),
     waitFor: (pid) => new Promise((resolve) => w.waiters.set(pid, resolve)),
@@ -126,6 +129,7 @@ function world(global: Partial<GlobalConfig> = {}) {
     load: (o, hard, adopt, done) => {
       calls.push(`load hard=${hard} adopt=${adopt}`);
       if (w.planError) return done({ ok: false, reason: w.planError, recorded: false });
+      if (w.outcome) return done(w.outcome);
       w.sup.reload(o.config, plan, hard, (r) => {
         if (r.ok) w.current = o;
         done(r.ok ? { ok: true } : { ok: false, reason: r.reason, recorded: true });
@@ -260,6 +264,42 @@ describe("reload (master/reload.ts)", () => {
     await t.preflightEnds({ code: 3, proof: false });
     assert.match(first.replies[0]!, /^Success=0\n/);
     assert.equal(t.os.spawned.length, 1, "the refused one was not merged");
+  });
+
+  test("during a probation a CLI reload is refused with why; a signal waits for its outcome", () => {
+    const t = world();
+    t.w.reloader.request("SIGHUP");
+    const probation = { generation: 1, until: t.sys.now() + 60_000, failures: 0, allowed: 1 };
+    t.state.probation = probation;
+    const who = requester();
+    t.w.reloader.request("reload from the master CLI", false, who);
+    assert.deepEqual(who.replies, [`Success=0\n--\n${onProbation(probation)}`]);
+    t.w.reloader.request("SIGUSR2");
+    assert.ok(t.lines.includes("NOTICE SIGUSR2 received during a reload (a probation): one more reload will follow its outcome"));
+    assert.equal(t.os.spawned.length, 1);
+  });
+
+  test("a load rolled back after its probation is reported as a rollback, counted by the supervisor only", async () => {
+    const t = world();
+    const who = requester();
+    t.w.reloader.request("SIGHUP");
+    await t.preflightEnds();
+    t.w.outcome = { ok: false, reason: "worker 1 exited during the probation", recorded: true, rolledBack: true };
+    t.newImage(t.w.current, undefined, who);
+    assert.deepEqual(t.calls.slice(-2), ["rolledBack worker 1 exited during the probation", "ended false"]);
+    assert.equal(t.state.failedReloads, 0, "the supervisor counts it");
+    assert.match(who.replies[0]!, /^Success=0\n/);
+  });
+
+  test("a load that ends because the master stops sends no READY=1 after STOPPING=1", async () => {
+    const t = world();
+    t.w.reloader.request("SIGHUP");
+    await t.preflightEnds();
+    t.state.phase = "stopping";
+    t.w.outcome = { ok: false, reason: "the master is stopping", recorded: true };
+    t.newImage(t.w.current);
+    assert.deepEqual(t.calls.filter((c) => c.startsWith("reloadFailed") || c.startsWith("rolledBack")), []);
+    assert.equal(t.calls.at(-1), "ended false");
   });
 
   test("preflight fails (exit status): counted once, reported, the old generation stays current", async () => {

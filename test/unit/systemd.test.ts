@@ -10,6 +10,8 @@ describe("sd_notify messages", () => {
     assert.equal(messages.ready(42), "READY=1\nMAINPID=42\nSTATUS=Ready");
     assert.equal(messages.reloading(123456789n), "RELOADING=1\nMONOTONIC_USEC=123456789\nSTATUS=Reloading");
     assert.equal(messages.reloadFailed("bad\nthing"), "READY=1\nSTATUS=Reload failed: bad thing");
+    assert.equal(messages.rolledBack("worker 1 (7) exited\nwith code 1"), "READY=1\nSTATUS=Rolled back: worker 1 (7) exited with code 1");
+    assert.equal(messages.probation(3, Date.UTC(2026, 10, 30, 5, 0, 0)), "STATUS=Generation 3 on probation until 2026-11-30T05:00:00.000Z");
     assert.equal(messages.stopping(), "STOPPING=1\nSTATUS=Stopping");
     assert.equal(messages.watchdog(), "WATCHDOG=1");
   });
