@@ -41,6 +41,8 @@ export interface LoggerOptions {
   write: (line: string) => void;
   /** how stderr lines look, asked for each line (a reload may change `log-format`); default text */
   style?: () => LogStyle;
+  /** every call whose fields hold `event`, whatever the level lets through (`show events`) */
+  onEvent?: (fields: LogFields, time: Date) => void;
 }
 
 /** consola passes extra arguments through: this one carries an event's fields to the reporter. */
@@ -74,11 +76,14 @@ export function createLogger(opts: LoggerOptions): Logger {
       },
     ],
   });
+  const event = (f: LogFields | undefined) => {
+    if (f?.event !== undefined) opts.onEvent?.(f, new Date());
+  };
   return {
-    notice: (m, f) => (f ? consola.info(m, new Fields(f)) : consola.info(m)),
-    warn: (m, f) => (f ? consola.warn(m, new Fields(f)) : consola.warn(m)),
-    alert: (m, f) => (f ? consola.error(m, new Fields(f)) : consola.error(m)),
-    debug: (m, f) => (f ? consola.debug(m, new Fields(f)) : consola.debug(m)),
+    notice: (m, f) => (event(f), f ? consola.info(m, new Fields(f)) : consola.info(m)),
+    warn: (m, f) => (event(f), f ? consola.warn(m, new Fields(f)) : consola.warn(m)),
+    alert: (m, f) => (event(f), f ? consola.error(m, new Fields(f)) : consola.error(m)),
+    debug: (m, f) => (event(f), f ? consola.debug(m, new Fields(f)) : consola.debug(m)),
     loadLines: () => [...load],
     beginLoad: () => {
       load = [];

@@ -8,6 +8,7 @@ import type { Config } from "../config/types.ts";
 import type { HandedListener } from "../listeners/registry.ts";
 import type { HandedSession } from "../mcli/server.ts";
 import type { HandedMetrics } from "../metrics/endpoint.ts";
+import type { HandedEvents } from "../mcli/events.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterState, ProcessEntry } from "../state.ts";
 import type { HandedUserDirs } from "../host/userdirs.ts";
@@ -60,6 +61,8 @@ export interface Handover {
   userDirs?: HandedUserDirs;
   /** the metrics' counters, and the `[metrics]` listener with its connections (metrics/endpoint.ts) */
   metrics?: HandedMetrics;
+  /** the next event number and the events `show events since N` can still replay (mcli/events.ts) */
+  events?: HandedEvents;
 }
 
 export function encodeHandover(h: Handover): string {

@@ -7,6 +7,7 @@ import type { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
 import type { CliServer } from "../mcli/server.ts";
 import type { MetricsEndpoint } from "../metrics/endpoint.ts";
+import type { EventLog } from "../mcli/events.ts";
 import type { NotifyReceiver } from "../notify/receiver.ts";
 import type { Notifier } from "../notify/systemd.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -34,6 +35,8 @@ export interface ReloadHost extends PlanningHost {
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
   readonly metrics: MetricsEndpoint;
+  /** the events of `show events` (mcli/events.ts), handed across the exec */
+  readonly events: EventLog;
   readonly pidfile: Pidfile;
   pendingPidfile: PreparedPidfile | undefined;
   notifier: Notifier;
@@ -121,6 +124,7 @@ function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "har
     ...(host.pidfile.written ? { pidfile: host.pidfile.written } : {}),
     ...(host.userDirs.handover() ? { userDirs: host.userDirs.handover()! } : {}),
     metrics: host.metrics.prepareExec(),
+    events: host.events.handOver(),
   };
 }
 

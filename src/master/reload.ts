@@ -27,7 +27,7 @@ import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./
 import type { RunOptions } from "./options.ts";
 import { sameFile, type FileIdentity, type MasterOs } from "./os.ts";
 import { preflight, type PreflightResult } from "./preflight.ts";
-import type { MasterState } from "../state.ts";
+import { nextGeneration, type MasterState } from "../state.ts";
 
 /** A master CLI session waiting for the outcome of the reload it asked for. */
 export interface Requester {
@@ -133,7 +133,7 @@ export class Reloader {
     this.requester = requester;
     ports.began();
     ports.log.beginLoad();
-    ports.log.notice(`Reloading (${origin})`);
+    ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
     ports.reloading();
     void this.preflight(hard);
   }
@@ -249,7 +249,7 @@ export class Reloader {
     if (!load?.recorded) {
       state.failedReloads++;
       state.lastFailure = reason;
-      ports.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", reason });
+      ports.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(state), reason });
     }
     if (load && state.phase === "stopping") {
       // a load ended by the master stopping (during a probation): no READY=1 after STOPPING=1

@@ -20,6 +20,7 @@ import { ChildStarter } from "../workers/native-shim.ts";
 import { holdsAnyListener } from "../workers/holding.ts";
 import { createCommandRunner, promptFor } from "../mcli/commands.ts";
 import { CliServer } from "../mcli/server.ts";
+import { EventLog } from "../mcli/events.ts";
 import { MetricsEndpoint } from "../metrics/endpoint.ts";
 import { makeRunDir } from "../host/rundir.ts";
 import { Pidfile, type PreparedPidfile } from "../host/pidfile.ts";
@@ -51,6 +52,8 @@ export class MasterHost {
   readonly listeners: ListenerRegistry;
   readonly cliListeners: ListenerRegistry;
   readonly cli: CliServer;
+  /** the events of `show events`, numbered across re-execs */
+  readonly events = new EventLog();
   readonly metrics: MetricsEndpoint;
   readonly reloader: Reloader;
   readonly pidfile: Pidfile;
@@ -93,6 +96,7 @@ export class MasterHost {
       pid: () => this.os.pid,
       // asked per line: a reload may change log-format; a new image without options yet logs text
       style: () => styleFor(this.current?.config.global.logFormat, this.current?.journalStream),
+      onEvent: (fields, time) => this.events.record(fields, time),
       write: (line) => {
         writeLine(2, line);
         this.launcher.write(line);
@@ -101,7 +105,7 @@ export class MasterHost {
     this.listeners = new ListenerRegistry(px);
     this.cliListeners = new ListenerRegistry(px);
     const view = masterView(this);
-    this.cli = new CliServer(px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m));
+    this.cli = new CliServer(px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m), this.events);
     this.metrics = new MetricsEndpoint(px, this.log, () => this.state, VERSION, (pid) => holdsAnyListener(this.listeners.list(), pid));
     this.selfIdentity = this.os.fileIdentity(runtime.self.path);
     this.reloader = new Reloader(reloadPorts(this));
@@ -152,6 +156,7 @@ export class MasterHost {
     // 1. The state the previous image wrote; the pointer to it reaches no child.
     const handover = readHandover(this.os, handoverPath, this.uid);
     delete this.os.env[HANDOVER_VAR];
+    if (handover.events) this.events.adopt(handover.events);
     const adoptEarly = adoptsEarly(handover, opts);
     // 2. The master's own: options, run directory, pidfile, state, listeners, log.
     this.current = handover.options;

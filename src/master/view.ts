@@ -11,6 +11,7 @@ import type { MasterView } from "../mcli/commands.ts";
 import type { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsEndpoint } from "../metrics/endpoint.ts";
+import type { EventLog } from "../mcli/events.ts";
 import { VERSION } from "../version.ts";
 import { currentMigrateReq } from "../listeners/migrate.ts";
 import { uidOf, type UserDirs } from "../host/userdirs.ts";
@@ -27,6 +28,7 @@ export interface ViewedHost {
   readonly log: Logger;
   readonly listeners: ListenerRegistry;
   readonly metrics: MetricsEndpoint;
+  readonly events: EventLog;
   readonly reloader: Reloader;
   supervisor: Supervisor;
   state: MasterState;
@@ -73,6 +75,7 @@ export function masterView(host: ViewedHost): MasterView {
     },
     holdsListener: (pid) => holdsAnyListener(host.listeners.list(), pid),
     metricsText: () => host.metrics.text(),
+    events: host.events,
     endProbation: (action) =>
       action === "promote" ? host.supervisor.probation.promote("promote from the master CLI") : host.supervisor.probation.rollback("rollback from the master CLI"),
   };

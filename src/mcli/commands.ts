@@ -6,6 +6,8 @@ import { Buffer } from "node:buffer";
 import type { MasterState, ProcessEntry } from "../state.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
 import type { CommandRunner, Session } from "./server.ts";
+import { parseShowEvents, type EventLog } from "./events.ts";
+import { StreamReply } from "./event-stream.ts";
 
 export interface MasterView {
   readonly pid: number;
@@ -31,6 +33,8 @@ export interface MasterView {
   holdsListener(pid: number): boolean | undefined;
   /** `show metrics`: the Prometheus text exposition */
   metricsText(): string;
+  /** `show events`: the master's numbered events */
+  readonly events: EventLog;
   /** `promote` / `rollback`: ends the probation one way or the other; the one-line outcome */
   endProbation(action: "promote" | "rollback"): string;
 }
@@ -39,7 +43,7 @@ interface Command {
   words: string[];
   level: Level;
   help: string;
-  run(view: MasterView, session: Session, args: string[]): string | null | Promise<string | null>;
+  run(view: MasterView, session: Session, args: string[]): ReturnType<CommandRunner>;
 }
 
 /** a worker that does not accept within this is reported as having no CLI */
@@ -191,6 +195,15 @@ const COMMANDS: Command[] = [
   },
   { words: ["show", "listeners"], level: "operator", help: "show listeners: fd, name, address and kind of each listener", run: (v) => v.listenerLines().join("\n") },
   { words: ["show", "metrics"], level: "operator", help: "show metrics: counters and gauges in the Prometheus text format", run: (v) => v.metricsText() },
+  {
+    words: ["show", "events"],
+    level: "operator",
+    help: "show events [since N]: one JSON line per event (after event N), until the client closes or sends a line",
+    run: (v, _s, args) => {
+      const parsed = parseShowEvents(args, v.events.last);
+      return "error" in parsed ? parsed.error : new StreamReply(v.events, parsed.since);
+    },
+  },
   { words: ["show", "startup-logs"], level: "operator", help: "show startup-logs: the log of the latest load attempt", run: (v) => v.startupLogs().join("\n") },
   {
     words: ["show", "env"],
@@ -327,7 +340,7 @@ function route(view: MasterView, session: Session, target: ProcessEntry, words: 
   return forward(socket, `${prefix}${joinWords(words)}`);
 }
 
-function runOnMaster(view: MasterView, session: Session, words: string[]): string | null | Promise<string | null> {
+function runOnMaster(view: MasterView, session: Session, words: string[]): ReturnType<CommandRunner> {
   const found = findCommand(words);
   if (!found) return unknown(session.level, words);
   const { cmd, args } = found;

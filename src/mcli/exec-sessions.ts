@@ -9,12 +9,13 @@ import { POLLIN, POLLOUT } from "../sys/constants.ts";
 import type { Posix } from "../sys/posix.ts";
 import { Session, type CliListener, type HandedSession } from "./session.ts";
 import { carriedAcrossExec, IDLE_AT_EXEC, neverSpoke } from "./sessions.ts";
+import { adoptStream, handStream, type StreamServer } from "./exec-streams.ts";
 
 /** before an exec, how long the sessions that end with the image may take to send their command and get the reply */
 export const EXEC_DRAIN_MS = 250;
 
 /** What of the server (server.ts) the sessions' crossing uses. */
-export interface SessionServer {
+export interface SessionServer extends StreamServer<Session> {
   readonly px: Posix;
   readonly listeners: Map<string, CliListener>;
   readonly sessions: Map<number, Session>;
@@ -64,6 +65,7 @@ export class ExecSessions {
     listener.sessions++;
     sessions.set(s.fd, s);
     this.server.armIdleTimer();
+    if (h.stream) adoptStream(this.server, s, h.stream);
     return s;
   }
 
@@ -86,7 +88,7 @@ export class ExecSessions {
       px.setCloexec(s.fd, false);
     }
     this.handedFresh = fresh;
-    return fresh.map((s) => this.handOver(s));
+    return fresh.map((s) => (s.stream ? handStream(s, this.handOver(s)) : this.handOver(s)));
   }
 
   /** The exec did not happen: what prepare() kept open is this image's again. */
@@ -99,6 +101,7 @@ export class ExecSessions {
     for (const s of keep ? [keep, ...this.handedFresh] : this.handedFresh) {
       px.setCloexec(s.fd, true);
       px.signalWhenReadable(s.fd);
+      s.stream?.start(); // catches up from where it paused
     }
     this.handedFresh = [];
     this.server.service(); // what the fresh sessions sent meanwhile
@@ -128,7 +131,8 @@ export class ExecSessions {
     const server = this.server;
     for (const s of [...server.sessions.values()]) if (s !== keep) server.readAll(s);
     const now = Date.now();
-    const fresh = [...server.sessions.values()].filter((s) => s !== keep && carriedAcrossExec(s, now, this.reloadStartedAt));
+    // a stream goes on in the next image, as do sessions that have sent nothing yet
+    const fresh = [...server.sessions.values()].filter((s) => s !== keep && (s.stream !== undefined || carriedAcrossExec(s, now, this.reloadStartedAt)));
     this.reloadStartedAt = undefined;
     const ending = () => [...server.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
     const deadline = Date.now() + EXEC_DRAIN_MS;

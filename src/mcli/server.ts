@@ -17,6 +17,9 @@ import { splitCommands } from "./protocol.ts";
 import { ExecSessions } from "./exec-sessions.ts";
 import { Session, type CliListener, type HandedSession } from "./session.ts";
 import { evictionNotice, longestIdle } from "./sessions.ts";
+import { EventLog } from "./events.ts";
+import { startStream, STREAM_HANGUP, streamOver } from "./exec-streams.ts";
+import { StreamReply } from "./event-stream.ts";
 
 export { Session, type CliListener, type HandedSession } from "./session.ts";
 export { EXEC_DRAIN_MS } from "./exec-sessions.ts";
@@ -31,8 +34,8 @@ const MAX_REFUSED_LINGERING = 512;
 /** connections accepted in one go before the sessions get their turn */
 const ACCEPTS_PER_TURN = 256;
 
-/** Runs one command; resolves to its reply (without the closing empty line), or null for `quit`. */
-export type CommandRunner = (session: Session, words: string[]) => string | null | Promise<string | null>;
+/** Runs one command; resolves to its reply (without the closing empty line), null for `quit`, or a stream. */
+export type CommandRunner = (session: Session, words: string[]) => string | null | StreamReply | Promise<string | null>;
 
 const encoder = new TextEncoder();
 /** never used in streaming mode: whole lines only (a streaming decoder would hold per-session state) */
@@ -53,6 +56,8 @@ export class CliServer {
     private readonly run: CommandRunner,
     private readonly promptOf: (s: Session) => string,
     private readonly warn: (message: string) => void,
+    /** what `show events` streams; a stream carried across the exec follows it again */
+    readonly events: EventLog = new EventLog(),
   ) {}
 
   add(listener: CliListener): void {
@@ -114,7 +119,7 @@ export class CliServer {
     });
     sessions.forEach((s, j) => {
       const r = revents(listeners.length + j);
-      if (r & POLLNVAL) return this.drop(s);
+      if (r & POLLNVAL || (s.stream && r & STREAM_HANGUP)) return this.drop(s);
       if (r & POLLIN || r & POLLHUP || r & POLLERR) this.readAll(s);
       if (this.alive(s)) this.flush(s);
     });
@@ -198,6 +203,7 @@ export class CliServer {
     if (end === "error") return this.drop(s);
     if (end === "eof") s.peerClosed = true;
     if (s.peerClosed && s.partialBytes > 0 && !s.closing && !s.tooLong) this.acceptLine(s, this.lineOf(s, new Uint8Array(0)));
+    if (s.stream && streamOver(s)) s.stream.end();
     this.pump(s);
   }
 
@@ -249,11 +255,15 @@ export class CliServer {
     while (!s.busy && !s.closing && s.queue.length > 0) {
       const words = s.queue.shift()!;
       if (words.length === 0 && !s.prompt) continue;
-      let result: string | null | Promise<string | null>;
+      let result: ReturnType<CommandRunner>;
       try {
         result = words.length === 0 ? "" : this.run(s, words);
       } catch (e) {
         result = `Internal error: ${(e as Error).message}`;
+      }
+      if (result instanceof StreamReply) {
+        startStream(this, s, result);
+        continue; // it ended at once if more commands were waiting
       }
       if (result instanceof Promise) {
         s.busy = true;
@@ -335,6 +345,7 @@ export class CliServer {
     if (s.counted) s.listener.sessions--;
     else this.refusedLingering--;
     if (s.lingering !== undefined) clearTimeout(s.lingering);
+    s.stream?.pause();
     this.px.fn.shutdown(s.fd, SHUT_WR);
     this.px.close(s.fd);
   }
@@ -361,7 +372,11 @@ export class CliServer {
   }
 
   closeAll(): void {
-    for (const s of [...this.sessions.values()]) this.drop(s);
+    for (const s of [...this.sessions.values()]) {
+      // a stream's client learns where to resume (best effort: the master is exiting)
+      if (s.stream) this.px.writeQueued(s.fd, [...s.out, encoder.encode(s.stream.closing("the master is exiting"))]);
+      this.drop(s);
+    }
     this.disarmIdleTimer();
     for (const l of this.listeners.values()) this.px.close(l.fd);
     this.listeners.clear();

@@ -3,6 +3,7 @@
  * sessions.ts decides which give way; exec-sessions.ts carries them across a re-exec).
  */
 import type { MasterCliConfig } from "../config/types.ts";
+import type { EventStream, HandedStream } from "./event-stream.ts";
 import type { Level } from "./protocol.ts";
 
 export interface CliListener {
@@ -26,6 +27,8 @@ export interface HandedSession {
   peerClosed: boolean;
   /** Date.now() of its last input or reply (absent in a state written before it existed) */
   lastActive?: number;
+  /** a `show events` stream in progress (event-stream.ts) */
+  stream?: HandedStream;
 }
 
 export class Session {
@@ -48,6 +51,8 @@ export class Session {
   lastActive = Date.now();
   /** replies sent so far */
   replies = 0;
+  /** `show events` in progress: the session is busy until it ends (exec-streams.ts) */
+  stream?: EventStream;
 
   constructor(
     readonly fd: number,

@@ -9,6 +9,8 @@ import type { MasterState, ProcessEntry } from "../../src/state.ts";
 import { createCommandRunner, promptFor, resolveTarget, showProc, showProcJson, type MasterView } from "../../src/mcli/commands.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, splitCommands, type Level } from "../../src/mcli/protocol.ts";
 import { Session, type CliListener } from "../../src/mcli/server.ts";
+import { EventLog } from "../../src/mcli/events.ts";
+import { StreamReply } from "../../src/mcli/event-stream.ts";
 
 describe("splitCommands", () => {
   test("words by spaces and tabs, commands by ';'", () => {
@@ -190,6 +192,7 @@ function fakeView(state = fakeState()): FakeView {
     rssKiB: (pid) => (pid === MASTER_PID ? 2048 : 1024),
     holdsListener: () => true,
     metricsText: () => "# HELP steward_reloads_total Reloads that succeeded.\n# TYPE steward_reloads_total counter\nsteward_reloads_total 3\n",
+    events: new EventLog(),
   };
 }
 
@@ -338,7 +341,11 @@ describe("command runner", () => {
   const run = async (view: MasterView, s: Session, line: string) => {
     const replies: Array<string | null> = [];
     const runner = createCommandRunner(view);
-    for (const words of splitCommands(line)) replies.push(await runner(s, words));
+    for (const words of splitCommands(line)) {
+      const r = await runner(s, words);
+      // a stream is started by the server (exec-streams.ts): here, where it would start
+      replies.push(r instanceof StreamReply ? `[stream after ${r.after ?? "now"}]` : r);
+    }
     return replies;
   };
 
@@ -380,6 +387,24 @@ describe("command runner", () => {
     assert.equal(text, "# HELP steward_reloads_total Reloads that succeeded.\n# TYPE steward_reloads_total counter\nsteward_reloads_total 3\n");
     const [denied] = await run(fakeView(), session("user"), "show metrics");
     assert.equal(denied, "Permission denied");
+  });
+
+  test("show events [since N]: a stream at operator level; bad arguments get one line", async () => {
+    const view = fakeView();
+    for (let i = 0; i < 3; i++) view.events.record({ event: "worker-ready", worker: i }, new Date(0));
+    const replies = await run(view, session("operator"), "show events; show events since 2; show events since 3; show events since x; show events since; show events since 4; show events from 1; show events since 1 2; show events since -1");
+    assert.deepEqual(replies, [
+      "[stream after now]",
+      "[stream after 2]",
+      "[stream after 3]",
+      "show events since: 'x' is not an event number (a whole number, 0 or more)",
+      "show events since: a number is missing (since N replays the events after N)",
+      "show events since 4: no such event yet, the latest is 3 (numbers start again at 1 when the master starts afresh)",
+      "show events: unexpected 'from': the only option is 'since N'",
+      "show events since 1: unexpected '2' after the number",
+      "show events since: '-1' is not an event number (a whole number, 0 or more)",
+    ]);
+    assert.deepEqual(await run(view, session("user"), "show events"), ["Permission denied"]);
   });
 
   test("admin level: env, hard-reload; lowering the level sticks", async () => {
