@@ -9,6 +9,7 @@ import type { IdDatabase } from "./ids.ts";
 import type { ProblemList } from "./problems.ts";
 import { LOG_FORMATS } from "../log-format.ts";
 import { parseSignal } from "./signals.ts";
+import { ROLLOUT_DEFAULTS, ROLLOUT_FIELDS } from "./rollout.ts";
 import type { GlobalConfig, OverrideField } from "./types.ts";
 import {
   fromText, ON_FAILURE, parseChoice, parseGroupId, parseInteger, parsePath, parsePositiveDuration,
@@ -24,6 +25,7 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   maxReloads: 50,
   onFailure: "exit",
   logFormat: "text",
+  ...ROLLOUT_DEFAULTS,
   probation: 0,
   probationFailures: 0,
 };
@@ -53,6 +55,7 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
 export const FILE_GLOBAL_FIELDS: readonly { key: string; field: keyof GlobalConfig; parse(value: unknown): Parsed<GlobalConfig[keyof GlobalConfig]> }[] = [
   { key: "probation", field: "probation", parse: (v) => fromText(parseDuration(v)) },
   { key: "probation-failures", field: "probationFailures", parse: (v) => parseInteger(v, 0, 1_000_000) },
+  ...ROLLOUT_FIELDS,
 ];
 
 export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), ...FILE_GLOBAL_FIELDS.map((f) => f.key), "user", "group"];

@@ -74,6 +74,9 @@ export interface MetricsConfig {
   address: ListenAddress;
 }
 
+/** `rollout` (config/rollout.ts): every new worker at once, or N (or P% of them) at a time */
+export type Rollout = { kind: "all" } | { kind: "batch"; count?: number; percent?: number };
+
 export interface GlobalConfig {
   workers: number;
   ready: ReadyMode;
@@ -85,6 +88,12 @@ export interface GlobalConfig {
   onFailure: OnFailure;
   /** how the master's log lines are written to stderr (src/log-format.ts) */
   logFormat: LogFormat;
+  rollout: Rollout;
+  /** bytes; 0 = off: a current worker's tree above it for `maxRssFor` ms is replaced */
+  maxRss: number;
+  maxRssFor: number;
+  /** bytes; 0 = off: old workers' trees together above it are stopped, oldest first */
+  oldRssBudget: number;
   /** ms the previous generation is kept beside a new one after a reload (master/probation.ts); 0 = off */
   probation: number;
   /** failures of the new generation tolerated during probation before a rollback */

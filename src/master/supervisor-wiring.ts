@@ -15,6 +15,7 @@ import { parentOf } from "../host/descendants.ts";
 import { SIGTERM } from "../sys/constants.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { reusePortReady, reusePortReason } from "../workers/reuseport.ts";
+import { TreeRss } from "../workers/rss.ts";
 import { closeUnusedListeners } from "./bind.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
@@ -45,7 +46,7 @@ export interface SupervisedHost {
   cleanup(): void;
 }
 
-function ports(host: SupervisedHost): SupervisorPorts {
+function ports(host: SupervisedHost, treeRss: TreeRss): SupervisorPorts {
   const { os, px } = host;
   return {
     now: () => os.now(),
@@ -56,6 +57,7 @@ function ports(host: SupervisedHost): SupervisorPorts {
       isAccepting(wpid, new Set(host.listeners.list().map((l) => l.inode)), os.arch) || reusePortReady(host.listeners.list(), wpid, os.arch),
     notReadyReason: (wpid) => reusePortReason(host.listeners.list(), wpid),
     parentOf,
+    rssOf: (wpid) => treeRss.of(wpid),
     strays: new Strays({
       self: os.pid,
       known: (pid) => host.state.processes.has(pid),
@@ -76,7 +78,9 @@ function ports(host: SupervisedHost): SupervisorPorts {
 }
 
 export function makeSupervisor(host: SupervisedHost, config: Config, plan: WorkerPlanner, programPlan: ProgramPlanner): Supervisor {
-  return new Supervisor(config, host.state, ports(host), host.log, plan, {
+  /** workers' tree RSS for max-rss and old-rss-budget (workers/rss.ts) */
+  const treeRss = new TreeRss();
+  return new Supervisor(config, host.state, ports(host, treeRss), host.log, plan, {
     stopping: () => {
       host.notifier.stopping();
       host.reloader.stopping();
@@ -108,7 +112,10 @@ export function makeSupervisor(host: SupervisedHost, config: Config, plan: Worke
     },
     probationStarted: (generation, until) => host.notifier.probation(generation, until),
     workerStarted: () => host.metrics.workerStarted(),
-    exited: (p, ws) => host.metrics.processExited(p, ws),
+    exited: (p, ws) => {
+      treeRss.forget(p.pid);
+      host.metrics.processExited(p, ws);
+    },
     restarting: (p) => host.metrics.restarting(p),
   }, programPlan);
 }

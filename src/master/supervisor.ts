@@ -22,6 +22,9 @@ import { nextGeneration, workers, type MasterState, type ProcessEntry } from "./
 import { ProbationController } from "./probation.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
+import { batchSize } from "../config/rollout.ts";
+import { BatchRollout } from "./rollout.ts";
+import { MemoryGuard, type MemoryPorts } from "./rss.ts";
 
 export interface Timer {
   cancel(): void;
@@ -40,6 +43,8 @@ export interface SupervisorPorts {
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */
   parentOf(pid: number): number | undefined;
+  /** bytes resident in a worker's process tree (workers/rss.ts); without it max-rss and old-rss-budget see nothing */
+  rssOf?(pid: number): number | undefined;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */
@@ -88,6 +93,8 @@ interface Load {
   /** workers that extended their ready-timeout (EXTEND_TIMEOUT_USEC=): PID → until */
   extended: Map<number, number>;
   done: (result: LoadResult) => void;
+  /** rollout = "batch:N" (rollout.ts) */
+  batch?: BatchRollout;
 }
 
 interface Restart {
@@ -126,6 +133,12 @@ export class Supervisor {
   private readonly kill = (target: number, signal: number): boolean => this.ports.kill(target, signal);
   private finished = false;
   private readonly senders = new NotifySenders((pid) => this.ports.parentOf(pid));
+  /** the batch rollout of the reload in progress, or of a failed one still restoring */
+  private rollout?: BatchRollout;
+  /** the reload in progress is a hard one (old workers get SIGTERM) */
+  private hardReload = false;
+  /** max-rss and old-rss-budget (rss.ts) */
+  private readonly memory: MemoryGuard;
   /** the reload's new generation beside the previous one (master/probation.ts) */
   readonly probation: ProbationController;
 
@@ -160,6 +173,30 @@ export class Supervisor {
       promote: (generation, config, plan, programPlan, hard) => this.promote(generation, config, plan, programPlan, hard),
       started: (generation, until) => this.hooks.probationStarted?.(generation, until),
     });
+    this.memory = new MemoryGuard(this.memoryPorts());
+  }
+
+  private memoryPorts(): MemoryPorts {
+    return {
+      now: () => this.ports.now(),
+      after: (ms, fn) => this.ports.after(ms, fn),
+      rssOf: (pid) => this.ports.rssOf?.(pid),
+      global: () => this.config.global,
+      workers: (role) => workers(this.state, role),
+      // a reload is in progress until its probation's verdict
+      busy: () => this.load !== undefined || this.state.phase !== "running" || this.probation.generation !== undefined,
+      startReplacement: (p) => {
+        const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
+        if (pid !== undefined) this.watchReady(pid, this.config);
+        return pid;
+      },
+      retire: (p) => this.softStop(p, this.config.global.stopSignal, this.config.global.hardStopAfter),
+      killNow: (p, failed) => {
+        if (failed) p.role = "failed";
+        killGroupThenPid(this.kill, p.pid);
+      },
+      log: this.log,
+    };
   }
 
   // ---- start ------------------------------------------------------------------------
@@ -174,6 +211,7 @@ export class Supervisor {
         this.state.phase = "running";
         this.log.notice("Loading success.", { event: "loaded", generation: this.state.reloads });
         this.hooks.loaded?.(this.state.reloads);
+        this.memory.start();
         this.checkAllGone();
       } else {
         this.state.lastFailure = result.reason;
@@ -197,6 +235,7 @@ export class Supervisor {
       done,
     };
     this.load = load;
+    if (generation > 0) load.batch = this.batchFor(load, plan);
     if (adopt) {
       const exited = this.earlyExit;
       this.earlyExit = undefined;
@@ -205,8 +244,9 @@ export class Supervisor {
         this.failLoad(exited.reason, exited.status);
         return;
       }
-      if (early.length !== g.workers) {
-        this.failLoad(`${early.length} of ${g.workers} workers were started before the exec`, 1);
+      const expected = load.batch ? load.batch.take().length : g.workers;
+      if (early.length !== expected) {
+        this.failLoad(`${early.length} of ${expected} workers were started before the exec`, 1);
         return;
       }
       for (const p of early) {
@@ -216,17 +256,61 @@ export class Supervisor {
       this.checkLoadDone();
       return;
     }
-    for (let id = 1; id <= g.workers; id++) {
-      const pid = this.spawnWorker(id, generation, "loading", plan);
+    const ids = load.batch ? load.batch.take() : Array.from({ length: g.workers }, (_, i) => i + 1);
+    this.startLoading(load, ids, plan);
+  }
+
+  /** Starts workers `ids` of the load, gated by it; false when one could not be started (the load failed). */
+  private startLoading(load: Load, ids: number[], plan: WorkerPlanner): boolean {
+    for (const id of ids) {
+      const pid = this.spawnWorker(id, load.generation, "loading", plan);
       if (pid === undefined) {
         this.failLoad(`worker ${id} could not be started`, 1);
-        return;
+        return false;
       }
       load.pending.add(pid);
     }
     // Watch only once all are pending, so an immediately ready worker cannot end the load early.
-    for (const pid of [...load.pending]) this.watchReady(pid, config);
+    for (const pid of [...load.pending]) this.watchReady(pid, load.config);
     this.checkLoadDone();
+    return true;
+  }
+
+  /** A batch rollout for the reload `load`, when its configuration asks for one (rollout.ts). */
+  private batchFor(load: Load, plan: WorkerPlanner): BatchRollout | undefined {
+    const g = load.config.global;
+    const size = batchSize(g.rollout, g.workers);
+    if (g.rollout.kind === "all" || size >= g.workers) return undefined;
+    this.rollout?.restoreNow();
+    this.rollout = new BatchRollout(load.generation, g.workers, size, {
+      start: (ids) => {
+        if (this.load !== load) return false;
+        load.deadline.cancel();
+        load.deadline = this.ports.after(g.readyTimeout, () => this.loadTimedOut(load));
+        return this.startLoading(load, ids, plan);
+      },
+      serving: () => workers(this.state, "current"),
+      // the new configuration's stop-signal and hard-stop-after, as retireOldGeneration uses
+      retire: (p) => this.softStop(p, this.hardReload ? SIGTERM : g.stopSignal, g.hardStopAfter),
+      pauseDeadline: () => load.deadline.cancel(),
+      alive: (pid) => this.state.processes.has(pid),
+      restore: (id, generation) => {
+        if (this.state.phase === "stopping") return;
+        const pid = this.spawnWorker(id, generation, "current", this.plan);
+        if (pid !== undefined) this.watchReady(pid, this.config);
+      },
+      log: this.log,
+    });
+    return this.rollout;
+  }
+
+  /** An old worker is told to stop: role old, its stop signal now, SIGKILL after hard-stop-after. */
+  private softStop(p: ProcessEntry, signal: number, hardStopAfter: number): void {
+    p.role = "old";
+    p.stopSentAt = this.ports.now();
+    this.ports.kill(p.pid, signal);
+    this.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(signal)}`);
+    if (hardStopAfter > 0) this.ports.after(hardStopAfter, () => this.hardKill([p.pid]));
   }
 
   private spawnWorker(id: number, generation: number, role: ProcessEntry["role"], plan: WorkerPlanner): number | undefined {
@@ -318,12 +402,14 @@ export class Supervisor {
     if (!p || p.ready) return;
     p.ready = true;
     this.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
+    this.memory.ready(pid);
     if (this.load?.pending.delete(pid)) this.checkLoadDone();
   }
 
   private checkLoadDone(): void {
     const load = this.load;
     if (!load || load.pending.size > 0) return;
+    if (load.batch?.batchReady()) return;
     load.deadline.cancel();
     this.load = undefined;
     for (const p of this.state.processes.values()) {
@@ -357,17 +443,30 @@ export class Supervisor {
     load.deadline.cancel();
     this.load = undefined;
     const killed: number[] = [];
+    // workers of a batch rollout that were ready have served: they drain as old ones do
+    const drained: number[] = [];
+    const g = load.config.global;
     for (const p of this.state.processes.values()) {
       if (p.role === "loading" && p.generation === load.generation) {
         p.role = "failed";
         this.waitingReady.delete(p.pid);
-        killGroupThenPid(this.kill, p.pid);
+        if (load.batch && p.ready) {
+          this.ports.kill(p.pid, g.stopSignal);
+          drained.push(p.pid);
+        } else {
+          killGroupThenPid(this.kill, p.pid);
+          killed.push(p.pid);
+        }
         // the stop that may follow (a failed start) must neither signal it again nor say it did
         p.stopSentAt = this.ports.now();
-        killed.push(p.pid);
       }
     }
     load.done({ ok: false, reason, exitCode });
+    load.batch?.failed([...killed, ...drained]);
+    if (drained.length > 0) {
+      this.log.notice(`Sent ${signalName(g.stopSignal)} to the ${drained.length} ready worker(s) of failed generation ${load.generation}: ${drained.join(", ")}`);
+      if (g.hardStopAfter > 0) this.ports.after(g.hardStopAfter, () => this.hardKill(drained));
+    }
     if (killed.length > 0) this.log.notice(`Sent SIGKILL to the ${killed.length} worker(s) of failed generation ${load.generation}: ${killed.join(", ")}`);
   }
 
@@ -396,9 +495,11 @@ export class Supervisor {
       const role = p.role === "old" ? "Old" : p.role === "current" ? "Current" : "New";
       this.log.notice(`${role} ${label} ${describeExit(ws)}`, exited);
     } else if (p.role === "loading") {
-      this.log.alert(`New ${label} ${describeExit(ws)} before it was ready`, exited);
+      // a ready worker is still loading while later batches of its rollout start
+      const when = p.ready ? "before its generation's rollout was over" : "before it was ready";
+      this.log.alert(`New ${label} ${describeExit(ws)} ${when}`, exited);
       const status = exitStatusOf(ws);
-      const reason = `${label} ${describeExit(ws)} before it was ready`;
+      const reason = `${label} ${describeExit(ws)} ${when}`;
       if (this.load) this.failLoad(reason, status === 0 ? 1 : status);
       else this.earlyExit ??= { reason, status: status === 0 ? 1 : status };
     } else if (p.role === "failed") {
@@ -408,9 +509,13 @@ export class Supervisor {
       if (workers(this.state, "old").length === 0) this.hooks.oldGone?.();
     } else if (p.role === "probation") {
       this.probation.exited(p, ws, describeExit(ws), exited);
+    } else if (this.memory.exited(p)) {
+      this.log.notice(`Current ${label} ${describeExit(ws)}`, exited);
     } else {
       this.currentWorkerDied(p, ws);
     }
+    if (p.role !== "current") this.memory.exited(p);
+    this.rollout?.exited(p.pid);
     this.checkAllGone(ws);
     this.maybeFinish();
   }
@@ -561,14 +666,18 @@ export class Supervisor {
    */
   resume(): void {
     this.state.phase = "running";
+    this.memory.start();
     const hard = this.config.global.hardStopAfter;
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
         this.ports.kill(p.pid, SIGKILL);
       } else if (p.role === "old" && p.stopSentAt !== undefined && hard > 0) {
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
+      } else if (p.role === "current" && p.kind === "worker" && !p.ready) {
+        this.watchReady(p.pid, this.config); // restarted or replaced just before the exec
       }
     }
+    this.memory.resumeRecycle();
   }
 
   /** The workers of `generation` still loading (started, not yet gated). */
@@ -584,7 +693,8 @@ export class Supervisor {
   spawnEarly(config: Config, plan: WorkerPlanner): number | undefined {
     if (this.state.phase !== "running" || this.load) return undefined;
     const generation = nextGeneration(this.state);
-    for (let id = 1; id <= config.global.workers; id++) {
+    // a batch rollout starts only its first batch early, so the +N bound holds across the exec
+    for (let id = 1; id <= batchSize(config.global.rollout, config.global.workers); id++) {
       if (this.spawnWorker(id, generation, "loading", plan) === undefined) {
         this.abandonEarly(generation);
         return undefined;
@@ -614,6 +724,7 @@ export class Supervisor {
       return;
     }
     this.state.phase = "reloading";
+    this.hardReload = hard;
     const generation = nextGeneration(this.state);
     this.runLoad(generation, config, plan, (result) => {
       if (this.state.phase === "stopping") {
@@ -649,6 +760,7 @@ export class Supervisor {
     if (programPlan) this.programPlan = programPlan;
     this.retireOldGeneration(generation, hard);
     this.reloadPrograms();
+    this.memory.start();
     this.log.notice("Loading success.", { event: "loaded", generation });
     this.hooks.loaded?.(generation);
   }
@@ -726,6 +838,7 @@ export class Supervisor {
     this.exitCode = code;
     this.stopSignal = workerSignal;
     this.hooks.stopping?.();
+    this.memory.stop();
     this.probation.masterStopping();
     if (this.load) {
       this.load.deadline.cancel();

@@ -35,6 +35,12 @@ export class FakeSystem implements SupervisorPorts {
   ignoring = new Set<number>();
   /** called when a fake process is signalled to death; the test feeds it to the supervisor */
   onDeath: (ws: WaitStatus) => void = () => {};
+  /** resident bytes of each fake process's tree (the RSS port); absent: 0 */
+  readonly rss = new Map<number, number>();
+  /** the most fake processes alive at once (counted at each spawn) */
+  peakAlive = 0;
+  /** how many times the RSS port was read */
+  rssReads = 0;
 
   now(): number {
     return this.clock;
@@ -50,7 +56,21 @@ export class FakeSystem implements SupervisorPorts {
     if (this.failSpawn) throw new Error(this.failSpawn);
     const pid = this.nextPid++;
     this.processes.set(pid, { pid, spec, alive: true, accepting: false, signals: [] });
+    this.peakAlive = Math.max(this.peakAlive, this.alive().length);
     return pid;
+  }
+
+  rssOf(pid: number): number | undefined {
+    this.rssReads++;
+    return this.processes.get(pid)?.alive ? (this.rss.get(pid) ?? 0) : undefined;
+  }
+
+  /** The process exits by itself with `code`; the exit goes to onDeath in a microtask, as a reaped status would. */
+  exitProcess(pid: number, code = 0): void {
+    const p = this.processes.get(pid);
+    if (!p || !p.alive) return;
+    p.alive = false;
+    queueMicrotask(() => this.onDeath({ pid, exited: true, code }));
   }
 
   kill(target: number, signal: number): boolean {
@@ -82,6 +102,11 @@ export class FakeSystem implements SupervisorPorts {
 
   alive(): FakeProcess[] {
     return [...this.processes.values()].filter((p) => p.alive);
+  }
+
+  /** An exec: the old image's timers are gone with it. */
+  dropTimers(): void {
+    this.timers = [];
   }
 
   /** Advances the clock, firing due timers in order. */

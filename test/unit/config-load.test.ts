@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { ROLLOUT_DEFAULTS } from "../../src/config/rollout.ts";
 import {
   type Config, type ConfigOverrides, type ConfigResult, DEFAULT_GLOBAL, formatProblem, idsFromText, loadConfig,
 } from "../../src/config/index.ts";
@@ -72,7 +73,7 @@ describe("valid files", () => {
       file: join(dir, "spec.toml"),
       global: {
         workers: 2, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000,
-        maxReloads: 50, onFailure: "exit", logFormat: "text", probation: 0, probationFailures: 0, pidfile: "/run/app.pid", user: "app", uid: 1000, group: "staff", gid: 50,
+        maxReloads: 50, onFailure: "exit", logFormat: "text", ...ROLLOUT_DEFAULTS, probation: 0, probationFailures: 0, pidfile: "/run/app.pid", user: "app", uid: 1000, group: "staff", gid: 50,
       },
       listen: [
         { name: "http", bind: "tcp://0.0.0.0:8080", address: { kind: "tcp", host: "0.0.0.0", port: 8080, family: 4 }, backlog: 1024 },
@@ -88,7 +89,8 @@ describe("valid files", () => {
     const loaded = config(await load("min.toml", `[worker]\ncommand = "node  server.js --port 1"\n[[program]]\nname = "p"\ncommand = ["p"]\n`));
     assert.deepEqual(loaded.global, DEFAULT_GLOBAL);
     assert.deepEqual(loaded.global, {
-      workers: 1, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000, maxReloads: 50, onFailure: "exit", logFormat: "text", probation: 0, probationFailures: 0,
+      workers: 1, ready: { kind: "accepting" }, readyTimeout: 30_000, stopSignal: 15, hardStopAfter: 300_000, maxReloads: 50, onFailure: "exit", logFormat: "text",
+      rollout: { kind: "all" }, maxRss: 0, maxRssFor: 30_000, oldRssBudget: 0, probation: 0, probationFailures: 0,
     });
     assert.deepEqual(loaded.worker, { command: ["node", "server.js", "--port", "1"], env: {} });
     assert.deepEqual(loaded.program, [{ name: "p", command: ["p"], env: {}, startOnReload: true, onFailure: "restart" }]);
@@ -282,6 +284,19 @@ describe("problems with exact lines", () => {
     ]);
   });
 
+  test("rollout and memory keys: read from [global], one line per bad value naming it", async () => {
+    const good = `[global]\nworkers = 4\nrollout = "batch:25%"\nmax-rss = "512MiB"\nmax-rss-for = "10s"\nold-rss-budget = "2GB"\n[worker]\ncommand = ["x"]\n`;
+    const g = config(await load("good-rollout.toml", good)).global;
+    assert.deepEqual([g.rollout, g.maxRss, g.maxRssFor, g.oldRssBudget], [{ kind: "batch", percent: 25 }, 512 * 2 ** 20, 10_000, 2e9]);
+    const text = `[global]\nrollout = "batches:2"\nmax-rss = "512"\nmax-rss-for = "soon"\nold-rss-budget = "2 furlongs"\n[worker]\ncommand = ["x"]\n`;
+    assert.deepEqual(problems(await load("bad-rollout.toml", text)), [
+      `bad-rollout.toml:2: global.rollout: must be "all", "batch:N" or "batch:P%" (e.g. "batch:1", "batch:25%") (got "batches:2")`,
+      `bad-rollout.toml:3: global.max-rss: missing unit (B, KiB, MiB, GiB, KB, MB, GB; e.g. "512MiB", "2GiB", "100MB") (got "512")`,
+      `bad-rollout.toml:4: global.max-rss-for: not a duration (e.g. "500ms", "30s", "1m30s") (got "soon")`,
+      `bad-rollout.toml:5: global.old-rss-budget: unknown unit 'furlongs' (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB) (got "2 furlongs")`,
+    ]);
+  });
+
   test("probation and probation-failures: read, and one line each for a bad value", async () => {
     const good = config(await load("p.toml", `[global]\nprobation = "1m30s"\nprobation-failures = 2\n[worker]\ncommand = ["node"]\n`));
     assert.deepEqual([good.global.probation, good.global.probationFailures], [90_000, 2]);
@@ -366,7 +381,7 @@ describe("overrides", () => {
     }));
     assert.deepEqual(loaded.global, {
       workers: 4, ready: { kind: "notify" }, readyTimeout: 60_000, stopSignal: 10, hardStopAfter: 0, maxReloads: 3,
-      onFailure: "ignore", logFormat: "json", probation: 0, probationFailures: 0, pidfile: join(dir, "sub/app.pid"),
+      onFailure: "ignore", logFormat: "json", ...ROLLOUT_DEFAULTS, probation: 0, probationFailures: 0, pidfile: join(dir, "sub/app.pid"),
     });
     assert.deepEqual(loaded.listen.map((l) => [l.name, l.bind, l.backlog]), [
       ["http", "tcp://[::]:8080", 511],
