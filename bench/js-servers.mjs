@@ -2,7 +2,8 @@
 // JavaScript servers behind steward (issue 11), wrk on 127.0.0.1, sides alternated,
 // medians of `rounds`:
 //  A. Bun.serve and Deno.serve (bench/js-native.mjs) behind steward with share = "reuseport"
-//     ÷ the same server alone on its own port (target >= 0.97);
+//     ÷ the same server alone on its own port (target >= 0.97), and steward/worker serve()
+//     under Deno with share = "reuseport" (bench/js-module.mjs) ÷ Deno.serve alone;
 //  B. steward/worker serve({ fetch }) on an inherited fd answering a Response
 //     (bench/js-module.mjs) and a FastResponse (bench/js-module-fast.mjs) ÷ the runtime's
 //     native server alone, for Node, Deno and Bun; and Bun.listen({fd}) raw;
@@ -102,6 +103,14 @@ try {
       }
       ratioLine(`${rt} ${rt === "bun" ? "Bun.serve" : "Deno.serve"}`, a, b, 0.97);
     }
+    // steward/worker's serve() under Deno owns its accept loop (src/worker-lib/deno-serve.ts)
+    const a = [];
+    const b = [];
+    for (let i = 0; i < rounds; i++) {
+      a.push(await alone(RUNTIMES.deno, native));
+      b.push((await behind(RUNTIMES.deno, join(root, "bench", "js-module.mjs"), { share: "reuseport" })).result);
+    }
+    ratioLine("deno serve() reuseport, new Response ÷ Deno.serve alone", a, b);
   }
   if (parts.includes("B")) {
     console.log(`== B. steward/worker serve on fd 3 vs the runtime's native server alone`);

@@ -105,6 +105,7 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
     version: VERSION,
     env: process.env,
     cwd: process.cwd(),
+    ...(runtime.bun ? { bun: runtime.bun } : {}),
     startMaster: (opts) => {
       const running = startMaster(runtime, opts, undefined, signals);
       // The master has started (its CLI and configuration work is done): drop what that left.

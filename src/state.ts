@@ -37,6 +37,10 @@ export interface ProcessEntry {
   runtime?: string;
   /** last STATUS= it sent over NOTIFY_SOCKET */
   status?: string;
+  /** its watchdog interval in ms (WATCHDOG_USEC it was given, or set since with WATCHDOG_USEC=) */
+  watchdog?: number;
+  /** why steward failed it while it ran (watchdog, health check: Supervisor.failWorker) */
+  failure?: string;
 }
 
 export type MasterPhase = "starting" | "running" | "reloading" | "stopping";

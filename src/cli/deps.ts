@@ -4,6 +4,7 @@
  * command can be run in a test with recording stand-ins.
  */
 
+import type { CarriedBun } from "../workers/bun-command.ts";
 import type { RunOptions } from "../master/options.ts";
 import type { MasterCliClient } from "../mcli/requests.ts";
 import type { CheckedArgs } from "./strict.ts";
@@ -27,6 +28,8 @@ export interface CliDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** relative paths on the command line are resolved against this */
   cwd: string;
+  /** the Bun runtime this steward carries (`@bun` commands), when it carries one */
+  bun?: CarriedBun;
   /** runs the master until it stops; it exits the process itself with the §6 code */
   startMaster(opts: RunOptions): Promise<void>;
   /** one line of output for machines (replies, "Configuration file is valid", help) */

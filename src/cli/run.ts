@@ -38,7 +38,7 @@ export async function startOrCheck(
   if (!loaded.ok) return reportProblems(loaded.problems, deps, subcommand);
   if (subcommand === "check" || settings.values.check === true) {
     const file = configFileOf(settings) ?? "command line";
-    const missing = missingCommands(loaded.config, deps.env, deps.cwd, file, input.command?.length ? "command line" : file);
+    const missing = missingCommands(loaded.config, deps.env, deps.cwd, file, input.command?.length ? "command line" : file, deps.bun);
     if (missing.length > 0) return reportProblems(missing, deps, subcommand);
     deps.stdout(VALID_MESSAGE);
     return 0;

@@ -5,7 +5,7 @@
 
 import { type KeyPath, keyPathText, type ProblemList } from "./problems.ts";
 import { addressesClash } from "./sockets.ts";
-import type { GlobalConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig, SocketDialect } from "./types.ts";
+import type { GlobalConfig, HealthConfig, ListenAddress, ListenerConfig, MasterCliConfig, ProgramConfig, SocketDialect } from "./types.ts";
 
 /** What the address checks need from a listener or a master-CLI entry. */
 type Socket = { bind: string; address: ListenAddress };
@@ -23,6 +23,7 @@ export interface Draft {
     cwd?: string;
     env: Record<string, string>;
     socketEnv?: SocketDialect[];
+    health?: HealthConfig | undefined;
     /** false when the command came from the command line (after --) */
     commandFromFile?: boolean;
   };

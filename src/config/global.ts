@@ -10,6 +10,7 @@ import type { ProblemList } from "./problems.ts";
 import { LOG_FORMATS } from "../log-format.ts";
 import { parseSignal } from "./signals.ts";
 import { ROLLOUT_DEFAULTS, ROLLOUT_FIELDS } from "./rollout.ts";
+import { parseWatchdog } from "./monitors.ts";
 import type { GlobalConfig, OverrideField } from "./types.ts";
 import {
   fromText, ON_FAILURE, parseChoice, parseGroupId, parseInteger, parsePath, parsePositiveDuration,
@@ -56,6 +57,7 @@ export const FILE_GLOBAL_FIELDS: readonly { key: string; field: keyof GlobalConf
   { key: "probation", field: "probation", parse: (v) => fromText(parseDuration(v)) },
   { key: "probation-failures", field: "probationFailures", parse: (v) => parseInteger(v, 0, 1_000_000) },
   ...ROLLOUT_FIELDS,
+  { key: "watchdog", field: "watchdog", parse: parseWatchdog },
 ];
 
 export const GLOBAL_KEYS: readonly string[] = [...GLOBAL_FIELDS.map((f) => f.key), ...FILE_GLOBAL_FIELDS.map((f) => f.key), "user", "group"];

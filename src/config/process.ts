@@ -14,6 +14,9 @@ const RESERVED_ENV = new Set([
   "STEWARD_WORKER_ID", "STEWARD_GENERATION", "STEWARD_MASTER_PID", "STEWARD_CLI_SOCKET",
 ]);
 
+/** systemd's watchdog variables: steward sets them from `[global] watchdog` (REFERENCE §5.8). */
+const WATCHDOG_ENV = new Set(["WATCHDOG_USEC", "WATCHDOG_PID"]);
+
 /**
  * An argv: an array of strings, or one string split on whitespace (no shell quoting:
  * whoever needs spaces inside an argument writes the array form).
@@ -63,6 +66,8 @@ export function readEnv(value: unknown, path: KeyPath, problems: ProblemList): R
       problems.inFile(where, "variable names must be non-empty and contain no '=' or NUL");
     } else if (RESERVED_ENV.has(name)) {
       problems.inFile(where, "is set by steward for every worker and cannot be configured");
+    } else if (WATCHDOG_ENV.has(name)) {
+      problems.inFile(where, "is set by steward from [global] watchdog and cannot be configured");
     } else if (typeof raw === "string") {
       if (raw.includes("\0")) problems.inFile(where, "must not contain a NUL character", raw);
       else env[name] = raw;

@@ -13,6 +13,7 @@ import { applyOverrides } from "./overrides.ts";
 import { type KeyPath, type LineFinder, ProblemList } from "./problems.ts";
 import { checkFdPlaceholders, readSocketEnv } from "./placeholders.ts";
 import { readCommand, readEnv } from "./process.ts";
+import { readHealth } from "./monitors.ts";
 import { buildListener, buildMasterCli, type FieldReporter, LISTEN_KEYS, MASTER_CLI_KEYS } from "./sockets.ts";
 import { suggest } from "./suggest.ts";
 import type { Config, ConfigOverrides, ConfigProblem, ConfigResult, MetricsConfig, ProgramConfig } from "./types.ts";
@@ -37,7 +38,7 @@ const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": ["global", "listen", "worker", "program", "master-cli", "metrics"],
   global: GLOBAL_KEYS,
   listen: LISTEN_KEYS,
-  worker: ["command", "cwd", "env", "socket-env"],
+  worker: ["command", "cwd", "env", "socket-env", "health"],
   program: ["name", "command", "cwd", "env", "start-on-reload", "on-failure"],
   "master-cli": MASTER_CLI_KEYS,
   metrics: METRICS_KEYS,
@@ -82,6 +83,7 @@ export function validateConfig(raw: unknown, ctx: ValidateContext): ConfigResult
       ...(draft.worker.cwd === undefined ? {} : { cwd: draft.worker.cwd }),
       env: draft.worker.env,
       ...(draft.worker.socketEnv === undefined ? {} : { socketEnv: draft.worker.socketEnv }),
+      ...(draft.worker.health === undefined ? {} : { health: draft.worker.health }),
     },
     program: draft.program.map((entry) => entry.value),
     masterCli: draft.masterCli.map((entry) => entry.value),
@@ -174,6 +176,7 @@ class SectionReader {
       cwd: this.directory(table.cwd, ["worker", "cwd"]),
       env: readEnv(table.env, ["worker", "env"], this.problems),
       ...(table["socket-env"] === undefined ? {} : { socketEnv: readSocketEnv(table["socket-env"], ["worker", "socket-env"], this.problems) }),
+      ...(table.health === undefined ? {} : { health: readHealth(table.health, ["worker", "health"], this.problems) }),
     };
   }
 

@@ -45,6 +45,19 @@ export interface WorkerConfig {
   env: Record<string, string>;
   /** socket-passing variables set beside LISTEN_* (REFERENCE §4) */
   socketEnv?: SocketDialect[];
+  /** a command run per ready worker (REFERENCE §5.10); absent = none */
+  health?: HealthConfig;
+}
+
+/** `[worker] health`: durations in ms */
+export interface HealthConfig {
+  command: string[];
+  /** from the end of one check to the start of the next (and from ready to the first) */
+  interval: number;
+  /** a check still running this long is killed and counts as failed */
+  timeout: number;
+  /** this many failed checks in a row fail the worker */
+  failures: number;
 }
 
 export interface ProgramConfig {
@@ -98,6 +111,8 @@ export interface GlobalConfig {
   probation: number;
   /** failures of the new generation tolerated during probation before a rollback */
   probationFailures: number;
+  /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.10); absent or 0 = off */
+  watchdog?: number;
   pidfile?: string;
   user?: string;
   group?: string;

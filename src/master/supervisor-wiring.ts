@@ -9,6 +9,8 @@ import type { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
 import type { MetricsEndpoint } from "../metrics/endpoint.ts";
 import type { Notifier } from "../notify/systemd.ts";
+import type { NotifyReceiver } from "../notify/receiver.ts";
+import type { UserDirs } from "../host/userdirs.ts";
 import type { Posix } from "../sys/posix.ts";
 import type { Pidfile, PreparedPidfile } from "../host/pidfile.ts";
 import { parentOf } from "../host/descendants.ts";
@@ -32,6 +34,9 @@ export interface SupervisedHost {
   readonly pidfile: Pidfile;
   pendingPidfile: PreparedPidfile | undefined;
   notifier: Notifier;
+  /** the notify sockets: the master's, and those of children running as another user */
+  notify: NotifyReceiver | undefined;
+  userDirs: UserDirs | undefined;
   state: MasterState;
   supervisor: Supervisor;
   current: RunOptions;
@@ -57,10 +62,14 @@ function ports(host: SupervisedHost, treeRss: TreeRss): SupervisorPorts {
       isAccepting(wpid, new Set(host.listeners.list().map((l) => l.inode)), os.arch) || reusePortReady(host.listeners.list(), wpid, os.arch),
     notReadyReason: (wpid) => reusePortReason(host.listeners.list(), wpid),
     parentOf,
+    drainNotify: () => {
+      host.notify?.drain();
+      host.userDirs?.drain();
+    },
     rssOf: (wpid) => treeRss.of(wpid),
     strays: new Strays({
       self: os.pid,
-      known: (pid) => host.state.processes.has(pid),
+      known: (pid) => host.supervisor.tracks(pid),
       kill: (pid, sig) => {
         try {
           os.kill(pid, sig);

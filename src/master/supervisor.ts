@@ -13,6 +13,7 @@ import type { Config, OnFailure, ProgramConfig } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
 import { signalName } from "../config/signals.ts";
 import type { Logger } from "../log.ts";
+import type { LogFields } from "../log-format.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifyFields } from "../notify/receiver.ts";
@@ -22,6 +23,8 @@ import { nextGeneration, workers, type MasterState, type ProcessEntry } from "./
 import { ProbationController } from "./probation.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
+import { Watchdog } from "./watchdog.ts";
+import { HealthChecks, type HealthPlanner } from "./health.ts";
 import { batchSize } from "../config/rollout.ts";
 import { BatchRollout } from "./rollout.ts";
 import { MemoryGuard, type MemoryPorts } from "./rss.ts";
@@ -43,6 +46,8 @@ export interface SupervisorPorts {
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */
   parentOf(pid: number): number | undefined;
+  /** reads the sd_notify datagrams already waiting (before a watchdog deadline is judged) */
+  drainNotify?(): void;
   /** bytes resident in a worker's process tree (workers/rss.ts); without it max-rss and old-rss-budget see nothing */
   rssOf?(pid: number): number | undefined;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
@@ -76,8 +81,8 @@ export interface SupervisorHooks {
   probationStarted?(generation: number, until: number): void;
 }
 
-/** How a worker is built: the spawn plan for worker `id` of `generation`. */
-export type WorkerPlanner = (id: number, generation: number) => ChildSpec;
+/** How a worker is built: the spawn plan for worker `id` of `generation`; `health`: how it is checked (health.ts). */
+export type WorkerPlanner = ((id: number, generation: number) => ChildSpec) & { health?: HealthPlanner };
 
 /** How a `[[program]]` is started. */
 export type ProgramPlanner = (program: ProgramConfig) => ChildSpec;
@@ -141,6 +146,18 @@ export class Supervisor {
   private readonly memory: MemoryGuard;
   /** the reload's new generation beside the previous one (master/probation.ts) */
   readonly probation: ProbationController;
+  /** REFERENCE §5.10: WATCHDOG=1 keep-alives and health checks of ready workers */
+  private readonly watchdog = new Watchdog(
+    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn), drainNotify: () => this.ports.drainNotify?.() },
+    (pid) => this.state.processes.get(pid),
+    (pid, reason, event) => this.failWorker(pid, reason, event),
+  );
+  private readonly health = new HealthChecks(
+    { now: () => this.ports.now(), after: (ms, fn) => this.ports.after(ms, fn), spawn: (c) => this.ports.spawn(c), kill: this.kill },
+    (line) => this.log.warn(line),
+    (pid) => this.state.processes.get(pid),
+    (pid, reason, event) => this.failWorker(pid, reason, event),
+  );
 
   constructor(
     private config: Config,
@@ -250,8 +267,11 @@ export class Supervisor {
         return;
       }
       for (const p of early) {
-        if (p.ready) load.pending.delete(p.pid);
-        else this.watchReady(p.pid, config);
+        this.health.attach(p.pid, plan.health);
+        if (p.ready) {
+          load.pending.delete(p.pid);
+          this.monitor(p);
+        } else this.watchReady(p.pid, config);
       }
       this.checkLoadDone();
       return;
@@ -334,7 +354,9 @@ export class Supervisor {
       ...(child.runtime !== undefined ? { runtime: child.runtime } : {}),
       role,
       ready: false,
+      ...(child.watchdog ? { watchdog: child.watchdog } : {}),
     });
+    this.health.attach(pid, plan.health);
     this.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
     this.hooks.workerStarted?.(this.state.processes.get(pid)!);
     return pid;
@@ -402,6 +424,7 @@ export class Supervisor {
     if (!p || p.ready) return;
     p.ready = true;
     this.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
+    this.monitor(p);
     this.memory.ready(pid);
     if (this.load?.pending.delete(pid)) this.checkLoadDone();
   }
@@ -474,6 +497,10 @@ export class Supervisor {
 
   /** An exit status collected by the reaper. */
   childExited(ws: WaitStatus): void {
+    if (this.health.reaped(ws)) {
+      this.maybeFinish();
+      return;
+    }
     const p = this.state.processes.get(ws.pid);
     if (!p) {
       this.log.debug(`Reaped orphaned process ${ws.pid} (${describeExit(ws)})`);
@@ -483,6 +510,8 @@ export class Supervisor {
     this.senders.forget(ws.pid);
     this.state.processes.delete(ws.pid);
     this.waitingReady.delete(ws.pid);
+    this.watchdog.forget(ws.pid);
+    this.health.forget(ws.pid);
     this.hooks.exited?.(p, ws);
     if (p.kind === "program") {
       this.programExited(p, ws);
@@ -521,7 +550,8 @@ export class Supervisor {
   }
 
   private currentWorkerDied(p: ProcessEntry, ws: WaitStatus): void {
-    this.applyPolicy(`worker:${p.id}`, `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}`, p, ws, this.config.global.onFailure, () => {
+    const failed = p.failure === undefined ? "" : ` after it ${p.failure}`;
+    this.applyPolicy(`worker:${p.id}`, `Current worker ${p.id} (${p.pid}) ${describeExit(ws)}${failed}`, p, ws, this.config.global.onFailure, () => {
       const pid = this.spawnWorker(p.id, p.generation, "current", this.plan);
       if (pid !== undefined) this.watchReady(pid, this.config);
       this.checkAllGone();
@@ -574,11 +604,12 @@ export class Supervisor {
       }
       this.log.alert(`${label}; it failed ${decision.failures} times within 60s: giving up (on-failure = restart)`);
     }
-    if (isNormalExit(ws)) {
+    // a worker steward failed (failWorker) failed, whatever status its stop signal left
+    if (isNormalExit(ws) && p.failure === undefined) {
       this.log.notice(label);
       return;
     }
-    const status = exitStatusOf(ws);
+    const status = isNormalExit(ws) ? 1 : exitStatusOf(ws);
     this.log.alert(`${label}: exiting (on-failure = exit) with code ${status}`);
     this.stop(status, SIGTERM);
   }
@@ -608,6 +639,7 @@ export class Supervisor {
       this.log.debug(`sd_notify MAINPID=${fields.MAINPID} from process ${pid} ignored: not a PID`);
     }
     if (fields.STATUS !== undefined) p.status = fields.STATUS;
+    if (p.kind === "worker") this.watchdog.notified(p, fields);
     if (fields.EXTEND_TIMEOUT_USEC !== undefined) this.extendReadyTimeout(p, fields.EXTEND_TIMEOUT_USEC);
     const config = this.load && p.role === "loading" ? this.load.config : p.role === "probation" ? (this.probation.config ?? this.config) : this.config;
     const readyKind = config.global.ready.kind;
@@ -653,6 +685,49 @@ export class Supervisor {
     }
   }
 
+  // ---- watchdog and health checks (REFERENCE §5.10) ------------------------------------
+
+  /** A child it started and still tracks (worker, program, health check): not a stray. */
+  tracks(pid: number): boolean {
+    return this.state.processes.has(pid) || this.health.tracks(pid);
+  }
+
+  /** A worker is ready: its watchdog arms and its health checks begin (as its planner says). */
+  private monitor(p: ProcessEntry): void {
+    this.watchdog.ready(p);
+    this.health.ready(p);
+  }
+
+  /**
+   * A ready worker judged failed while it runs (missed watchdog, failed health check):
+   * logged as `event`, sent its stop signal, SIGKILL after hard-stop-after; its exit then
+   * goes through on-failure (§5.6) as a failure, whatever its status. False when there is
+   * nothing to fail (gone, already told to stop, an old generation's, the master stopping).
+   */
+  failWorker(pid: number, reason: string, event: LogFields = {}): boolean {
+    const p = this.state.processes.get(pid);
+    if (!p || p.kind !== "worker" || p.stopSentAt !== undefined || p.role === "old" || p.role === "failed") return false;
+    if (this.state.phase === "stopping") return false;
+    this.watchdog.forget(pid);
+    this.health.forget(pid);
+    const global = (this.load && p.role === "loading" ? this.load.config : p.role === "probation" ? (this.probation.config ?? this.config) : this.config).global;
+    const fields = { worker: p.id, workerPid: pid, ...event };
+    if (p.role === "probation") {
+      // the probation counts it and may roll the reload back (the rollback then stops it);
+      // tolerated, it is stopped here and its exit starts it again (probation.ts)
+      this.log.alert(`Worker ${p.id} (${pid}) ${reason} during probation`, fields);
+      if (this.probationFailure(p, `worker ${p.id} (${pid}) ${reason}`)) return true;
+      this.log.notice(`Worker ${p.id} (${pid}) sent ${signalName(global.stopSignal)}`);
+    } else {
+      this.log.alert(`Worker ${p.id} (${pid}) ${reason}: sending ${signalName(global.stopSignal)}`, fields);
+    }
+    p.failure = reason;
+    p.stopSentAt = this.ports.now();
+    this.ports.kill(pid, global.stopSignal);
+    if (global.hardStopAfter > 0) this.ports.after(global.hardStopAfter, () => this.hardKill([pid]));
+    return true;
+  }
+
   // ---- reload -----------------------------------------------------------------------
 
   /** true while a load (start or reload) is in progress */
@@ -671,8 +746,13 @@ export class Supervisor {
     for (const p of this.state.processes.values()) {
       if (p.role === "failed") {
         this.ports.kill(p.pid, SIGKILL);
-      } else if (p.role === "old" && p.stopSentAt !== undefined && hard > 0) {
+      } else if ((p.role === "old" || p.failure !== undefined) && p.stopSentAt !== undefined && hard > 0) {
+        // old workers, and current ones failWorker stopped
         this.ports.after(Math.max(0, p.stopSentAt + hard - this.ports.now()), () => this.hardKill([p.pid]));
+      } else if (p.role === "current" && p.kind === "worker" && p.ready) {
+        // this image's watchdog and health checks start afresh (timers do not cross the exec)
+        this.health.attach(p.pid, this.plan.health);
+        this.monitor(p);
       } else if (p.role === "current" && p.kind === "worker" && !p.ready) {
         this.watchReady(p.pid, this.config); // restarted or replaced just before the exec
       }
@@ -846,6 +926,8 @@ export class Supervisor {
     }
     this.pollTimer?.cancel();
     this.pollTimer = undefined;
+    this.watchdog.stopAll();
+    this.health.stopAll();
     for (const r of this.restarts.values()) r.timer?.cancel();
     const now = this.ports.now();
     let count = 0;
@@ -883,7 +965,7 @@ export class Supervisor {
   }
 
   private maybeFinish(): void {
-    if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0) return;
+    if (this.state.phase !== "stopping" || this.finished || this.state.processes.size > 0 || this.health.running > 0) return;
     // the master leaves nothing behind: it waits for the last process it adopted
     if (this.ports.strays?.left()) {
       this.stopStrays();

@@ -2,11 +2,12 @@
  * `serve({ fetch })`: a standard fetch handler on a steward listener, at the best speed
  * each runtime allows today (measured in bench/js-servers.mjs):
  *
- * | runtime | share = "reuseport"               | share = "inherit" (fd 3, ...)                     |
- * |---------|-----------------------------------|---------------------------------------------------|
- * | Bun     | Bun.serve({ reusePort })          | node:net listen({fd}) feeding node:http           |
- * | Deno    | Deno.serve({ reusePort })         | node:http listen({fd})                            |
- * | Node    | node:http listen({ reusePort })   | node:http listen({fd})                            |
+ * | runtime | share = "reuseport"                         | share = "inherit" (fd 3, ...)           |
+ * |---------|---------------------------------------------|-----------------------------------------|
+ * | Bun     | Bun.serve({ reusePort })                    | node:net listen({fd}) feeding node:http |
+ * | Deno    | Deno.listen({ reusePort }), Deno's HTTP     | node:http listen({fd})                  |
+ * |         | engine per connection (deno-serve.ts)       |                                         |
+ * | Node    | node:http listen({ reusePort })             | node:http listen({fd})                  |
  *
  * On node:http the handler gets a lazy Request (node-request.ts) and a FastResponse it returns
  * is written directly (fast-response.ts); Bun.serve and Deno.serve get the FastResponse's real
@@ -20,10 +21,12 @@
  */
 import http from "node:http";
 import net from "node:net";
+import { closing, type DenoLike, denoReusePort } from "./deno-serve.ts";
 import { nativeResponse } from "./fast-response.ts";
 import { pickListener, type StewardListener } from "./listeners.ts";
 import { connectionsGone, type FetchHandler, nodeHandler, trackConnections } from "./node-http.ts";
 import { onStop } from "./stop.ts";
+import { serveCliIfUnserved } from "./cli.ts";
 
 export type { FetchHandler };
 
@@ -52,21 +55,6 @@ interface BunServer {
 interface BunLike {
   serve(options: Record<string, unknown>): BunServer;
 }
-interface DenoServer {
-  shutdown(): Promise<void>;
-  finished: Promise<void>;
-}
-interface DenoLike {
-  serve(options: Record<string, unknown>, handler: (request: Request) => Response | Promise<Response>): DenoServer;
-}
-
-/** A response that closes its connection (headers of a fetched Response may be immutable). */
-function closing(response: Response): Response {
-  const copy = new Response(response.body, response);
-  copy.headers.set("connection", "close");
-  return copy;
-}
-
 /** `fetch` for Bun.serve and Deno.serve: native Responses, `Connection: close` once draining. */
 function native(fetch: FetchHandler, draining: () => boolean): (request: Request) => Promise<Response> {
   return async (request) => {
@@ -88,21 +76,6 @@ function bunReusePort(bun: BunLike, l: StewardListener, fetch: FetchHandler): Om
     drain: async () => {
       draining = true;
       await server.stop(false);
-    },
-  };
-}
-
-function denoReusePort(deno: DenoLike, l: StewardListener, fetch: FetchHandler): Omit<Served, "listener"> {
-  let draining = false;
-  const server = deno.serve(
-    { hostname: l.host, port: l.port, reusePort: true, onListen: () => {} },
-    native(fetch, () => draining),
-  );
-  return {
-    engine: "Deno.serve (reusePort)",
-    drain: async () => {
-      draining = true;
-      await server.shutdown();
     },
   };
 }
@@ -149,5 +122,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
   else served = await nodeHttp(l, options.fetch, g.Bun !== undefined && l.share === "inherit");
   const result: Served = { listener: l, ...served };
   if (options.drainOnStop !== false) onStop(() => result.drain());
+  // steward's `health` command is answered by default (REFERENCE §5.8)
+  await serveCliIfUnserved();
   return result;
 }

@@ -4,7 +4,8 @@
  * the listeners at 3.., this helper's own image last, signals at their defaults and
  * unblocked, own process group); it drops the identity, sets the parent-death signal,
  * checks that the master is still its parent, leaves exactly 0-2 and the listeners open
- * across exec, sets LISTEN_PID to its own PID and execs the command.
+ * across exec, sets LISTEN_PID (and WATCHDOG_PID when WATCHDOG_USEC is set, as systemd
+ * does) to its own PID and execs the command.
  *
  * argv: steward-exec PARENT DEATH_SIGNAL LISTEN_FDS UID GID LABEL PATH ARGV0 [ARG...]
  * (UID, GID empty: unchanged). Messages and exit codes are the shim's: 127 when the
@@ -108,15 +109,22 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_SETMASK, &none, NULL);
 
   size_t count = 0;
+  int watchdog = 0;
   while (environ[count]) count++;
-  char **env = malloc((count + 2) * sizeof *env);
-  char pid[32];
+  char **env = malloc((count + 3) * sizeof *env);
+  char pid[32], wdpid[32];
   if (!env) return fail(label, "prepare", path, ENOMEM);
   size_t k = 0;
-  for (size_t i = 0; i < count; i++)
-    if (strncmp(environ[i], "LISTEN_PID=", 11) != 0) env[k++] = environ[i];
+  for (size_t i = 0; i < count; i++) {
+    if (strncmp(environ[i], "WATCHDOG_USEC=", 14) == 0) watchdog = 1;
+    if (strncmp(environ[i], "LISTEN_PID=", 11) != 0 && strncmp(environ[i], "WATCHDOG_PID=", 13) != 0) env[k++] = environ[i];
+  }
   snprintf(pid, sizeof pid, "LISTEN_PID=%ld", (long)getpid());
   env[k++] = pid;
+  if (watchdog) {
+    snprintf(wdpid, sizeof wdpid, "WATCHDOG_PID=%ld", (long)getpid());
+    env[k++] = wdpid;
+  }
   env[k] = NULL;
   execve(path, argv + 8, env);
   return fail(label, "execute", path, errno);

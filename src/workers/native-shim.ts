@@ -33,6 +33,7 @@ export function helperSpawnRequest(helperFd: number, child: ChildSpec, masterPid
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: [...child.fds, helperFd],
     ownProcessGroup: true,
+    ...(child.outputPath !== undefined ? { outputPath: child.outputPath } : {}),
   };
 }
 

@@ -2,8 +2,8 @@
  * Spawn plans: what a child gets (argv, environment, descriptor table), as plain data
  * built by pure functions. Every child is started through steward's own exec shim
  * (`steward __exec`, or the native helper of native-shim.ts), which does in the child what
- * must happen between fork and exec (LISTEN_PID, parent-death signal, identity) and then
- * execs the real command.
+ * must happen between fork and exec (LISTEN_PID, WATCHDOG_PID, parent-death signal,
+ * identity) and then execs the real command.
  */
 import type { SpawnRequest } from "../sys/posix.ts";
 
@@ -50,6 +50,10 @@ export interface ChildSpec {
   execEnv?: Record<string, string>;
   /** what the command runs on when steward knows (`bun 1.4.5` for `@bun`), for `show proc` */
   runtime?: string;
+  /** the watchdog interval (ms) it was given in WATCHDOG_USEC; absent = none */
+  watchdog?: number;
+  /** its stdout and stderr go to this file instead of the master's (health checks) */
+  outputPath?: string;
 }
 
 /**
@@ -79,6 +83,8 @@ export interface WorkerEnvInput {
   masterPid: number;
   notifySocket: string;
   cliSocket: string;
+  /** `[global] watchdog` in ms; 0 or absent = off */
+  watchdog?: number;
 }
 
 /** REFERENCE §4: the configured env, then what steward gives every worker (which wins). */
@@ -93,7 +99,17 @@ export function workerEnv(i: WorkerEnvInput): Record<string, string> {
     STEWARD_GENERATION: String(i.generation),
     STEWARD_MASTER_PID: String(i.masterPid),
     STEWARD_CLI_SOCKET: i.cliSocket,
+    // WATCHDOG_PID, the worker's own PID, is set by the exec helper with LISTEN_PID
+    ...(i.watchdog ? { WATCHDOG_USEC: String(i.watchdog * 1000) } : {}),
   };
+}
+
+/**
+ * Set just before exec beside LISTEN_PID: systemd's libraries (sd_watchdog_enabled) use
+ * the watchdog only in the process WATCHDOG_PID names, so it must be the child's own PID.
+ */
+export function watchdogPidFor(env: Record<string, string>, pid: number): Record<string, string> {
+  return env.WATCHDOG_USEC !== undefined ? { WATCHDOG_PID: String(pid) } : {};
 }
 
 /** The posix_spawn request that starts `child` through the shim. */
@@ -119,5 +135,6 @@ export function shimSpawnRequest(self: SelfCommand, child: ChildSpec, masterPid:
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: child.fds,
     ownProcessGroup: true,
+    ...(child.outputPath !== undefined ? { outputPath: child.outputPath } : {}),
   };
 }

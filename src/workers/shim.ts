@@ -1,7 +1,7 @@
 /**
  * The exec shim: steward re-invoked as `steward __exec` in a new child. Neither runtime
  * runs code between fork and exec, so what a child needs just before exec happens here:
- * identity drop, parent-death signal, LISTEN_PID = its own PID, default signal actions and
+ * identity drop, parent-death signal, LISTEN_PID (and WATCHDOG_PID) = its own PID, default signal actions and
  * an empty signal mask, and a descriptor table of
  * exactly 0, 1, 2 and the listeners (the runtime this shim runs on marks inherited
  * descriptors close-on-exec at start-up and opens its own, so both are fixed here).
@@ -10,7 +10,7 @@
  */
 import type { Posix } from "../sys/posix.ts";
 import { SysError } from "../sys/errors.ts";
-import { EXEC_PLAN_VAR, type ExecPlan } from "./plan.ts";
+import { EXEC_PLAN_VAR, watchdogPidFor, type ExecPlan } from "./plan.ts";
 import { USAGE_EXIT_CODE } from "../exit-codes.ts";
 
 export function runExecShim(px: Posix, env: Record<string, string | undefined>, writeErr: (line: string) => void): number {
@@ -32,6 +32,7 @@ export function runExecShim(px: Posix, env: Record<string, string | undefined>, 
     for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== EXEC_PLAN_VAR) childEnv[k] = v;
     Object.assign(childEnv, plan.execEnv);
     childEnv.LISTEN_PID = String(px.pid());
+    Object.assign(childEnv, watchdogPidFor(childEnv, px.pid()));
     // what this shim's runtime ignored or blocked for itself is not the program's
     px.defaultSignals();
     px.execve(plan.path, plan.argv, childEnv);

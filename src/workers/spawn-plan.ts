@@ -66,6 +66,7 @@ export function resolveWorker(config: Config, ctx: Pick<PlanContext, "env" | "cw
 export function workerPlan(config: Config, resolved: ResolvedCommand, bound: BoundListener[], ctx: PlanContext): (id: number, generation: number) => ChildSpec {
   // share = "reuseport" listeners are not passed down: workers get their address (reuseport.ts)
   const shared = sharePlan(bound);
+  const watchdog = config.global.watchdog ?? 0;
   return (id, generation) => ({
     label: `worker ${id}`,
     path: resolved.path,
@@ -83,11 +84,13 @@ export function workerPlan(config: Config, resolved: ResolvedCommand, bound: Bou
         masterPid: ctx.masterPid,
         notifySocket: ctx.sockets.notifyPath,
         cliSocket: cliSocketPath(ctx.sockets.cliDir, { kind: "worker", generation, id }),
+        watchdog,
       }),
       ...shared.env,
     },
     fds: shared.inherited.map((l) => l.fd),
     ...identity(config),
+    ...(watchdog > 0 ? { watchdog } : {}),
   });
 }
 

@@ -49,6 +49,14 @@ for (const mode of MODES) {
         const line = await steward.waitForLine(/worker\.command: '@bun' runs on the Bun runtime inside a compiled steward; this steward runs on Deno and no 'bun' is in PATH/);
         assert.doesNotMatch(line.line.text, /\n/);
       }));
+      test("under Deno, steward check refuses '@bun' with no bun on PATH, and accepts it with one", e2e(mode, async (bed) => {
+        const file = bed.write("steward.toml", bunConfig(bed, 1).text);
+        const refused = await bed.run(["check", "-f", file], { env: { PATH: emptyPath(bed) } });
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /worker\.command: '@bun' runs on the Bun runtime inside a compiled steward/);
+        const accepted = await bed.run(["check", "-f", file], { env: { PATH: join(ROOT, "node_modules", ".bin") } });
+        assert.equal(accepted.code, 0, accepted.stderr);
+      }));
       test("under Deno, '@bun' runs on the bun found on PATH", e2e(mode, async (bed) => {
         const { text } = bunConfig(bed, 1);
         const steward = bed.startWith(text, "steward.toml", { env: { PATH: join(ROOT, "node_modules", ".bin") } });
@@ -60,6 +68,13 @@ for (const mode of MODES) {
       }));
       return;
     }
+
+    test("steward check accepts '@bun' commands with no bun on PATH (the runtime steward carries)", e2e(mode, async (bed) => {
+      const file = bed.write("steward.toml", bunConfig(bed, 1).text);
+      const result = await bed.run(["check", "-f", file], { env: { PATH: emptyPath(bed) } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Configuration file is valid/);
+    }));
 
     test("a TypeScript worker serves with no node, bun or deno on PATH; show proc shows its runtime; reloads keep steward steward", e2e(mode, async (bed) => {
       const { text, admin } = bunConfig(bed, 2);

@@ -93,13 +93,19 @@ class KeptAlive {
 
 for (const mode of MODES) {
   describe(`steward/worker serve [${mode}]`, () => {
-    for (const [runtime, command] of Object.entries(RUNTIMES)) {
-      test(`${runtime}: serve({ fetch }) answers, and drains on the stop signal`, e2e(mode, async (bed) => {
+    // each runtime on an inherited descriptor, and Deno on a reuse-port address (its own
+    // accept loop, src/worker-lib/deno-serve.ts)
+    const cases = [
+      ...Object.entries(RUNTIMES).map(([runtime, command]) => ({ runtime, command, share: "inherit" })),
+      { runtime: "deno", command: [...RUNTIMES.deno!, "--unstable-net"], share: "reuseport" },
+    ];
+    for (const { runtime, command, share } of cases) {
+      test(`${runtime}${share === "inherit" ? "" : ` (share = "${share}")`}: serve({ fetch }) answers, and drains on the stop signal`, e2e(mode, async (bed) => {
         assert.ok(existsSync(join(ROOT, "dist", "worker.mjs")), "dist/worker.mjs: run `npm run build` first");
         // ready(): through FFI under Bun and Deno, through systemd-notify under Node
         const steward = bed.startWith(toml({
           global: { workers: 1, "ready-timeout": "20s", ready: "notify" },
-          listen: [{ name: "http", bind: "tcp://127.0.0.1:0" }],
+          listen: [{ name: "http", bind: "tcp://127.0.0.1:0", ...(share === "inherit" ? {} : { share }) }],
           worker: { command: [...command, WORKER], env: { NOTIFY: "1" } },
         }));
         const http = await steward.listener("http");
@@ -108,7 +114,7 @@ for (const mode of MODES) {
         const first = JSON.parse((await request(http.url)).body) as { pid: number; runtime: string; engine: string };
         assert.equal(first.pid, worker!.pid);
         assert.match(first.runtime, new RegExp(`^${runtime} `));
-        assert.match(first.engine, / on fd 3$/);
+        assert.match(first.engine, share === "inherit" ? / on fd 3$/ : /\(reusePort\)$/);
         const fast = await request(http.url, "/?fast=1");
         assert.equal(fast.status, 200);
         assert.match(fast.headers, /^x-fast: 1$/im);
@@ -132,7 +138,8 @@ for (const mode of MODES) {
         assert.equal(after.status, 200);
         assert.equal((JSON.parse(after.body) as { pid: number }).pid, worker!.pid, "answered by the draining worker");
         assert.equal(after.headers.connection, "close", `the draining worker closes the connection${steward.log()}`);
-        await kept.waitClosed();
+        // closed after that answer, not later by an idle timeout (5 s under Deno reuse-port)
+        await kept.waitClosed(4_000);
         const heldAnswer = await held;
         assert.equal(heldAnswer.status, 200, "the request in flight completed");
         assert.equal(heldAnswer.headers.connection, "close");

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatProblem, idsFromText, loadConfig } from "../../src/config/index.ts";
-import { listeningSockets, listensOn, parseProcAddress } from "../../src/listeners/reserve.ts";
+import { listeningSockets, listensOn, parseProcAddress, readListeningPrefix } from "../../src/listeners/reserve.ts";
 import { enableMigrateReq, MIGRATE_REQ_PATH } from "../../src/listeners/migrate.ts";
 import type { BoundListener } from "../../src/listeners/registry.ts";
 import { sharePlan } from "../../src/workers/reuseport.ts";
@@ -58,6 +58,21 @@ describe("/proc/net/tcp", () => {
     assert.ok(listensOn(sockets[0]!, { family: 4, host: "127.0.0.1", port: 8080 }));
     assert.ok(!listensOn(sockets[1]!, { family: 4, host: "127.0.0.1", port: 8081 }), "0.0.0.0 is not 127.0.0.1");
     assert.ok(listensOn(sockets[1]!, { family: 4, host: "0.0.0.0", port: 8081 }));
+  });
+});
+
+describe("reading /proc/net/tcp", () => {
+  test("stops at the first socket not listening (the kernel lists listeners first), across read chunks", () => {
+    const line = (n: number, st: string, inode: number) => `${String(n).padStart(4)}: 0100007F:1F90 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 100 0 0 10 0`;
+    const header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+    // enough listeners to cross a 64 KiB read, then 20000 TIME_WAIT lines never read
+    const listening = Array.from({ length: 700 }, (_, i) => line(i, "0A", 1000 + i));
+    const rest = Array.from({ length: 20000 }, (_, i) => line(700 + i, "06", 0));
+    const path = join(dir, "tcp");
+    writeFileSync(path, [header, ...listening, ...rest].join("\n") + "\n");
+    const text = readListeningPrefix(path);
+    assert.ok(text.length < 200 * 1024, `read ${text.length} bytes`);
+    assert.deepEqual(listeningSockets((p) => (p.endsWith("6") ? "header\n" : readListeningPrefix(path))).map((s) => s.inode), listening.map((_, i) => String(1000 + i)));
   });
 });
 
