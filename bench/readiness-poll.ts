@@ -3,7 +3,7 @@
 // Three stewards, one worker each: the check on a Node worker that accepts (found in its
 // epoll set: the answer comes after the fd and fdinfo reads), and on a Node process and on
 // `sleep` holding the listener without accepting (the whole scan: every fd, then every
-// thread's /proc/PID/task/TID/syscall). While a worker is young the supervisor checks every 5 ms (src/master/supervisor.ts ACCEPT_POLL_FAST_MS, for its first 500 ms), then
+// thread's /proc/PID/task/TID/syscall). While a worker is young the supervisor checks every 5 ms (src/master/load.ts ACCEPT_POLL_FAST_MS, for its first 500 ms), then
 // every 25 ms: the figures below times 100 are the CPU one young worker's polling costs.
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";

@@ -49,7 +49,7 @@ export interface Handover {
   /** how the reload was asked for: old workers get SIGTERM on a hard reload */
   hard: boolean;
   /**
-   * Written only when the next image is this same binary (master/reload.ts): the new
+   * Written only when the next image is this same binary (master/reloader.ts): the new
    * generation was started before the exec, from these options; its workers are in
    * `processes` with role `loading`, and the new image gates them (or, if it loads other
    * options, kills them and starts its own).

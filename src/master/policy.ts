@@ -1,11 +1,17 @@
 /**
  * Pure decisions of the supervisor: what an exit status means and when to restart.
  */
+import { signalName } from "../config/signals.ts";
 import type { WaitStatus } from "../sys/posix.ts";
 
 /** 128+N for death by signal N, as shells and tini report it. */
 export function exitStatusOf(ws: WaitStatus): number {
   return ws.exited ? ws.code : 128 + ws.signal;
+}
+
+/** "exited with code N" or "killed by signal N (NAME)", as the log says it. */
+export function describeExit(ws: WaitStatus): string {
+  return ws.exited ? `exited with code ${ws.code}` : `killed by signal ${ws.signal} (${signalName(ws.signal)})`;
 }
 
 /** HAProxy's exit-on-failure treats 0, 130 (SIGINT) and 143 (SIGTERM) as a normal stop. */

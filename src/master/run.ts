@@ -2,7 +2,7 @@
  * The master process, wired to the real system. `startMaster` is REFERENCE §5.1 (a fresh
  * start, `startFresh`) or the second half of §5.3 (a new image taking over after re-exec,
  * `resume`); each is a list of named steps. The reload itself is the state machine of
- * reload.ts (its ports: reload-wiring.ts); the supervisor's ports and hooks are
+ * reloader.ts (its ports: reloader-wiring.ts); the supervisor's ports and hooks are
  * supervisor-wiring.ts; the OS is os.ts; the children's plans are workers/spawn-plan.ts.
  */
 import { join } from "node:path";
@@ -33,8 +33,8 @@ import type { RunOptions } from "./options.ts";
 import { realOs, type FileIdentity, type MasterOs } from "./os.ts";
 import { planChildren } from "./plans.ts";
 import { Reaper } from "./reaper.ts";
-import { Reloader } from "./reload.ts";
-import { reloadPorts } from "./reload-wiring.ts";
+import { Reloader } from "./reloader.ts";
+import { reloadPorts } from "./reloader-wiring.ts";
 import { SignalRouter } from "./signal-router.ts";
 import { Settler } from "./settle.ts";
 import { nextGeneration, type MasterState } from "../state.ts";
@@ -189,7 +189,7 @@ export class MasterHost {
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${handover.early.generation} is started again from it`);
     }
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${nextGeneration(this.state)} in progress`);
-    // 6. The reload goes on in this image (reload.ts).
+    // 6. The reload goes on in this image (reloader.ts).
     const requester = requesterSession ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) } : undefined;
     this.reloader.resumeIn(handover, opts, problems, requester, adoptEarly);
     // 7. What arrived during the exec, once the load watches the workers started before

@@ -17,7 +17,7 @@ import { currentMigrateReq } from "../listeners/migrate.ts";
 import { uidOf, type UserDirs } from "../host/userdirs.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
-import type { Reloader } from "./reload.ts";
+import type { Reloader } from "./reloader.ts";
 import type { Supervisor } from "./supervisor.ts";
 import type { MasterState } from "../state.ts";
 

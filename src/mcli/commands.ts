@@ -1,6 +1,8 @@
 /**
  * The master CLI's commands (REFERENCE §7.3) and routing to workers (§7.4). Replies are built
  * from a read-only view of the master; only `reload` and `hard-reload` act.
+ * Over ~350 lines: the command table beside the replies it renders; `show proc` apart
+ * would need a second upward import of master/state.ts (test/unit/layers.test.ts).
  */
 import { Buffer } from "node:buffer";
 import type { MasterState, ProcessEntry } from "../state.ts";

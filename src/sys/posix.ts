@@ -1,6 +1,7 @@
 /**
  * The operating-system calls steward makes, over a runtime's libc binding. Runtime-neutral:
  * it only sees `LibcBinding`. Every failure throws a `SysError` naming the call and errno.
+ * Over ~350 lines by design: it is the one FFI surface, a thin method per libc call.
  */
 import * as C from "./constants.ts";
 import { SysError } from "./errors.ts";

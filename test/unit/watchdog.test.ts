@@ -78,7 +78,7 @@ function setup(o: Options = {}) {
     sys.processes.get(pid)!.alive = false;
     sup.childExited({ pid, exited: true, code });
   };
-  return { sys, sup, state, lines, events, flush, checks, workerPids, finish };
+  return { sys, sup, state, config, lines, events, flush, checks, workerPids, finish };
 }
 
 /** a started master whose one worker sent READY=1; returns its PID */
@@ -190,7 +190,7 @@ describe("watchdog", () => {
     const old = ready(s);
     let result: unknown;
     s.sup.reload(
-      { ...(s.sup as unknown as { config: Config }).config },
+      { ...s.config },
       (id, g) => ({ label: "w", path: "/bin/true", argv: ["worker", String(id), String(g)], env: {}, fds: [], watchdog: 1_000 }),
       false,
       (r) => (result = r),
@@ -288,7 +288,7 @@ describe("watchdog and health checks during probation", () => {
     const s = setup({ watchdog: 1_000 });
     const old = ready(s);
     const results: unknown[] = [];
-    const config = (s.sup as unknown as { config: Config }).config;
+    const config = s.config;
     s.sup.reload(
       { ...config, global: { ...config.global, probation: 10_000 } },
       (id, g) => ({ label: "w", path: "/bin/true", argv: ["worker", String(id), String(g)], env: {}, fds: [], watchdog: 1_000 }),

@@ -1,5 +1,5 @@
 /**
- * The reload's state machine (src/master/reload.ts) driven step by step over fake ports:
+ * The reload's state machine (src/master/reloader.ts) driven step by step over fake ports:
  * the OS of _fake-os.ts (preflight child, state file, execve), the real Supervisor over
  * _fake-system.ts for the loads, and records of everything else. Each failure leaves the
  * old generation current, counted once; each stop is obeyed; what the exec prepared is
@@ -12,7 +12,7 @@ import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import { decodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "../../src/master/handover.ts";
 import { proofLine } from "../../src/master/handshake.ts";
 import type { RunOptions } from "../../src/master/options.ts";
-import { ANOTHER_RELOAD, MASTER_STOPPING, onProbation, Reloader, type LoadOutcome, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reload.ts";
+import { ANOTHER_RELOAD, MASTER_STOPPING, onProbation, Reloader, type LoadOutcome, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reloader.ts";
 import type { MasterState } from "../../src/state.ts";
 import { Supervisor, type WorkerPlanner } from "../../src/master/supervisor.ts";
 import { adoptsEarly } from "../../src/master/takeover.ts";
@@ -190,7 +190,7 @@ function oldGenerationCurrent(t: ReturnType<typeof world>, failures = 1): void {
   assert.equal(t.w.reloader.step, "idle");
 }
 
-describe("reload (master/reload.ts)", () => {
+describe("reloader (master/reloader.ts)", () => {
   test("a reload goes through every step: preflight, hold, early start, state, execve, then the new image loads", async () => {
     const t = world();
     const who = requester();

@@ -1,5 +1,5 @@
 /**
- * The real ports of a reload (reload.ts): what the reload asks of the master, done on
+ * The real ports of a reload (reloader.ts): what the reload asks of the master, done on
  * the master's listeners, sessions, metrics and supervisor. `ReloadHost` is the part of
  * MasterHost (run.ts) it reads, so this file does not import run.ts.
  */
@@ -21,7 +21,7 @@ import { HANDOVER_FORMAT, type Handover } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
 import type { FileIdentity, MasterOs } from "./os.ts";
 import { planChildren, type PlanningHost } from "./plans.ts";
-import type { Early, LoadOutcome, ReloadPorts } from "./reload.ts";
+import type { Early, LoadOutcome, ReloadPorts } from "./reloader.ts";
 import { nextGeneration, type MasterState } from "../state.ts";
 import type { Supervisor, WorkerPlanner } from "./supervisor.ts";
 
