@@ -10,6 +10,11 @@
  * a session only after reading what the client sent (a lingering close): closing a
  * socket with unread input makes the kernel reset the connection, and the client would
  * lose the reply or the error that explains the close.
+ *
+ * Over ~350 lines on purpose: this is one session's life (accept, read, dispatch, write,
+ * linger, close) and every transition of it is here, so an invariant above can be checked
+ * in one file; what a session carries across the exec is exec-sessions.ts, streaming is
+ * exec-streams.ts and event-stream.ts.
  */
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SHUT_WR } from "../sys/constants.ts";
 import type { Posix } from "../sys/posix.ts";
