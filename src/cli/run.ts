@@ -10,7 +10,7 @@ import { helpHint, USAGE_EXIT_CODE } from "./_usage.ts";
 import { missingCommands } from "./commands-exist.ts";
 import { RUN_ARGS } from "./args.ts";
 import type { CliDeps, CommandInput } from "./deps.ts";
-import type { RunDirEnv } from "../master/rundir.ts";
+import type { RunDirEnv } from "../host/rundir.ts";
 import { configFileOf, logLevelOf, refuseConflicts, resolveSettings, type Settings, toOverrides } from "./settings.ts";
 
 export const VALID_MESSAGE = "Configuration file is valid";
@@ -55,7 +55,7 @@ export async function startOrCheck(
   return 0;
 }
 
-/** The variables that choose where the master's run directory is (master/rundir.ts). */
+/** The variables that choose where the master's run directory is (host/rundir.ts). */
 function runDirEnvOf(env: Readonly<Record<string, string | undefined>>): RunDirEnv {
   const out: RunDirEnv = {};
   for (const key of ["RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR", "TMPDIR"] as const) {

@@ -5,6 +5,7 @@
  * writes READY and closes it. The launcher exits 0 on READY; otherwise it prints the
  * start-up log and exits with the master's exit status.
  */
+import type { Posix } from "../sys/posix.ts";
 
 export const LAUNCHER_FD_VAR = "STEWARD_LAUNCHER_FD";
 export const READY_MARK = "\u0000READY";
@@ -50,4 +51,39 @@ export async function launchDaemon(self: { path: string; prefix: string[] }, arg
       resolve(1);
     });
   });
+}
+
+/**
+ * In the master: the pipe to the -D launcher, taken from the environment so that no child
+ * inherits it. Log lines are copied to it until the first generation is ready.
+ */
+export class LauncherPipe {
+  private fd: number | undefined;
+
+  constructor(private readonly px: Posix, env: Record<string, string | undefined>) {
+    const raw = env[LAUNCHER_FD_VAR];
+    if (raw === undefined) return;
+    delete env[LAUNCHER_FD_VAR];
+    const fd = Number(raw);
+    try {
+      px.setCloexec(fd, true);
+    } catch {
+      return;
+    }
+    px.fn.setsid(); // detached already made a new session where the runtime could; EPERM otherwise
+    this.fd = fd;
+  }
+
+  /** A log line, through libc: node:fs under Deno maps descriptor numbers above 2 to its own resources. */
+  write(line: string): void {
+    if (this.fd !== undefined) this.px.writeAll(this.fd, `${line}\n`);
+  }
+
+  /** Tells the launcher the first generation is ready, and lets it go. */
+  release(): void {
+    if (this.fd === undefined) return;
+    this.px.writeAll(this.fd, `${READY_MARK}\n`);
+    this.px.close(this.fd);
+    this.fd = undefined;
+  }
 }

@@ -14,9 +14,17 @@
  * meanwhile and none is waiting.
  */
 import type { Runtime } from "../runtime/types.ts";
+import type { MasterOs } from "./os.ts";
 import type { Posix } from "../sys/posix.ts";
 import { SignalPark } from "../sys/signal-park.ts";
-import { SIGWINCH } from "../sys/constants.ts";
+import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH } from "../sys/constants.ts";
+
+/** blocked across execve, unblocked by the new image once its handlers exist (MasterHost.installSignals) */
+export const HELD_SIGNALS = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGTTIN, SIGTTOU];
+/** ignored across execve: their default action would end or stop the master */
+export const IGNORED_DURING_EXEC = [SIGHUP, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU];
+/** a reload gives way to these when one waits at the exec */
+export const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 
 /** how long the marker may take (the loop is busy with nothing else at this point) */
 const MARKER_WAIT_MS = 250;
@@ -28,10 +36,10 @@ export class ExecSignals {
 
   constructor(
     private readonly runtime: Pick<Runtime, "onSignal">,
-    private readonly px: Posix,
-    arch: string,
+    px: Posix,
+    private readonly os: Pick<MasterOs, "pid" | "arch" | "after" | "kill">,
   ) {
-    this.park = new SignalPark(px, arch);
+    this.park = new SignalPark(px, os.arch);
   }
 
   /** Holds `signals` for the next image; resolves once what the runtime caught before has reached its handlers. */
@@ -57,15 +65,15 @@ export class ExecSignals {
       this.listening = true;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, MARKER_WAIT_MS);
+      const timer = this.os.after(MARKER_WAIT_MS, done);
       function done() {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       }
       this.markerSeen = done;
-      this.px.kill(this.px.pid(), SIGWINCH);
+      this.os.kill(this.os.pid, SIGWINCH);
     });
     this.markerSeen = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise<void>((resolve) => this.os.after(0, resolve));
   }
 }

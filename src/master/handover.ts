@@ -10,8 +10,8 @@ import type { HandedSession } from "../mcli/server.ts";
 import type { HandedMetrics } from "../metrics/endpoint.ts";
 import type { HandedEvents } from "../mcli/events.ts";
 import type { RunOptions } from "./options.ts";
-import type { MasterState, ProcessEntry } from "./state.ts";
-import type { HandedUserDirs } from "./userdirs.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
+import type { HandedUserDirs } from "../host/userdirs.ts";
 
 /** The format this steward writes; `READABLE_FORMATS` are those it can take over. */
 export const HANDOVER_FORMAT = 1;
@@ -49,15 +49,15 @@ export interface Handover {
   /** how the reload was asked for: old workers get SIGTERM on a hard reload */
   hard: boolean;
   /**
-   * Written only when the next image is this same binary (master/reexec.ts): the new
+   * Written only when the next image is this same binary (master/reloader.ts): the new
    * generation was started before the exec, from these options; its workers are in
    * `processes` with role `loading`, and the new image gates them (or, if it loads other
    * options, kills them and starts its own).
    */
   early?: { generation: number; options: RunOptions };
-  /** the pidfile the master wrote (master/pidfile.ts), removed by whichever image exits */
+  /** the pidfile the master wrote (host/pidfile.ts), removed by whichever image exits */
   pidfile?: string;
-  /** directories and notify sockets of children that run as another user (master/userdirs.ts) */
+  /** directories and notify sockets of children that run as another user (host/userdirs.ts) */
   userDirs?: HandedUserDirs;
   /** the metrics' counters, and the `[metrics]` listener with its connections (metrics/endpoint.ts) */
   metrics?: HandedMetrics;

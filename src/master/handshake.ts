@@ -7,7 +7,7 @@
  * prints a version to any arguments cannot produce PROOF, so it never passes.
  *
  * OPTIONS let a master re-executing into the same file start the new generation before
- * the exec (master/reexec.ts); from any other file they are ignored.
+ * the exec (master/reloader.ts); from any other file they are ignored.
  */
 
 export const PREFLIGHT_MODE = "__preflight";

@@ -8,18 +8,20 @@
  * goes to a file of the run directory, read back (the last line) for the log when it
  * fails, then removed.
  */
-import { closeSync, fstatSync, openSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { HealthConfig } from "../config/types.ts";
 import type { ResolvedCommand } from "../workers/bun-command.ts";
 import { inheritedEnv } from "../workers/plan.ts";
 import type { HealthPlanner } from "./health.ts";
+import type { MasterOs } from "./os.ts";
 
 /** how much of a check's output is read back, and shown */
 const TAIL_BYTES = 4096;
 const SHOWN_CHARS = 200;
 
 export interface HealthPlanInput {
+  /** reads back and removes a check's output */
+  os: Pick<MasterOs, "tailLines" | "remove">;
   health: HealthConfig;
   resolved: ResolvedCommand;
   masterEnv: Record<string, string | undefined>;
@@ -61,30 +63,16 @@ export function healthPlanner(i: HealthPlanInput): HealthPlanner {
           ...(i.gid !== undefined ? { gid: i.gid } : {}),
           outputPath,
         },
-        output: () => lastLine(outputPath),
+        output: () => lastLine(i.os, outputPath),
       };
     },
   };
 }
 
 /** The last non-empty line of the file (at most SHOWN_CHARS), which is then removed; "" if none. */
-export function lastLine(path: string): string {
-  let text = "";
-  try {
-    const fd = openSync(path, "r");
-    try {
-      const size = fstatSync(fd).size;
-      const buf = new Uint8Array(Math.min(size, TAIL_BYTES));
-      const got = readSync(fd, buf, 0, buf.length, size - buf.length);
-      text = new TextDecoder().decode(buf.subarray(0, got));
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return "";
-  } finally {
-    rmSync(path, { force: true });
-  }
-  const line = text.split("\n").map((l) => l.trim()).filter((l) => l !== "").pop() ?? "";
+export function lastLine(os: Pick<MasterOs, "tailLines" | "remove">, path: string): string {
+  const lines = os.tailLines(path, TAIL_BYTES);
+  os.remove(path);
+  const line = lines.map((l) => l.trim()).filter((l) => l !== "").pop() ?? "";
   return line.length > SHOWN_CHARS ? `${line.slice(0, SHOWN_CHARS)}…` : line;
 }

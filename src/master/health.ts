@@ -19,7 +19,7 @@ import type { ChildSpec } from "../workers/plan.ts";
 import type { ProcessEntry } from "./state.ts";
 import { watched, type FailWorker, type Timer } from "./watchdog.ts";
 
-/** One check of one worker, as run.ts builds it (master/health-plan.ts). */
+/** One check of one worker, as plans.ts builds it (master/health-plan.ts). */
 export interface HealthProbe {
   spec: ChildSpec;
   /** the last line the finished check wrote (its output file is then removed); "" if none */

@@ -1,5 +1,5 @@
 import type { Config } from "../config/types.ts";
-import type { RunDirEnv } from "./rundir.ts";
+import type { RunDirEnv } from "../host/rundir.ts";
 
 /** What `steward run` hands to the master once the command line and configuration are valid. */
 export interface RunOptions {
@@ -14,6 +14,6 @@ export interface RunOptions {
   journalStream?: string;
   /** the arguments steward was started with, kept for re-exec on reload */
   args: string[];
-  /** the variables that choose where the run directory is (master/rundir.ts), read by the CLI */
+  /** the variables that choose where the run directory is (host/rundir.ts), read by the CLI */
   runDirEnv?: RunDirEnv;
 }

@@ -7,7 +7,6 @@
  * load. The master itself never reads the configuration for a reload: a file that blocks
  * or costs too much to parse stalls only this child, which is killed after 10 s.
  */
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import type { WaitStatus } from "../sys/posix.ts";
 import { checkArgs, newNonce, PROOF_TAG, readAnswer } from "./handshake.ts";
 import type { RunOptions } from "./options.ts";
@@ -28,45 +27,14 @@ export interface PreflightPorts {
   waitFor(pid: number): Promise<WaitStatus>;
   kill(pid: number, signal: number): void;
   after(ms: number, fn: () => void): { cancel(): void };
+  /** why the file cannot be executed, or undefined (MasterOs.executableProblem) */
+  executableProblem(path: string): string | undefined;
+  /** the non-empty lines of the end of the check's output file (MasterOs.tailLines) */
+  tailLines(path: string, maxBytes: number): string[];
 }
 
 /** `options`: what the new image will load, when the check was run by this very file (same binary) */
 export type PreflightResult = { ok: true; options?: RunOptions } | { ok: false; reason: string; output: string[] };
-
-/** What identifies an executable file's content and permissions without reading it. */
-export interface FileIdentity {
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-}
-
-export function fileIdentity(path: string): FileIdentity | undefined {
-  try {
-    const st = statSync(path);
-    return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
-  } catch {
-    return undefined;
-  }
-}
-
-export function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  return !!a && !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
-}
-
-export function executableProblem(path: string): string | undefined {
-  try {
-    if (!statSync(path).isFile()) return `${path} is not a regular file`;
-    accessSync(path, constants.X_OK);
-    return undefined;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return `${path} does not exist`;
-    if (code === "EACCES") return `${path} is not executable`;
-    return `${path}: ${(e as Error).message}`;
-  }
-}
 
 /** `sameBinary`: the file is the one this image runs, unchanged, so its options can be used before the exec */
 export async function preflight(
@@ -77,7 +45,7 @@ export async function preflight(
   outputPath: string,
   sameBinary = false,
 ): Promise<PreflightResult> {
-  const problem = executableProblem(self.path);
+  const problem = ports.executableProblem(self.path);
   if (problem) return { ok: false, reason: `new binary: ${problem}`, output: [] };
   const nonce = newNonce();
   let pid: number;
@@ -93,7 +61,7 @@ export async function preflight(
   });
   const ws = await ports.waitFor(pid);
   timer.cancel();
-  const lines = outputLines(outputPath);
+  const lines = ports.tailLines(outputPath, OUTPUT_MAX_BYTES);
   const output = lines
     .filter((l) => !l.startsWith(`${PROOF_TAG} `))
     .slice(-QUOTED_LINES)
@@ -108,30 +76,4 @@ export async function preflight(
     return { ok: false, reason: `preflight of ${self.path} exited 0 without answering the handshake: not a steward that takes over state format ${format}`, output };
   }
   return sameBinary && answer.options ? { ok: true, options: answer.options as RunOptions } : { ok: true };
-}
-
-/** The non-empty lines of the end of the check's output (at most OUTPUT_MAX_BYTES of it). */
-function outputLines(path: string): string[] {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW); // never through a link planted in the run directory
-  } catch {
-    return []; // no output file: nothing to quote
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, OUTPUT_MAX_BYTES);
-    const buffer = new Uint8Array(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, buffer, got, length - got, size - length + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return new TextDecoder().decode(buffer.subarray(0, got)).split("\n").filter((l) => l.trim() !== "");
-  } catch {
-    return [];
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -3,7 +3,7 @@
  * tells the supervisor whether any child is left. Used only once the master stops.
  */
 import type { StrayPort } from "./supervisor.ts";
-import { adoptedToSignal, descendantsOf, isWorkerDescendant, readChildren, readProcesses, type ProcRecord } from "./descendants.ts";
+import { adoptedToSignal, descendantsOf, isWorkerDescendant, readChildren, readProcesses, type ProcRecord } from "../host/descendants.ts";
 import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 
 

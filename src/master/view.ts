@@ -1,40 +1,49 @@
 /**
  * What the master CLI may see of a master (a read-only view) and the one thing it may
- * ask of it (a reload).
+ * ask of it (a reload). `ViewedHost` is the part of MasterHost (run.ts) it reads, so this
+ * file does not import run.ts.
  */
-import { readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
+import { holdsAnyListener } from "../workers/holding.ts";
 import { processTree } from "../workers/proctree.ts";
+import { cliSocketPath } from "../workers/spawn-plan.ts";
 import type { MasterView } from "../mcli/commands.ts";
+import type { ListenerRegistry } from "../listeners/registry.ts";
+import type { Logger } from "../log.ts";
+import type { MetricsEndpoint } from "../metrics/endpoint.ts";
+import type { EventLog } from "../mcli/events.ts";
 import { VERSION } from "../version.ts";
 import { currentMigrateReq } from "../listeners/migrate.ts";
-import type { MasterHost } from "./run.ts";
-import { uidOf } from "./userdirs.ts";
+import { uidOf, type UserDirs } from "../host/userdirs.ts";
+import type { RunOptions } from "./options.ts";
+import type { MasterOs } from "./os.ts";
+import type { Reloader } from "./reloader.ts";
+import type { Supervisor } from "./supervisor.ts";
+import type { MasterState } from "../state.ts";
 
-/** The socket a worker or program may serve forwarded CLI commands on (its STEWARD_CLI_SOCKET). */
-export function cliSocketPath(
-  runDir: string,
-  p: { kind: "worker"; generation: number; id: number } | { kind: "program"; name: string },
-): string {
-  return join(runDir, p.kind === "worker" ? `worker-g${p.generation}-${p.id}.sock` : `program-${p.name}.sock`);
+export interface ViewedHost {
+  readonly os: MasterOs;
+  readonly uid: number;
+  readonly exe: { path: string; compiled: boolean };
+  readonly log: Logger;
+  readonly listeners: ListenerRegistry;
+  readonly metrics: MetricsEndpoint;
+  readonly events: EventLog;
+  readonly reloader: Reloader;
+  supervisor: Supervisor;
+  state: MasterState;
+  current: RunOptions;
+  runDir: string;
+  userDirs: UserDirs;
 }
 
-function rssKiB(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function masterView(host: MasterHost): MasterView {
+export function masterView(host: ViewedHost): MasterView {
   return {
     get pid() {
-      return host.pid;
+      return host.os.pid;
     },
     version: VERSION,
-    exe: { path: host.runtime.self.path, compiled: host.runtime.compiled },
+    exe: host.exe,
     get state() {
       return host.state;
     },
@@ -49,19 +58,22 @@ export function masterView(host: MasterHost): MasterView {
     },
     startupLogs: () => host.log.loadLines(),
     descendantsOf: (pid) => processTree.descendantsOf(pid),
-    env: () => ({ ...host.runtime.env }),
+    env: () => ({ ...host.os.env }),
     reload: (session, hard) =>
       new Promise<string>((resolve) =>
         host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
       ),
     cliSocketOf: (p) => {
       const path = cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name });
-      // a child running as another user binds in its own directory (userdirs.ts)
+      // a child running as another user binds in its own directory (host/userdirs.ts)
       const uid = uidOf(p.pid);
-      return uid === undefined || uid === host.px.fn.getuid() ? path : host.userDirs.socketOf(uid, basename(path));
+      return uid === undefined || uid === host.uid ? path : host.userDirs.socketOf(uid, basename(path));
     },
-    rssKiB,
-    holdsListener: (pid) => host.holdsListener(pid),
+    rssKiB: (pid) => {
+      const m = /VmRSS:\s+(\d+) kB/.exec(host.os.readProc(`/proc/${pid}/status`) ?? "");
+      return m ? Number(m[1]) : undefined;
+    },
+    holdsListener: (pid) => holdsAnyListener(host.listeners.list(), pid),
     metricsText: () => host.metrics.text(),
     events: host.events,
     endProbation: (action) =>

@@ -5,7 +5,7 @@
  * would need a second upward import of master/state.ts (test/unit/layers.test.ts).
  */
 import { Buffer } from "node:buffer";
-import type { MasterState, ProcessEntry } from "../master/state.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, type Level } from "./protocol.ts";
 import type { CommandRunner, Session } from "./server.ts";
 import { parseShowEvents, type EventLog } from "./events.ts";

@@ -10,85 +10,34 @@
  * a session only after reading what the client sent (a lingering close): closing a
  * socket with unread input makes the kernel reset the connection, and the client would
  * lose the reply or the error that explains the close.
+ *
+ * Over ~350 lines on purpose: this is one session's life (accept, read, dispatch, write,
+ * linger, close) and every transition of it is here, so an invariant above can be checked
+ * in one file; what a session carries across the exec is exec-sessions.ts, streaming is
+ * exec-streams.ts and event-stream.ts.
  */
-import type { MasterCliConfig } from "../config/types.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SHUT_WR } from "../sys/constants.ts";
 import type { Posix } from "../sys/posix.ts";
-import { splitCommands, type Level } from "./protocol.ts";
-import { carriedAcrossExec, evictionNotice, IDLE_AT_EXEC, longestIdle, neverSpoke } from "./sessions.ts";
+import { splitCommands } from "./protocol.ts";
+import { ExecSessions } from "./exec-sessions.ts";
+import { Session, type CliListener, type HandedSession } from "./session.ts";
+import { evictionNotice, longestIdle } from "./sessions.ts";
 import { EventLog } from "./events.ts";
-import { adoptStream, handStream, startStream, STREAM_HANGUP, streamOver } from "./exec-streams.ts";
-import { StreamReply, type EventStream, type HandedStream } from "./event-stream.ts";
+import { startStream, STREAM_HANGUP, streamOver } from "./exec-streams.ts";
+import { StreamReply } from "./event-stream.ts";
+
+export { Session, type CliListener, type HandedSession } from "./session.ts";
+export { EXEC_DRAIN_MS } from "./exec-sessions.ts";
 
 export const MAX_SESSIONS_PER_LISTENER = 64;
 export const IDLE_TIMEOUT_MS = 10 * 60_000;
 export const MAX_LINE = 64 * 1024;
 /** how long a closing session keeps reading (and discarding) before the descriptor is closed */
 export const LINGER_MS = 2_000;
-/** before an exec, how long the sessions that end with the image may take to send their command and get the reply */
-export const EXEC_DRAIN_MS = 250;
 /** refused connections kept lingering (each for at most LINGER_MS) at once; beyond, they are closed at once */
 const MAX_REFUSED_LINGERING = 512;
 /** connections accepted in one go before the sessions get their turn */
 const ACCEPTS_PER_TURN = 256;
-
-export interface CliListener {
-  key: string;
-  fd: number;
-  config: MasterCliConfig;
-  /** a unix socket file this master created */
-  path?: string;
-  sessions: number;
-}
-
-/** What a session carries across a re-exec when it asked for the reload. */
-export interface HandedSession {
-  fd: number;
-  listenerKey: string;
-  level: Level;
-  prompt: boolean;
-  target?: string;
-  /** input received after the reload command, still to run */
-  pending: string[][];
-  peerClosed: boolean;
-  /** Date.now() of its last input or reply (absent in a state written before it existed) */
-  lastActive?: number;
-  /** a `show events` stream in progress (event-stream.ts) */
-  stream?: HandedStream;
-}
-
-export class Session {
-  level: Level;
-  prompt = false;
-  /** default routing target (`@1`, `@!123`), if set */
-  target?: string;
-  /** the bytes of a line not ended yet (UTF-8 is decoded per whole line: no sequence holds a newline byte) */
-  partial: Uint8Array[] = [];
-  partialBytes = 0;
-  queue: string[][] = [];
-  out: Uint8Array[] = [];
-  busy = false;
-  peerClosed = false;
-  closing = false;
-  /** a line went over MAX_LINE: what came before it is answered, then the session closes */
-  tooLong = false;
-  /** closing, output written and SHUT_WR sent: input is read and discarded until EOF */
-  lingering?: ReturnType<typeof setTimeout>;
-  lastActive = Date.now();
-  /** replies sent so far */
-  replies = 0;
-  /** `show events` in progress: the session is busy until it ends (exec-streams.ts) */
-  stream?: EventStream;
-
-  constructor(
-    readonly fd: number,
-    readonly listener: CliListener,
-    /** false for a connection refused for the listener's session limit, or evicted from it (sessions.ts) */
-    public counted = true,
-  ) {
-    this.level = listener.config.level;
-  }
-}
 
 /** Runs one command; resolves to its reply (without the closing empty line), null for `quit`, or a stream. */
 export type CommandRunner = (session: Session, words: string[]) => string | null | StreamReply | Promise<string | null>;
@@ -102,16 +51,13 @@ export class CliServer {
   readonly listeners = new Map<string, CliListener>();
   readonly sessions = new Map<number, Session>();
   private readonly buf = new Uint8Array(65536);
+  private readonly exec = new ExecSessions(this);
   private idleTimer?: ReturnType<typeof setInterval>;
   private refusedLingering = 0;
-  /** sessions prepareExec handed over with nothing sent yet (kept in case the exec fails) */
-  private handedFresh: Session[] = [];
   private pollfds = new Int32Array(64);
-  /** when the reload now in progress began (sessions.ts: which silent sessions cross the exec) */
-  private reloadStartedAt?: number;
 
   constructor(
-    private readonly px: Posix,
+    readonly px: Posix,
     private readonly run: CommandRunner,
     private readonly promptOf: (s: Session) => string,
     private readonly warn: (message: string) => void,
@@ -128,84 +74,29 @@ export class CliServer {
     this.listeners.delete(key);
   }
 
-  /**
-   * A session that survived exec: the one that asked for the reload (`requester`: its
-   * reply comes first), or one accepted just before the exec that had sent nothing yet.
-   */
+  // ---- across a re-exec: exec-sessions.ts ----------------------------------------------
+
+  /** A session that survived exec: the one that asked for the reload (`requester`: its reply comes first), or a fresh one. */
   adoptSession(h: HandedSession, requester = true): Session | undefined {
-    const listener = this.listeners.get(h.listenerKey);
-    if (!listener) {
-      this.px.close(h.fd);
-      return undefined;
-    }
-    this.px.setCloexec(h.fd, true);
-    this.px.signalWhenReadable(h.fd);
-    const s = new Session(h.fd, listener);
-    s.level = h.level;
-    s.prompt = h.prompt;
-    if (h.target !== undefined) s.target = h.target;
-    s.queue = h.pending;
-    s.peerClosed = h.peerClosed;
-    if (h.lastActive !== undefined) s.lastActive = h.lastActive;
-    s.busy = requester; // the requester's reload reply comes first
-    listener.sessions++;
-    this.sessions.set(s.fd, s);
-    this.armIdleTimer();
-    if (h.stream) adoptStream(this, s, h.stream);
-    return s;
+    return this.exec.adopt(h, requester);
   }
 
-  /**
-   * Before execve: listeners (and the requesting session) stay open, without SIGIO;
-   * connections waiting in the backlog stay there for the next image, and so do those
-   * accepted that have sent nothing yet (returned, for the handover). Every other session
-   * ends with this image: what it already sent is answered first, so that it is closed
-   * after its replies, never reset over unread input.
-   */
+  /** Before execve: what crosses it is kept open for the next image, every other session ends (answered first). */
   prepareExec(keep: Session | undefined): HandedSession[] {
-    const fresh = this.endSessionsBeforeExec(keep);
-    for (const l of this.listeners.values()) {
-      this.px.stopSignalWhenReadable(l.fd);
-      this.px.setCloexec(l.fd, false);
-    }
-    for (const s of keep ? [keep, ...fresh] : fresh) {
-      this.px.stopSignalWhenReadable(s.fd);
-      this.px.setCloexec(s.fd, false);
-    }
-    this.handedFresh = fresh;
-    return fresh.map((s) => (s.stream ? handStream(s, this.handOver(s)) : this.handOver(s)));
+    return this.exec.prepare(keep);
   }
 
   execFailed(keep: Session | undefined): void {
-    for (const l of this.listeners.values()) {
-      this.px.setCloexec(l.fd, true);
-      this.px.signalWhenReadable(l.fd);
-    }
-    for (const s of keep ? [keep, ...this.handedFresh] : this.handedFresh) {
-      this.px.setCloexec(s.fd, true);
-      this.px.signalWhenReadable(s.fd);
-      s.stream?.start(); // catches up from where it paused
-    }
-    this.handedFresh = [];
-    this.service(); // what the fresh sessions sent meanwhile
+    this.exec.failed(keep);
   }
 
   handOver(s: Session): HandedSession {
-    return {
-      fd: s.fd,
-      listenerKey: s.listener.key,
-      level: s.level,
-      prompt: s.prompt,
-      ...(s.target !== undefined ? { target: s.target } : {}),
-      pending: s.queue,
-      peerClosed: s.peerClosed,
-      lastActive: s.lastActive,
-    };
+    return this.exec.handOver(s);
   }
 
   /** A reload begins: sessions silent since before this are merely idle at its exec. */
   reloadStarted(at = Date.now()): void {
-    this.reloadStartedAt = at;
+    this.exec.reloadStarted(at);
   }
 
   /** Called on SIGIO (and after anything that queued output): accept, read, run, write. */
@@ -237,47 +128,6 @@ export class CliServer {
       if (r & POLLIN || r & POLLHUP || r & POLLERR) this.readAll(s);
       if (this.alive(s)) this.flush(s);
     });
-  }
-
-  /**
-   * The sessions other than `keep` end with this image, but for those accepted that have
-   * sent nothing yet (a client between its connect and its write): they are returned, to
-   * be handed to the next image like connections still in the backlog. Each other session
-   * first gets what it is owed, the replies to what it already sent (within
-   * EXEC_DRAIN_MS), and is then closed with nothing unread: an orderly end for the client.
-   */
-  private endSessionsBeforeExec(keep: Session | undefined): Session[] {
-    for (const s of [...this.sessions.values()]) if (s !== keep) this.readAll(s);
-    const now = Date.now();
-    // a stream goes on in the next image, as do sessions that have sent nothing yet
-    const fresh = [...this.sessions.values()].filter((s) => s !== keep && (s.stream !== undefined || carriedAcrossExec(s, now, this.reloadStartedAt)));
-    this.reloadStartedAt = undefined;
-    const ending = () => [...this.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
-    const deadline = Date.now() + EXEC_DRAIN_MS;
-    for (;;) {
-      // a session silent since before the reload is not waited for: it is merely idle
-      const waiting = ending().filter((s) => s.out.length > 0 || (s.replies === 0 && !s.peerClosed && !s.busy && !s.closing && !neverSpoke(s)));
-      const left = deadline - Date.now();
-      if (waiting.length === 0 || left <= 0) break;
-      const pollfds = new Int32Array(waiting.length * 2);
-      waiting.forEach((s, i) => {
-        pollfds[i * 2] = s.fd;
-        pollfds[i * 2 + 1] = POLLIN | (s.out.length > 0 ? POLLOUT : 0);
-      });
-      this.px.fn.poll(pollfds, waiting.length, Math.min(left, 20));
-      for (const s of waiting) {
-        this.readAll(s);
-        this.flush(s);
-      }
-    }
-    for (const s of ending()) {
-      if (s.busy) this.send(s, "The master is re-executing for a reload: this command was interrupted; try again.\n\n");
-      // a person at a prompt is told why the session ends
-      else if (s.prompt && !s.closing) this.send(s, "\nThe master is re-executing for a reload: this session ends; reconnect.\n");
-      else if (neverSpoke(s)) this.send(s, IDLE_AT_EXEC);
-      this.drop(s);
-    }
-    return fresh;
   }
 
   private acceptAll(l: CliListener): void {
@@ -349,7 +199,7 @@ export class CliServer {
     return true;
   }
 
-  private readAll(s: Session): void {
+  readAll(s: Session): void {
     const end = this.px.readAvailable(s.fd, this.buf, (chunk) => {
       s.lastActive = Date.now();
       if (s.closing || s.tooLong || s.lingering !== undefined) return;
@@ -463,7 +313,7 @@ export class CliServer {
     this.flush(s);
   }
 
-  private flush(s: Session): void {
+  flush(s: Session): void {
     if (!this.alive(s)) return;
     const end = this.px.writeQueued(s.fd, s.out);
     if (end === "error") return this.drop(s);
@@ -510,7 +360,7 @@ export class CliServer {
    * finds none (rather than at every last close, so a stream of short sessions does not
    * create and cancel a timer each).
    */
-  private armIdleTimer(): void {
+  armIdleTimer(): void {
     if (this.idleTimer) return;
     this.idleTimer = setInterval(() => {
       if (this.sessions.size === 0) return this.disarmIdleTimer();

@@ -12,7 +12,7 @@
  *   between its connect and its write); an older one is merely idle and ends with this
  *   image, told why. The reload's own duration (its preflight) does not age a session.
  */
-import type { CliListener, Session } from "./server.ts";
+import type { CliListener, Session } from "./session.ts";
 
 /** a session idle at least this long, with nothing pending, may give its place to a new one */
 export const EVICT_AFTER_IDLE_MS = 1_000;

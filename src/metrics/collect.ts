@@ -4,7 +4,7 @@
  * Nothing is sampled in between, so an idle master does no work for its metrics.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import type { MasterState, ProcessEntry } from "../master/state.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
 import type { MetricsCounters } from "./counters.ts";
 import type { MetricsSnapshot, WorkerSample } from "./format.ts";
 

@@ -3,7 +3,7 @@
  * handover (a Prometheus counter that restarted at every reload would look like a reset
  * each time). Gauges are not kept here: they are read from the state and /proc on scrape.
  */
-import type { ProcessEntry } from "../master/state.ts";
+import type { ProcessEntry } from "../state.ts";
 
 /** Upper bounds (seconds) of the reload-duration histogram; +Inf is implied. */
 export const RELOAD_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

@@ -7,7 +7,7 @@ import type { ListenerConfig, MetricsConfig } from "../config/types.ts";
 import { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
 import type { HandedListener } from "../listeners/registry.ts";
-import type { MasterState, ProcessEntry } from "../master/state.ts";
+import type { MasterState, ProcessEntry } from "../state.ts";
 import { signalName } from "../config/signals.ts";
 import type { Posix, WaitStatus } from "../sys/posix.ts";
 import { collect, type CollectPorts, PROC } from "./collect.ts";

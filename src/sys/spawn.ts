@@ -50,7 +50,7 @@ export function posixSpawn(px: SpawnLibc, req: SpawnRequest): number {
     err(fn.posix_spawn_file_actions_addclosefrom_np(fa, 3 + n), "addclosefrom_np");
     const out = req.outputPath ? cstr(req.outputPath) : undefined;
     if (out) {
-      // never through a symlink: the file is in the master's run directory (master/rundir.ts)
+      // never through a symlink: the file is in the master's run directory (host/rundir.ts)
       const flags = C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW;
       err(fn.posix_spawn_file_actions_addopen(fa, 1, out, flags, 0o600), "addopen");
       err(fn.posix_spawn_file_actions_adddup2(fa, 1, 2), "adddup2");

@@ -63,7 +63,7 @@ export const LIBC_SYMBOLS = {
   mprotect: { args: ["pointer", "u64", "i32"], returns: "i32" },
   memcpy: { args: ["pointer", "buffer", "u64"], returns: "pointer" },
   // posix_spawn: the runtime never learns of these children, so steward's reaper is
-  // the only one that waits for them (see workers/reaper.ts)
+  // the only one that waits for them (see master/reaper.ts)
   posix_spawn: { args: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"], returns: "i32" },
   posix_spawn_file_actions_init: { args: ["buffer"], returns: "i32" },
   posix_spawn_file_actions_destroy: { args: ["buffer"], returns: "i32" },

@@ -6,6 +6,8 @@
  * away) ends the write quietly: there is nobody left to tell. At most `tries` writes are
  * tried, so a reader that never drains cannot hang the writer.
  */
+import { writeSync } from "node:fs";
+
 export function writeWhole(
   write: (data: Uint8Array, offset: number) => number | null,
   text: string | Uint8Array,
@@ -21,4 +23,9 @@ export function writeWhole(
     }
   }
   return off >= data.length;
+}
+
+/** One log line to a descriptor (stderr), written whole. */
+export function writeLine(fd: number, line: string): void {
+  writeWhole((data, off) => writeSync(fd, data, off), line + "\n", 100);
 }

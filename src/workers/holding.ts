@@ -7,6 +7,8 @@
  * no false alarm for a healthy worker, whatever its event loop (epoll, io_uring, threads).
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { BoundListener } from "../listeners/registry.ts";
+import { isReusePort, reusePortHolds } from "./reuseport.ts";
 
 /** processes looked at per worker at most (a worker with a huge process tree is not walked whole) */
 const MAX_PROCESSES = 256;
@@ -74,4 +76,15 @@ export function holdsListener(pid: number, inodes: ReadonlySet<string>): boolean
     queue.push(...childrenOf(p));
   }
   return false;
+}
+
+/**
+ * Whether `pid` (or a descendant) holds one of `listeners`, read from /proc now; undefined:
+ * no listener, or cannot tell. A reuse-port listener counts as held when the worker has
+ * its own socket on its address (reuseport.ts).
+ */
+export function holdsAnyListener(listeners: BoundListener[], pid: number): boolean | undefined {
+  const inodes = new Set(listeners.filter((l) => !isReusePort(l)).map((l) => l.inode).filter((inode) => inode !== ""));
+  const held = inodes.size === 0 ? undefined : holdsListener(pid, inodes);
+  return held === true ? true : (reusePortHolds(listeners, pid) ?? held);
 }

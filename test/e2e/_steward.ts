@@ -273,10 +273,10 @@ export class TestBed {
     this.dir = mkdtempSync(existsSync("/tmp") ? "/tmp/stw-" : join(process.env.TMPDIR ?? ".", "stw-"));
   }
 
-  /** `$RUNTIME_DIRECTORY` of the masters this bed starts (master/rundir.ts), made on first use. */
+  /** `$RUNTIME_DIRECTORY` of the masters this bed starts (host/rundir.ts), made on first use. */
   runtimeDir(): string {
     const dir = this.path("run");
-    // 0711: a worker running as `user =` can go through to its own directory (master/userdirs.ts)
+    // 0711: a worker running as `user =` can go through to its own directory (host/userdirs.ts)
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     return dir;
   }

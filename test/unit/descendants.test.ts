@@ -3,15 +3,15 @@ import assert from "node:assert/strict";
 import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import type { Config } from "../../src/config/types.ts";
 import type { Logger } from "../../src/log.ts";
-import { adoptedToSignal, descendantsOf, parseStat, type ProcRecord } from "../../src/master/descendants.ts";
-import type { MasterState } from "../../src/master/state.ts";
+import { adoptedToSignal, descendantsOf, parseStat, type ProcRecord } from "../../src/host/descendants.ts";
+import type { MasterState } from "../../src/state.ts";
 import { Strays } from "../../src/master/strays.ts";
 import { Supervisor, type StrayPort, type SupervisorPorts } from "../../src/master/supervisor.ts";
 import { FakeSystem } from "./_fake-system.ts";
 
 const rec = (pid: number, ppid: number, state = "S"): ProcRecord => ({ pid, ppid, state });
 
-describe("descendants (master/descendants.ts)", () => {
+describe("descendants (host/descendants.ts)", () => {
   test("parseStat reads pid, ppid and state past a command name with spaces and parentheses", () => {
     assert.deepEqual(parseStat("4242 (a (b) c) Z 17 4242 4242 0 -1 4194560"), { pid: 4242, ppid: 17, state: "Z" });
     assert.equal(parseStat("garbage"), undefined);

@@ -3,10 +3,9 @@
  * - runtime names (`Bun.`, `Deno.`, `bun:` and `npm:` imports) only in src/runtime, src/sys,
  *   src/main.ts and src/worker-lib;
  * - no `process.env` or `process.cwd` in src/master (the master reads them through Runtime);
+ * - no `process` and no `node:fs` in src/master but in its OS port, src/master/os.ts;
  * - no import cycle among the files of src/;
- * - no import from a lower layer to a higher one, but for the known exceptions listed below,
- *   each with its reason. A listed exception that no longer exists fails too, so the list
- *   can only shrink.
+ * - no import from a lower layer to a higher one.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -19,12 +18,12 @@ const SRC = join(ROOT, "src");
 
 /** Lowest first. A file may import from its own layer and from any layer below it. */
 const LAYERS: readonly (readonly string[])[] = [
-  // no steward import above them: libc, constants, the log line format, and the library
-  // that runs inside users' workers
-  ["sys", "worker-lib", "exit-codes.ts", "version.ts", "log-format.ts", "log.ts"],
+  // no steward import above them: libc, constants, the log line format, the master's state
+  // as data, and the library that runs inside users' workers
+  ["sys", "worker-lib", "exit-codes.ts", "version.ts", "log-format.ts", "log.ts", "state.ts"],
   ["runtime"], // the runtime port (types.ts) and its Bun and Deno adapters
   ["config"], // loading and validating configuration: pure but for reading files
-  ["listeners", "notify", "workers"], // sockets, sd_notify, child plans and readiness
+  ["listeners", "notify", "workers", "host"], // sockets, sd_notify, child plans and readiness, the master's files
   ["mcli", "metrics"], // the master CLI and the metrics endpoint, served by the master
   ["master"], // the supervisor and the process wiring it all together
   ["cli", "upgrade"], // the command line
@@ -41,23 +40,9 @@ const RUNTIME_ALLOWED = [
   "worker-lib/",
 ];
 
-/** Arrows that run up today: `from -> to` (paths under src/) with the reason. Only shrinks. */
-const KNOWN_UPWARD: Readonly<Record<string, string>> = {
-  "mcli/commands.ts -> master/state.ts": "the master CLI renders the master's state types; state.ts belongs below both",
-  "metrics/collect.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
-  "metrics/counters.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
-  "metrics/endpoint.ts -> master/state.ts": "metrics read the master's state types; state.ts belongs below both",
-};
+/** The one file of src/master that touches the OS through `process` and `node:fs`. */
+const OS_PORT = "master/os.ts";
 
-/**
- * Imports that close a cycle today, all type-only (erased, so no load-order problem yet):
- * the cycle check leaves them out. A listed edge that no longer exists fails: only shrinks.
- */
-const KNOWN_CYCLE_EDGES: Readonly<Record<string, string>> = {
-  "mcli/sessions.ts -> mcli/server.ts": "the session rules read the server's Session and CliListener types",
-  "master/view.ts -> master/run.ts": "the master CLI's view reads MasterHost (issue 15 item 1: a port instead of the host)",
-  "master/reexec.ts -> master/run.ts": "the Reloader reads MasterHost (issue 15 item 2: a port instead of the host)",
-};
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -244,18 +229,22 @@ describe("layers (ARCHITECTURE.md)", () => {
     assert.deepEqual(found, []);
   });
 
-  test("no import cycle among the files of src/", () => {
-    const graph = importGraph();
-    const edges = [...graph].flatMap(([from, tos]) => tos.map((to) => `${from} -> ${to}`));
-    assert.deepEqual(Object.keys(KNOWN_CYCLE_EDGES).filter((e) => !edges.includes(e)), [], "listed cycle edges that no longer exist: remove them");
-    const cut = new Map([...graph].map(([from, tos]) => [from, tos.filter((to) => !(`${from} -> ${to}` in KNOWN_CYCLE_EDGES))]));
-    assert.deepEqual(cycles(cut).map((c) => c.join(" -> ")), []);
+  test("no process and no node:fs in src/master but in its OS port (src/master/os.ts)", () => {
+    const found = files
+      .filter((f) => f.rel.startsWith("master/") && f.rel !== OS_PORT)
+      .flatMap((f) => [
+        ...specifiers(f.text).filter((s) => /^(?:node:)?(?:fs|process)(?:\/|$)/.test(s)).map((s) => `src/${f.rel}: imports "${s}"`),
+        ...f.code.split("\n").flatMap((line, n) => (/(?<![\w.$])process\b/.test(line) ? [`src/${f.rel}:${n + 1}: ${line.trim()}`] : [])),
+      ]);
+    assert.deepEqual(found, []);
   });
 
-  test("no import from a lower layer to a higher one but the known exceptions, each still needed", () => {
-    const up = upwardArrows(importGraph());
-    assert.deepEqual(up.filter((a) => !(a in KNOWN_UPWARD)), [], "imports into a higher layer (ARCHITECTURE.md)");
-    assert.deepEqual(Object.keys(KNOWN_UPWARD).filter((a) => !up.includes(a)), [], "listed exceptions that no longer exist: remove them");
+  test("no import cycle among the files of src/", () => {
+    assert.deepEqual(cycles(importGraph()).map((c) => c.join(" -> ")), []);
+  });
+
+  test("no import from a lower layer to a higher one", () => {
+    assert.deepEqual(upwardArrows(importGraph()), [], "imports into a higher layer (ARCHITECTURE.md)");
   });
 
   test("the checks themselves see what they look for", () => {
@@ -268,5 +257,7 @@ describe("layers (ARCHITECTURE.md)", () => {
     const graph = new Map([["a.ts", ["b.ts"]], ["b.ts", ["c.ts"]], ["c.ts", ["a.ts"]]]);
     assert.deepEqual(cycles(graph), [["a.ts", "b.ts", "c.ts", "a.ts"]]);
     assert.deepEqual(upwardArrows(new Map([["sys/x.ts", ["master/y.ts"]]])), ["sys/x.ts -> master/y.ts"]);
+    assert.ok(/(?<![\w.$])process\b/.test(codeOnly("const a = process.arch;")));
+    assert.ok(!/(?<![\w.$])process\b/.test(codeOnly('const a = "process"; x.process; // process')));
   });
 });

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { MasterCliConfig } from "../../src/config/types.ts";
-import type { MasterState, ProcessEntry } from "../../src/master/state.ts";
+import type { MasterState, ProcessEntry } from "../../src/state.ts";
 import { createCommandRunner, promptFor, resolveTarget, showProc, showProcJson, type MasterView } from "../../src/mcli/commands.ts";
 import { closeMatches, formatUptime, joinWords, levelAllows, procHeader, procLine, splitCommands, type Level } from "../../src/mcli/protocol.ts";
 import { Session, type CliListener } from "../../src/mcli/server.ts";

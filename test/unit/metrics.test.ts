@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { formatProblem, idsFromText } from "../../src/config/index.ts";
 import { validateConfig } from "../../src/config/schema.ts";
-import type { MasterState, ProcessEntry } from "../../src/master/state.ts";
+import type { MasterState, ProcessEntry } from "../../src/state.ts";
 import { collect, cpuFromStat, rssFromStatus, workerState } from "../../src/metrics/collect.ts";
 import {
   countRestart, countWorkerExit, countWorkerStart, emptyCounters, exitReason, RELOAD_BUCKETS, reloadBegan, reloadEnded, restoreCounters,

@@ -10,7 +10,7 @@ import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import type { Logger } from "../../src/log.ts";
 import type { LogFields } from "../../src/log-format.ts";
 import { Supervisor, type LoadResult } from "../../src/master/supervisor.ts";
-import type { MasterState } from "../../src/master/state.ts";
+import type { MasterState } from "../../src/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
 
 function config(global: Partial<GlobalConfig> = {}): Config {

@@ -2,9 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { baseProblem, candidateBases, makeRunDir, readPrivateFile, ROOT_BASE, runDirProblem, writePrivateFile, type DirFacts } from "../../src/master/rundir.ts";
-import { canTraverse } from "../../src/master/userdirs.ts";
-import { Pidfile } from "../../src/master/pidfile.ts";
+import { baseProblem, candidateBases, makeRunDir, readPrivateFile, ROOT_BASE, runDirProblem, writePrivateFile, type DirFacts } from "../../src/host/rundir.ts";
+import { canTraverse } from "../../src/host/userdirs.ts";
+import { Pidfile } from "../../src/host/pidfile.ts";
 
 const dir = (uid: number, mode: number, more: Partial<DirFacts> = {}): DirFacts => ({ uid, mode: 0o040000 | mode, isDirectory: true, isSymlink: false, ...more });
 

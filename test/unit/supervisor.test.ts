@@ -4,7 +4,7 @@ import type { Config, GlobalConfig } from "../../src/config/types.ts";
 import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import type { Logger } from "../../src/log.ts";
 import { Supervisor } from "../../src/master/supervisor.ts";
-import type { MasterState } from "../../src/master/state.ts";
+import type { MasterState } from "../../src/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
 
 function config(global: Partial<GlobalConfig> = {}, listeners = 1): Config {

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { messages } from "../../src/notify/systemd.ts";
-import { sameFile } from "../../src/master/preflight.ts";
+import { sameFile } from "../../src/master/os.ts";
 import { checkArgs } from "../../src/master/handshake.ts";
 import { decodeHandover, encodeHandover, HANDOVER_FORMAT } from "../../src/master/handover.ts";
 

@@ -116,3 +116,8 @@ export function isWorkerDescendant(pid: number): boolean {
     return false;
   }
 }
+
+/** The parent of `pid`, from /proc (to attribute notify messages sent by a worker's children); undefined once it is gone. */
+export function parentOf(pid: number): number | undefined {
+  return readRecord(pid)?.ppid || undefined;
+}

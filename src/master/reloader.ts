@@ -1,0 +1,282 @@
+/**
+ * A reload (REFERENCE §5.3, §5.4) as a state machine of its own, over `ReloadPorts`:
+ *
+ *   idle ─request→ preflight ─→ hold ─→ early-start ─→ exec ══execve══▶ (new image) load ─→ finish → idle
+ *                      │          │                     │                              │
+ *                      └──────────┴──── fail ◀──────────┴──────────────────────────────┘
+ *
+ * - request: one reload at a time. A signal during a reload is merged into one more
+ *   reload after it (`pending`, carried across the exec); a CLI `reload` during one is
+ *   refused; while stopping, nothing starts.
+ * - preflight: the executable on disk must start and accept the configuration
+ *   (preflight.ts); a stop meanwhile kills it.
+ * - hold: the master's signals are held for the next image (exec-signals.ts); a stop
+ *   signal that arrived before wins and the reload gives way, with nothing to undo.
+ * - early start: into the same binary, the next generation starts now (gated by the new image).
+ * - exec: the state is written and execve called; when either fails, everything the
+ *   exec prepared is undone (signals, descriptors, sessions, the early generation).
+ * - load (the new image, `resumeIn`): the supervisor loads the configuration that image read.
+ * - fail: the one place that records a failed reload (count, reason, log, sd_notify) —
+ *   but for a failed load, which the supervisor records itself — and leaves the old
+ *   generation current. finish: replies to the CLI session that asked, then the merged reload.
+ */
+import { join } from "node:path";
+import type { Session } from "../mcli/server.ts";
+import type { WaitStatus } from "../sys/posix.ts";
+import { encodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "./handover.ts";
+import type { RunOptions } from "./options.ts";
+import { sameFile, type FileIdentity, type MasterOs } from "./os.ts";
+import { preflight, type PreflightResult } from "./preflight.ts";
+import { nextGeneration, type MasterState } from "../state.ts";
+
+/** A master CLI session waiting for the outcome of the reload it asked for. */
+export interface Requester {
+  session: Session;
+  reply: (text: string) => void;
+}
+
+export const ANOTHER_RELOAD = "Success=0\n--\nAnother reload is still in progress.";
+export const MASTER_STOPPING = "Success=0\n--\nThe master is stopping.";
+
+/** Why a reload asked for from the master CLI during a probation is refused (no re-exec happens during one). */
+export function onProbation(p: { generation: number; until: number }): string {
+  return `Generation ${p.generation} is on probation until ${new Date(p.until).toISOString()}: 'promote' or 'rollback' first, or wait for its outcome.`;
+}
+
+export type ReloadStep = "idle" | "preflight" | "hold" | "early-start" | "exec" | "load";
+
+/** The next generation, started before the exec (handover.ts `early`). */
+export type Early = NonNullable<Handover["early"]>;
+
+/**
+ * A load's outcome. `recorded`: the supervisor already counted and logged the failure;
+ * `rolledBack`: the generation was ready but failed its probation (master/probation.ts).
+ */
+export type LoadOutcome = { ok: true } | { ok: false; reason: string; recorded: boolean; rolledBack?: boolean };
+
+export interface ReloadLog {
+  notice(message: string, fields?: Record<string, unknown>): void;
+  alert(message: string, fields?: Record<string, unknown>): void;
+  /** a load begins: its lines are kept for `show startup-logs` and the requester's reply */
+  beginLoad(): void;
+  loadLines(): string[];
+}
+
+export interface ReloadPorts {
+  readonly os: MasterOs;
+  /** how this steward runs itself again (Runtime.self), and whether it is one compiled file */
+  readonly self: { path: string; prefix: string[] };
+  readonly compiled: boolean;
+  /** the executable as this image started from it (a reload into it unchanged may start early) */
+  readonly selfIdentity: FileIdentity | undefined;
+  state(): MasterState;
+  /** the options of the current generation */
+  current(): RunOptions;
+  runDir(): string;
+  readonly log: ReloadLog;
+  /** sd_notify RELOADING=1, and READY=1 with the failure's or the rollback's STATUS= (notify/systemd.ts) */
+  reloading(): void;
+  reloadFailed(reason: string): void;
+  rolledBack(reason: string): void;
+  /** the master CLI and the metrics learn that a reload began / ended */
+  began(): void;
+  ended(ok: boolean): void;
+  /** the exit status of a child the supervisor does not know (the preflight), from the master's reaper */
+  waitFor(pid: number): Promise<WaitStatus>;
+  /** exec-signals.ts: hold the master's signals for the next image; whether a stop signal waits; let them flow again */
+  hold(): Promise<void>;
+  stopWaiting(): boolean;
+  release(): void;
+  /** starts the next generation from `options` before the exec; undefined if it could not */
+  startEarly(options: RunOptions): Early | undefined;
+  abandonEarly(generation: number): void;
+  /** the state for the next image; ends the CLI sessions that do not cross the exec */
+  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early">, requester: Session | undefined): Handover;
+  /** the exec will not happen: sessions and metrics are this image's again */
+  handOverFailed(requester: Session | undefined): void;
+  /** listeners, notify sockets and signal dispositions for (true) or back from (false) the execve */
+  keepAcrossExec(on: boolean): void;
+  /** loads `options` as the next generation (`adopt`: gate the early one) */
+  load(options: RunOptions, hard: boolean, adopt: boolean, done: (outcome: LoadOutcome) => void): void;
+}
+
+export class Reloader {
+  private current: ReloadStep = "idle";
+  /** a reload signal arrived during this reload: one more follows it */
+  private pending = false;
+  /** the preflight run of the new binary, while it runs */
+  private preflightPid?: number;
+  private requester?: Requester;
+
+  constructor(private readonly ports: ReloadPorts) {}
+
+  get step(): ReloadStep {
+    return this.current;
+  }
+
+  get inProgress(): boolean {
+    return this.current !== "idle";
+  }
+
+  /**
+   * A reload asked for by a signal (merged into one more if one is running) or by a CLI
+   * session (refused with "Another reload is still in progress." if one is running).
+   */
+  request(origin: string, hard = false, requester?: Requester): void {
+    const { ports } = this;
+    const phase = ports.state().phase;
+    if (phase === "stopping") return requester?.reply(MASTER_STOPPING);
+    const probation = ports.state().probation;
+    if (requester && probation) return requester.reply(`Success=0\n--\n${onProbation(probation)}`);
+    if (requester && (this.inProgress || phase !== "running")) return requester.reply(ANOTHER_RELOAD);
+    if (this.inProgress || phase !== "running") return this.merge(origin, !!probation);
+    this.requester = requester;
+    ports.began();
+    ports.log.beginLoad();
+    ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
+    ports.reloading();
+    void this.preflight(hard);
+  }
+
+  private merge(origin: string, probation: boolean): void {
+    if (!this.pending) this.ports.log.notice(`${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`);
+    this.pending = true;
+  }
+
+  private async preflight(hard: boolean): Promise<void> {
+    const { ports } = this;
+    const { os, self } = ports;
+    this.current = "preflight";
+    const checked: PreflightResult = await preflight(
+      {
+        spawn: (path, argv, outputPath) =>
+          (this.preflightPid = os.spawn({ path, argv, env: childEnv(os.env), passFds: [], ownProcessGroup: true, outputPath })),
+        waitFor: (pid) =>
+          ports.waitFor(pid).then((ws) => {
+            this.preflightPid = undefined;
+            return ws;
+          }),
+        kill: (pid, sig) => void os.kill(pid, sig),
+        after: (ms, fn) => os.after(ms, fn),
+        executableProblem: (path) => os.executableProblem(path),
+        tailLines: (path, max) => os.tailLines(path, max),
+      },
+      self,
+      ports.current().args,
+      HANDOVER_FORMAT,
+      join(ports.runDir(), "preflight.out"),
+      ports.compiled && sameFile(ports.selfIdentity, os.fileIdentity(self.path)),
+    );
+    if (!checked.ok) {
+      for (const line of checked.output) ports.log.alert(`preflight: ${line}`);
+      return this.fail(checked.reason);
+    }
+    await this.hold(hard, checked.options);
+  }
+
+  /** From here a stop signal either arrived (and wins) or waits for the next image. */
+  private async hold(hard: boolean, options: RunOptions | undefined): Promise<void> {
+    const { ports } = this;
+    this.current = "hold";
+    await ports.hold();
+    if (ports.state().phase !== "running" || ports.stopWaiting()) {
+      ports.release();
+      this.current = "idle"; // stopping meanwhile: nothing to reload into
+      return;
+    }
+    this.current = "early-start";
+    // The same binary checked the configuration and said what it loads: its workers can
+    // start now, while the master re-executes, rather than after it (the new image gates them).
+    this.exec(hard, options ? ports.startEarly(options) : undefined);
+  }
+
+  /** Writes the state and execs; returns only when that failed, after undoing what it prepared. */
+  private exec(hard: boolean, early: Early | undefined): void {
+    const { ports } = this;
+    const { os, self } = ports;
+    this.current = "exec";
+    const session = this.requester?.session;
+    const handover = ports.handOver({ reloadPending: this.pending, hard, ...(early ? { early } : {}) }, session);
+    const undo = (reason: string) => {
+      ports.release();
+      ports.handOverFailed(session);
+      if (early) ports.abandonEarly(early.generation);
+      this.fail(reason);
+    };
+    const statePath = join(ports.runDir(), "handover.json");
+    try {
+      os.writePrivate(statePath, encodeHandover(handover));
+    } catch (e) {
+      return undo(`cannot write the state for the new image: ${(e as Error).message}`);
+    }
+    ports.keepAcrossExec(true);
+    try {
+      os.execve(self.path, [self.path, ...self.prefix, ...ports.current().args], { ...childEnv(os.env), [HANDOVER_VAR]: statePath });
+    } catch (e) {
+      ports.keepAcrossExec(false);
+      undo(`exec of ${self.path} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * In the new image: finish the reload the previous image started, loading the options
+   * this image read (`options`), or failing with why it could not read them (`problems`).
+   */
+  resumeIn(handover: Handover, options: RunOptions | undefined, problems: string[] | undefined, requester?: Requester, adoptEarly = false): void {
+    this.current = "load";
+    this.pending = handover.reloadPending;
+    this.requester = requester;
+    if (problems || !options) {
+      problems ??= ["the configuration did not load"];
+      for (const line of problems) this.ports.log.alert(line);
+      return this.fail(`configuration: ${problems[0] ?? "invalid"}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`);
+    }
+    this.ports.load(options, handover.hard, adoptEarly, (outcome) => {
+      if (outcome.ok) this.finish(true);
+      else this.fail(outcome.reason, outcome);
+    });
+  }
+
+  /** The master is stopping: a preflight still running goes with it (its whole process group). */
+  stopping(): void {
+    if (this.preflightPid !== undefined) this.ports.os.killGroup(this.preflightPid);
+  }
+
+  /** The reload failed: the old generation stays current. `load`: how its load ended, when it was the load that failed. */
+  private fail(reason: string, load?: { recorded: boolean; rolledBack?: boolean }): void {
+    const { ports } = this;
+    const state = ports.state();
+    if (!load?.recorded) {
+      state.failedReloads++;
+      state.lastFailure = reason;
+      ports.log.alert(`Reload failed: ${reason}`, { event: "reload-failed", generation: nextGeneration(state), reason });
+    }
+    if (load && state.phase === "stopping") {
+      // a load ended by the master stopping (during a probation): no READY=1 after STOPPING=1
+    } else if (load?.rolledBack) {
+      ports.rolledBack(reason);
+    } else {
+      ports.reloadFailed(reason);
+    }
+    this.finish(false);
+  }
+
+  private finish(ok: boolean): void {
+    this.current = "idle";
+    this.ports.ended(ok);
+    const requester = this.requester;
+    this.requester = undefined;
+    requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`);
+    if (this.pending) {
+      this.pending = false;
+      this.request("merged reload request");
+    }
+  }
+}
+
+/** The environment for children of the master: its own, without a handover pointer. */
+export function childEnv(masterEnv: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(masterEnv)) if (v !== undefined && k !== HANDOVER_VAR) env[k] = v;
+  return env;
+}
