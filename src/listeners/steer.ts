@@ -16,9 +16,12 @@
  *   a member leaves (the last one then takes its slot). The old generation's N sockets
  *   joined first, so the M new ones are [N, N + M) when no member left since they joined;
  *   anything else (an unknown socket, an old worker restarted after the new ones) skips the
- *   steering. A wrong index can only pick another listening member, or one past the end,
- *   where the kernel falls back to its hash over every member (reuseport_select_sock):
- *   never worse than no program.
+ *   steering, and so does the supervisor when the new generation started while old workers
+ *   of an earlier reload were there (state.ts besideOld): their sockets leaving after the
+ *   new ones joined move new sockets into low slots and old ones up, and a program built on
+ *   join order then sends every new connection to an old worker (measured: 4 closed
+ *   unanswered at once with back-to-back reloads). An index past the end falls back to the
+ *   kernel's hash over every member (reuseport_select_sock).
  * - while the old sockets leave (k of them gone, each replaced by the last new one), only
  *   [N, N + M - k) are surely new, and an index past the end would fall back to the hash,
  *   which may pick an old socket whose worker has not begun its shutdown yet (measured: one
