@@ -31,6 +31,10 @@ export interface ProcessEntry {
   ready: boolean;
   /** when it was sent its stop signal (ms), if it was */
   stopSentAt?: number;
+  /** a retired worker whose stop signal waits for its reuse-port listeners to settle: when it is due (ms) */
+  stopDueAt?: number;
+  /** started while old workers (of an earlier reload) were still there: no reuse-port steering for its generation (listeners/steer.ts) */
+  besideOld?: boolean;
   /** when it was sent SIGTERM for outliving max-reloads (ms), if it was */
   termSentAt?: number;
   /** what it runs on when steward knows (`bun 1.4.5` for `@bun` commands) */

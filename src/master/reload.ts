@@ -16,7 +16,7 @@ import { SIGKILL, SIGTERM } from "../sys/constants.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
 import { batchSize } from "../config/rollout.ts";
 import { nextGeneration, workers, type ProcessEntry } from "./state.ts";
-import { hardKill, spawnProgram, spawnWorker, type SupervisorCore } from "./supervisor-core.ts";
+import { hardKill, softStop, spawnProgram, spawnWorker, type SupervisorCore } from "./supervisor-core.ts";
 import { loadingOf, monitor, runLoad, watchReady } from "./load.ts";
 import { checkAllGone } from "./stop.ts";
 import type { LoadResult, ProgramPlanner, WorkerPlanner } from "./supervisor-types.ts";
@@ -92,15 +92,31 @@ function retireOldGeneration(core: SupervisorCore, generation: number, hard: boo
     r.timer?.cancel();
     core.restarts.delete(key);
   }
+  const retiring = workers(core.state, "current").filter((p) => p.generation !== generation);
+  const fresh = workers(core.state).filter((p) => p.generation === generation);
+  // the steering needs the group's slots in join order: an old worker's socket leaving after
+  // the new ones joined moves them (the previous reload's workers still stopping)
+  const steerable = retiring.length > 0 && !fresh.some((p) => p.besideOld);
+  if (retiring.length > 0 && !steerable && core.ports.releaseListeners) core.log.debug(`Old workers not steered away before their stop: generation ${generation} started while an earlier reload's old workers were still there`);
+  const settle = steerable ? (core.ports.releaseListeners?.(retiring.map((p) => p.pid), fresh.map((p) => p.pid)) ?? 0) : 0;
   for (const p of core.state.processes.values()) {
     if (p.kind !== "worker" || p.generation === generation) continue;
     if (p.role === "current") {
       p.role = "old";
       const sig = hard ? SIGTERM : g.stopSignal;
-      core.ports.kill(p.pid, sig);
-      p.stopSentAt = now;
+      // stopSentAt is set when the signal goes: an old worker without one is still to be
+      // told (resume() tells it when a re-exec came first); gone or stopped meanwhile: nothing
+      const send = () => {
+        if (core.state.processes.get(p.pid) !== p || p.stopSentAt !== undefined) return;
+        core.ports.kill(p.pid, sig);
+        p.stopSentAt = core.ports.now();
+        core.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
+      };
+      if (settle > 0) {
+        p.stopDueAt = now + settle;
+        core.ports.after(settle, send);
+      } else send();
       signalled.push(p.pid);
-      core.log.notice(`Old worker ${p.id} (${p.pid}) of generation ${p.generation} sent ${signalName(sig)}`);
     } else if (p.role === "old" && p.termSentAt === undefined && generation - p.generation > g.maxReloads) {
       core.ports.kill(p.pid, SIGTERM);
       p.termSentAt = now;
@@ -175,6 +191,11 @@ export function resume(core: SupervisorCore): void {
   for (const p of core.state.processes.values()) {
     if (p.role === "failed") {
       core.ports.kill(p.pid, SIGKILL);
+    } else if (p.role === "old" && p.kind === "worker" && p.stopSentAt === undefined) {
+      // retired just before the exec, its stop signal waiting for the listeners to settle
+      core.ports.after(Math.max(0, (p.stopDueAt ?? 0) - core.ports.now()), () => {
+        if (core.state.processes.get(p.pid) === p && p.stopSentAt === undefined) softStop(core, p, core.config.global.stopSignal, hard);
+      });
     } else if ((p.role === "old" || p.failure !== undefined) && p.stopSentAt !== undefined && hard > 0) {
       // old workers, and current ones failWorker stopped
       core.ports.after(Math.max(0, p.stopSentAt + hard - core.ports.now()), () => hardKill(core, [p.pid]));

@@ -18,7 +18,7 @@ import type { ChildSpec } from "../workers/plan.ts";
 import type { NotifySenders } from "../notify/senders.ts";
 import { killGroupThenPid } from "../sys/kill.ts";
 import type { RestartHistory } from "./policy.ts";
-import type { MasterState, ProcessEntry } from "./state.ts";
+import { workers, type MasterState, type ProcessEntry } from "./state.ts";
 import type { ProbationController } from "./probation.ts";
 import type { Watchdog } from "./watchdog.ts";
 import type { HealthChecks } from "./health.ts";
@@ -111,6 +111,8 @@ export function spawnWorker(core: SupervisorCore, id: number, generation: number
     role,
     ready: false,
     ...(child.watchdog ? { watchdog: child.watchdog } : {}),
+    // listeners/steer.ts: sockets of those old workers may leave a reuse-port group after this one joined
+    ...(workers(core.state, "old").length > 0 ? { besideOld: true } : {}),
   });
   core.health.attach(pid, plan.health);
   core.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });

@@ -36,6 +36,8 @@ export interface SupervisorPorts {
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */
   strays?: StrayPort;
+  /** before `old` workers get their stop signal: steer reuse-port addresses to `current` (listeners/steer.ts); returns the ms to wait, 0 for none */
+  releaseListeners?(old: number[], current: number[]): number;
 }
 
 /** Adopted processes (orphans of the master's descendants), looked at only while stopping. */

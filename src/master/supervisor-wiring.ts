@@ -18,6 +18,7 @@ import { SIGTERM } from "../sys/constants.ts";
 import { isAccepting } from "../workers/readiness.ts";
 import { reusePortReady, reusePortReason } from "../workers/reuseport.ts";
 import { TreeRss } from "../workers/rss.ts";
+import { ListenerSteering } from "../listeners/steer.ts";
 import { closeUnusedListeners } from "./bind.ts";
 import type { RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
@@ -51,7 +52,7 @@ export interface SupervisedHost {
   cleanup(): void;
 }
 
-function ports(host: SupervisedHost, treeRss: TreeRss): SupervisorPorts {
+function ports(host: SupervisedHost, treeRss: TreeRss, steering: ListenerSteering): SupervisorPorts {
   const { os, px } = host;
   return {
     now: () => os.now(),
@@ -67,6 +68,7 @@ function ports(host: SupervisedHost, treeRss: TreeRss): SupervisorPorts {
       host.userDirs?.drain();
     },
     rssOf: (wpid) => treeRss.of(wpid),
+    releaseListeners: (old, current) => steering.steer(host.listeners.list(), old, current),
     strays: new Strays({
       self: os.pid,
       known: (pid) => host.supervisor.tracks(pid),
@@ -89,7 +91,9 @@ function ports(host: SupervisedHost, treeRss: TreeRss): SupervisorPorts {
 export function makeSupervisor(host: SupervisedHost, config: Config, plan: WorkerPlanner, programPlan: ProgramPlanner): Supervisor {
   /** workers' tree RSS for max-rss and old-rss-budget (workers/rss.ts) */
   const treeRss = new TreeRss();
-  return new Supervisor(config, host.state, ports(host, treeRss), host.log, plan, {
+  /** reuse-port steering before old workers stop (listeners/steer.ts) */
+  const steering = new ListenerSteering(host.px, host.log);
+  return new Supervisor(config, host.state, ports(host, treeRss, steering), host.log, plan, {
     stopping: () => {
       host.notifier.stopping();
       host.reloader.stopping();
@@ -116,6 +120,7 @@ export function makeSupervisor(host: SupervisedHost, config: Config, plan: Worke
       host.settler.soon();
     },
     oldGone: () => {
+      steering.detach(host.listeners.list(), [...host.state.processes.values()].filter((p) => p.kind === "worker").map((p) => p.pid));
       // during a probation `current` is still the previous configuration: the new one's listeners stay
       if (!host.supervisor.loading && host.supervisor.probation.generation === undefined) closeUnusedListeners(host.listeners, host.current.config, host.log);
     },

@@ -55,6 +55,8 @@ export const LIBC_SYMBOLS = {
   setgid: { args: ["u32"], returns: "i32" },
   setgroups: { args: ["u64", "buffer"], returns: "i32" },
   getuid: { args: [], returns: "u32" },
+  // raw system calls without a glibc wrapper (pidfd_open, pidfd_getfd: listeners/steer.ts)
+  syscall: { args: ["i64", "i64", "i64", "i64"], returns: "i64" },
   // memory (sys/mappings.ts, sys/signal-park.ts)
   madvise: { args: ["pointer", "u64", "i32"], returns: "i32" },
   mmap: { args: ["pointer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },

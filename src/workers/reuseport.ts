@@ -130,6 +130,11 @@ function heldListening(pid: number, sockets: ListeningSocket[]): { pid: number; 
   });
 }
 
+/** The descriptors of the worker trees of `pids` that hold one of `sockets` (pid, fd, inode). */
+export function heldSockets(pids: number[], sockets: ListeningSocket[]): { pid: number; fd: number; inode: string }[] {
+  return pids.flatMap((pid) => heldListening(pid, sockets).flatMap((h) => [...h.fds].map(([fd, inode]) => ({ pid: h.pid, fd, inode }))));
+}
+
 /** REFERENCE §5.2 for reuse-port listeners: the worker tree listens on one of `addresses` and accepts there. */
 export function acceptingOnAddress(pid: number, addresses: TcpAddress[], arch: string): boolean {
   const mine = listeningSockets().filter((s) => addresses.some((a) => listensOn(s, a)));
