@@ -11,6 +11,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { ask, e2e, expectReloadFailed, FIXTURES, reload, fixture, isAlive, MODES, NODE, ROOT, toml, waitUntil } from "./_harness.ts";
+import { waitReaped, workersOf } from "./_reload.ts";
 
 const SUITE_MODES = process.env.STEWARD_E2E_MODES ? MODES : MODES.filter((m) => m !== "bun");
 
@@ -119,6 +120,9 @@ for (const mode of SUITE_MODES) {
       assert.equal(outcome.ok, false, `the reload was rolled back${steward.log()}`);
       assert.match(outcome.reason!, /rolled back: worker 1 \(\d+\) failed its health check 2 time\(s\) in a row \(last: exited with code 1: generation 1 is sick\)/, steward.log());
       assert.ok(steward.matching(/Worker 1 \(\d+\) failed its health check 2 time\(s\) in a row .* during probation/).length === 1, steward.log());
+      // the rolled-back workers (this fixture without DRAIN) exit at once on their stop signal,
+      // resetting a connection one of them accepted just then: ask once they are gone
+      await waitReaped(steward.pid, workersOf(steward, 1).map((w) => w.pid));
       assert.equal((await ask(http.url)).pid, old!.pid, "the previous generation serves");
       assert.ok(isAlive(old!.pid));
       steward.signal("SIGTERM");
