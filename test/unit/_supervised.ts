@@ -11,6 +11,29 @@ import { Supervisor } from "../../src/master/supervisor.ts";
 import type { MasterState } from "../../src/master/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
 
+/**
+ * A logger that keeps each line as `LEVEL message` and the structured fields of each
+ * event (a call whose fields name an `event`; all fields with `allFields`).
+ */
+export function recordingLog(allFields = false): { log: Logger; lines: string[]; events: LogFields[] } {
+  const lines: string[] = [];
+  const events: LogFields[] = [];
+  const record = (level: string) => (m: string, fields?: LogFields) => {
+    lines.push(`${level} ${m}`);
+    if (fields && (allFields || fields.event !== undefined)) events.push(fields);
+  };
+  const log: Logger = {
+    notice: record("NOTICE"),
+    warn: record("WARNING"),
+    alert: record("ALERT"),
+    debug: record("DEBUG"),
+    loadLines: () => lines,
+    beginLoad: () => {},
+    restoreLoad: () => {},
+  };
+  return { log, lines, events };
+}
+
 export function config(global: Partial<GlobalConfig> = {}): Config {
   return {
     global: { ...DEFAULT_GLOBAL, workers: 4, ...global },

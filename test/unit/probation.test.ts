@@ -7,11 +7,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Config, GlobalConfig } from "../../src/config/types.ts";
 import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
-import type { Logger } from "../../src/log.ts";
 import type { LogFields } from "../../src/log-format.ts";
 import { Supervisor, type LoadResult } from "../../src/master/supervisor.ts";
 import type { MasterState } from "../../src/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
+import { planA, planB, recordingLog } from "./_supervised.ts";
 
 function config(global: Partial<GlobalConfig> = {}): Config {
   return {
@@ -23,27 +23,11 @@ function config(global: Partial<GlobalConfig> = {}): Config {
   };
 }
 
-const planA = (id: number, generation: number) => ({ label: `worker ${id}`, path: "/bin/a", argv: ["a", String(id), String(generation)], env: {}, fds: [] });
-const planB = (id: number, generation: number) => ({ label: `worker ${id}`, path: "/bin/b", argv: ["b", String(id), String(generation)], env: {}, fds: [] });
 
 /** A master running generation 0 (plan A, `old`), then reloading into plan B with `fresh`. */
 function onProbation(old: Partial<GlobalConfig> = {}, fresh: Partial<GlobalConfig> = {}) {
   const sys = new FakeSystem();
-  const lines: string[] = [];
-  const events: LogFields[] = [];
-  const record = (label: string) => (m: string, f?: LogFields) => {
-    lines.push(`${label} ${m}`);
-    if (f) events.push(f);
-  };
-  const log: Logger = {
-    notice: record("NOTICE"),
-    warn: record("WARNING"),
-    alert: record("ALERT"),
-    debug: record("DEBUG"),
-    loadLines: () => lines,
-    beginLoad: () => {},
-    restoreLoad: () => {},
-  };
+  const { log, lines, events } = recordingLog(true);
   const state: MasterState = { pid: 1, startedAt: sys.now(), reloads: 0, failedReloads: 0, version: "test", phase: "starting", processes: new Map() };
   let loaded = 0;
   const started: number[] = [];

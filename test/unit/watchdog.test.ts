@@ -6,12 +6,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Config, GlobalConfig, HealthConfig } from "../../src/config/types.ts";
 import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
-import type { Logger } from "../../src/log.ts";
-import type { LogFields } from "../../src/log-format.ts";
 import { Supervisor, type WorkerPlanner } from "../../src/master/supervisor.ts";
 import type { HealthPlanner } from "../../src/master/health.ts";
 import type { MasterState } from "../../src/master/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
+import { recordingLog } from "./_supervised.ts";
 
 const SIGTERM = 15;
 const SIGKILL = 9;
@@ -25,21 +24,7 @@ interface Options {
 
 function setup(o: Options = {}) {
   const sys = new FakeSystem();
-  const lines: string[] = [];
-  const events: LogFields[] = [];
-  const record = (level: string) => (m: string, fields?: LogFields) => {
-    lines.push(`${level} ${m}`);
-    if (fields?.event !== undefined) events.push(fields);
-  };
-  const log: Logger = {
-    notice: record("NOTICE"),
-    warn: record("WARNING"),
-    alert: record("ALERT"),
-    debug: record("DEBUG"),
-    loadLines: () => lines,
-    beginLoad: () => {},
-    restoreLoad: () => {},
-  };
+  const { log, lines, events } = recordingLog();
   const state: MasterState = { pid: 1, startedAt: sys.now(), reloads: 0, failedReloads: 0, version: "test", phase: "starting", processes: new Map() };
   const config: Config = {
     global: { ...DEFAULT_GLOBAL, workers: 1, ready: { kind: "notify" }, onFailure: "restart", hardStopAfter: 5_000, ...o.global },
