@@ -1,6 +1,6 @@
 /**
  * Steering a reuse-port address away from the old generation before it is told to stop
- * (REFERENCE §3, share = "reuseport"). Deno's serve()'s shutdown() closes the connections it
+ * (REFERENCE §3, share = "reuseport"). the shutdown() of Deno's serve() closes the connections it
  * accepted but has not read yet (denoland/deno#31959), and it has no "stop accepting, keep
  * the connections". Shutting the old worker's listening socket down under it (pidfd_getfd +
  * shutdown) does stop it, but Deno's serve() then dies: its accept fails with EINVAL and
@@ -25,7 +25,7 @@
  * - while the old sockets leave (k of them gone, each replaced by the last new one), only
  *   [N, N + M - k) are surely new, and an index past the end would fall back to the hash,
  *   which may pick an old socket whose worker has not begun its shutdown yet (measured: one
- *   Deno's serve() connection closed unread per few reloads with [N, N + M)). So the program
+ *   connection closed unread by Deno's serve() per few reloads with [N, N + M)). So the program
  *   picks among [N, M + 1), new for every k < N (all of them gone, the hash sees only new
  *   ones): with as many new as old workers that is one socket, which takes the new
  *   connections alone until the old ones have left. Fewer new than old: [N, N + 1), and a
