@@ -1,6 +1,6 @@
 /**
  * Steering a reuse-port address away from the old generation before it is told to stop
- * (REFERENCE §3, share = "reuseport"). the shutdown() of Deno's serve() closes the connections it
+ * (REFERENCE §3, share = "reuseport"). The shutdown() of Deno's serve() closes the connections it
  * accepted but has not read yet (denoland/deno#31959), and it has no "stop accepting, keep
  * the connections". Shutting the old worker's listening socket down under it (pidfd_getfd +
  * shutdown) does stop it, but Deno's serve() then dies: its accept fails with EINVAL and
