@@ -135,6 +135,11 @@ for (const mode of MODES) {
       const gaveBack = /Gave back (\d+\.\d) MiB of start-up pages/;
       const first = await steward.waitForLine(gaveBack, 10_000);
       assert.ok(Number(first.match[1]) > 0, `some pages were given back after the first load${steward.log()}`);
+      if (mode === "binary") {
+        // the compiled executable's embedded module graph (its .bun section) is given back too
+        const graph = / \((\d+\.\d) MiB of its module graph\)/.exec(first.line.text);
+        assert.ok(Number(graph?.[1]) > 0, `module graph pages were given back: ${first.line.text}`);
+      }
       const http = await steward.listener("http");
       await expectServedBy(http.url, workersOf(steward, 0).map((w) => w.pid), 0, () => steward.log());
       const outcome = await expectReloaded(steward, "SIGUSR2");
