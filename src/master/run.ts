@@ -105,7 +105,10 @@ export class MasterHost {
     this.listeners = new ListenerRegistry(px);
     this.cliListeners = new ListenerRegistry(px);
     const view = masterView(this);
-    this.cli = new CliServer(px, createCommandRunner(view), (s) => promptFor(view, s), (m) => this.log.warn(m), this.events);
+    const runCommand = createCommandRunner(view);
+    // what a command ran grows the master back: a settle follows once the CLI is quiet (settle.ts)
+    const run: typeof runCommand = (session, words) => (this.settler.used(), runCommand(session, words));
+    this.cli = new CliServer(px, run, (s) => promptFor(view, s), (m) => this.log.warn(m), this.events);
     this.metrics = new MetricsEndpoint(px, this.log, () => this.state, VERSION, (pid) => holdsAnyListener(this.listeners.list(), pid));
     this.selfIdentity = this.os.fileIdentity(runtime.self.path);
     this.reloader = new Reloader(reloadPorts(this));

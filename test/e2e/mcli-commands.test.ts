@@ -224,5 +224,16 @@ for (const mode of MODES) {
       assert.deepEqual([...seen.keys()].map((m) => m.toString(8)), ["600"], `every observation: ${JSON.stringify([...seen])}`);
       await steward.ready();
     }));
+
+    test("once the master CLI has been quiet for 5 s, the master gives back what its commands mapped again", e2e(mode, async (bed) => {
+      const { steward, admin } = await startCliMaster(bed, { args: ["--verbose"] });
+      const gaveBack = /Gave back (\d+\.\d) MiB of start-up pages/;
+      const afterLoad = await steward.waitForLine(gaveBack, 10_000);
+      const r = replies((await socat(admin, "show proc; show info; show listeners\n")).stdout);
+      assert.equal(r.length, 3, JSON.stringify(r));
+      const afterUse = await steward.waitForLine(gaveBack, 20_000, afterLoad.line.index + 1);
+      assert.ok(Number(afterUse.match[1]) > 0, `pages were given back after the commands: ${afterUse.line.text}`);
+      assert.deepEqual(replies((await socat(admin, "show cli level\n")).stdout), ["admin"], "the master answers as before");
+    }));
   });
 }
