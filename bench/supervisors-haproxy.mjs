@@ -15,8 +15,12 @@
 // (bench/reload-under-load.mjs explains the reloader: re-send after 250 ms without a
 // `Reloading` line, HAProxy's SIGUSR2 gate after its wait-mode re-exec). Master peak RSS:
 // the highest VmHWM read just before each signal and just after each `Loading success.`
-// (both masters re-execute on a reload, which resets VmHWM, so this is per image). Each run
-// also prints when each master's own log lines came, p50 from the signal.
+// (both masters re-execute on a reload, which resets VmHWM, so this is per image). Master
+// RSS (VmRSS) is read 0.5 s after the start and right after the last reload: both moments
+// come before steward's master gives back its start-up pages (a second after a load is
+// over, src/master/settle.ts), so idle cells also read it 2.5 s after the last reload
+// ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
+// log lines came, p50 from the signal.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
@@ -224,8 +228,13 @@ async function runCell(sideName, mode, intervalMs, tag) {
   }
   const w = load ? await load : undefined;
   const rss1 = kib(pid, "VmRSS");
+  let rssSettled = NaN;
+  if (mode === "idle") {
+    await sleep(2500);
+    rssSettled = kib(pid, "VmRSS");
+  }
   await side.stop();
-  return { side: sideName, mode, intervalMs, latencies, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, peakHwm };
+  return { side: sideName, mode, intervalMs, latencies, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, rssSettled, peakHwm };
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
@@ -256,7 +265,7 @@ for (let round = 1; round <= opt.repeats; round++) {
       console.log(
         `[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms ${s.padEnd(8)} reloads ${r.latencies.length} (failed ${r.failures.length}) p50 ${f0(p(r.latencies, 50))} p99 ${f0(p(r.latencies, 99))} ms` +
           (w ? `; ${f0(w.rps)} req/s, errors ${errorsOf(w)} (connect ${w.connect} read ${w.read} write ${w.write} timeout ${w.timeout} non-2xx ${w.non2xx})` : "") +
-          `; master RSS ${f0(r.rss0 / 1024)}->${f0(r.rss1 / 1024)} MiB, peak ${f0(r.peakHwm / 1024)} MiB` +
+          `; master RSS ${f0(r.rss0 / 1024)}->${f0(r.rss1 / 1024)} MiB${Number.isFinite(r.rssSettled) ? ` (settled ${f0(r.rssSettled / 1024)})` : ""}, peak ${f0(r.peakHwm / 1024)} MiB` +
           (r.failures.length ? `; ${r.failures[0]}` : ""),
       );
       console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}`);
@@ -277,7 +286,8 @@ for (const { mode, iv } of cells) {
     ["reloads done", (rs) => rs.map((r) => r.latencies.length)],
     ["failed reloads", (rs) => rs.map((r) => r.failures.length)],
     ...(mode === "idle" ? [] : [["req/s", (rs) => rs.map((r) => r.w.rps)], ["errors (socket + non-2xx)", (rs) => rs.map((r) => errorsOf(r.w))]]),
-    ["master peak RSS MiB", (rs) => rs.map((r) => r.peakHwm / 1024)],
+    ["master peak RSS MiB (VmHWM)", (rs) => rs.map((r) => r.peakHwm / 1024)],
+    ...(mode === "idle" ? [["master RSS MiB, settled", (rs) => rs.map((r) => r.rssSettled / 1024)]] : []),
   ];
   for (const [label, fn] of rows) {
     const a = fn(of("steward"));
