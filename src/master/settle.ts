@@ -65,7 +65,12 @@ export class Settler {
       const smaps = this.os.readProc("/proc/self/smaps");
       if (smaps === undefined) throw new Error("cannot read /proc/self/smaps");
       // the module graph first: what runs after the code's pages are gone maps them back
-      const graphKiB = dropModuleGraphPages(this.px.fn, smaps);
+      let graphKiB = 0;
+      try {
+        graphKiB = dropModuleGraphPages(this.px.fn, smaps);
+      } catch (e) {
+        this.log.debug(`Could not give back the module graph's pages: ${(e as Error).message}`);
+      }
       const kib = graphKiB + dropCleanFilePages(this.px.fn, smaps);
       const ms = performance.now() - t0;
       const mib = (k: number) => (k / 1024).toFixed(1);

@@ -134,6 +134,7 @@ let graph: { section: FileRange; inode: number } | null | undefined;
 
 function moduleGraph(): { section: FileRange; inode: number } | null {
   if (graph !== undefined) return graph;
+  graph = null; // an unreadable executable is not asked again
   const fd = openSync("/proc/self/exe", "r");
   try {
     const read = (position: number, length: number) => {
