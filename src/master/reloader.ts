@@ -9,7 +9,10 @@
  *   reload after it (`pending`, carried across the exec); a CLI `reload` during one is
  *   refused; while stopping, nothing starts.
  * - preflight: the executable on disk must start and accept the configuration
- *   (preflight.ts); a stop meanwhile kills it.
+ *   (preflight.ts); a stop meanwhile kills it. Skipped when it could only repeat the check
+ *   this image made: the executable is the file this image runs, unchanged, and the
+ *   configuration is the regular file it read, unchanged (or none); the next generation
+ *   then starts at once from the running options.
  * - hold: the master's signals are held for the next image (exec-signals.ts); a stop
  *   signal that arrived before wins and the reload gives way, with nothing to undo.
  * - early start: into the same binary, the next generation starts now (gated by the new image).
@@ -135,7 +138,28 @@ export class Reloader {
     ports.log.beginLoad();
     ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
     ports.reloading();
-    void this.preflight(hard);
+    if (this.checkedAlready()) {
+      ports.log.notice("Same executable and configuration file as the running generation's: no preflight");
+      void this.hold(hard, ports.current());
+    } else {
+      void this.preflight(hard);
+    }
+  }
+
+  /**
+   * Whether a preflight could only repeat what this image checked: the executable is the
+   * file this image started from, unchanged, and the configuration is the one it read —
+   * given on the command line only, or a regular file with the same identity. (A file
+   * changed after that check is read again by the new image, whose failure to load it
+   * is a failed reload like any other.)
+   */
+  private checkedAlready(): boolean {
+    const { ports } = this;
+    const { os } = ports;
+    if (!ports.compiled || !sameFile(ports.selfIdentity, os.fileIdentity(ports.self.path))) return false;
+    const source = ports.current().configSource;
+    if (!source) return false;
+    return source.file === undefined || sameFile(source.identity, os.fileIdentity(source.file));
   }
 
   private merge(origin: string, probation: boolean): void {

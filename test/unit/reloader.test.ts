@@ -449,6 +449,50 @@ describe("reloader (master/reloader.ts)", () => {
     assert.equal(t.generation(1).filter((p) => p.role === "current").length, 3);
   });
 
+  test("same executable and configuration file as checked: no preflight, the next generation starts at once", async () => {
+    const file = "/etc/steward.toml";
+    for (const source of [{}, { file, identity: { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 } }]) {
+      const t = world();
+      if (source.identity) t.os.identities.set(file, { ...source.identity });
+      t.w.current = { ...t.w.current, configSource: source };
+      const who = requester();
+      t.w.reloader.request("SIGUSR2", false, who);
+      await settle();
+      assert.deepEqual(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")), [], "no preflight");
+      assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight"));
+      assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "hold", "startEarly", "handOver", "keepAcrossExec true"]);
+      assert.deepEqual(t.generation(1).map((p) => p.role), ["loading", "loading"]);
+      assert.deepEqual(t.handedOver().early?.options, t.w.current);
+      t.newImage(t.w.current, undefined, who);
+      t.accept();
+      assert.equal(t.state.reloads, 1);
+      assert.match(who.replies[0]!, /^Success=1\n/);
+    }
+  });
+
+  test("the preflight runs when the binary or the configuration file changed, or its identity is unknown", async () => {
+    const file = "/etc/steward.toml";
+    const identity = { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 };
+    const cases: [string, (t: ReturnType<typeof world>) => void][] = [
+      ["file changed", (t) => t.os.identities.set(file, { ...identity, mtimeMs: 9 })],
+      ["file replaced", (t) => t.os.identities.set(file, { ...identity, ino: 41 })],
+      ["not a regular file when read", (t) => (t.w.current = { ...t.w.current, configSource: { file } })],
+      ["options from a steward without configSource", (t) => (t.w.current = { ...t.w.current, configSource: undefined })],
+      ["binary replaced", (t) => (t.os.identity = { ...t.os.identity, ino: 77 })],
+    ];
+    for (const [what, change] of cases) {
+      const t = world();
+      t.os.identities.set(file, { ...identity });
+      t.w.current = { ...t.w.current, configSource: { file, identity } };
+      change(t);
+      t.w.reloader.request("SIGUSR2");
+      await settle();
+      assert.equal(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")).length, 1, what);
+      assert.equal(t.w.reloader.step, "preflight", what);
+      assert.deepEqual(t.generation(1), [], `${what}: nothing starts before the preflight answers`);
+    }
+  });
+
   test("a stop before a reload: refused, nothing starts", () => {
     const t = world();
     t.w.sup.stop(0, SIGTERM);
