@@ -17,6 +17,8 @@ export interface Timer {
 
 export interface SupervisorPorts {
   now(): number;
+  /** the master's own CPU time (user + system) in ms; the readiness poll's duty cycle counts it (wall time without it) */
+  cpuTime?(): number;
   after(ms: number, fn: () => void): Timer;
   /** starts a child; throws with a one-line reason when it cannot */
   spawn(child: ChildSpec): number;

@@ -56,6 +56,7 @@ function ports(host: SupervisedHost, treeRss: TreeRss, steering: ListenerSteerin
   const { os, px } = host;
   return {
     now: () => os.now(),
+    cpuTime: () => os.cpuTime(),
     after: (ms, fn) => os.after(ms, fn),
     spawn: (child) => host.starter.spawn(child),
     kill: (target, sig) => os.kill(target, sig),
