@@ -160,7 +160,10 @@ function schedulePoll(core: SupervisorCore): void {
       if (core.ports.isAccepting(pid)) markReady(core, pid);
     }
     core.pollCost = pollClock(core) - began;
-    if (core.waitingReady.size > 0 && core.state.phase !== "stopping") schedulePoll(core);
+    // a timer is pending whenever a worker waits, so this also runs after the last one left
+    const again = core.waitingReady.size > 0 && core.state.phase !== "stopping";
+    core.ports.acceptingPolled?.(again);
+    if (again) schedulePoll(core);
   });
 }
 

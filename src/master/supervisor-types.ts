@@ -26,6 +26,8 @@ export interface SupervisorPorts {
   kill(pid: number, signal: number): boolean;
   /** `accepting` readiness of a worker on the master's listeners */
   isAccepting(pid: number): boolean;
+  /** a round of isAccepting calls ended; `again`: another follows (what it kept open for the next may stay) */
+  acceptingPolled?(again: boolean): void;
   /** a more precise reason than the generic one when an `accepting` worker is not ready (reuse-port listeners) */
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */

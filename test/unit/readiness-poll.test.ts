@@ -27,9 +27,17 @@ class Preempted extends FakeSystem {
   }
 }
 
-function start(sys: FakeSystem, workers: number) {
+/** Records what each round told the ports: whether another round follows. */
+class Recording extends FakeSystem {
+  rounds: boolean[] = [];
+  acceptingPolled(again: boolean): void {
+    this.rounds.push(again);
+  }
+}
+
+function start(sys: FakeSystem, workers: number, readyTimeout = 60_000) {
   const config: Config = {
-    global: { ...DEFAULT_GLOBAL, workers, readyTimeout: 60_000 },
+    global: { ...DEFAULT_GLOBAL, workers, readyTimeout },
     listen: [{ name: "l0", bind: "tcp://127.0.0.1:8000", address: { kind: "tcp", host: "127.0.0.1", port: 8000, family: 4 }, backlog: 511 }],
     worker: { command: ["/bin/true"], env: {} },
     program: [],
@@ -78,5 +86,24 @@ describe("accepting poll duty cycle", () => {
     assert.equal(loaded(), 0);
     sys.advance(1);
     assert.equal(loaded(), 1);
+  });
+
+  test("the rounds say whether another follows: the last one (every worker ready) says none, and so does a stop", () => {
+    const ready = new Recording();
+    start(ready, 2);
+    ready.advance(5);
+    assert.deepEqual(ready.rounds, [true]);
+    for (const p of ready.processes.values()) p.accepting = true;
+    ready.advance(5);
+    assert.deepEqual(ready.rounds, [true, false]);
+    ready.advance(100);
+    assert.deepEqual(ready.rounds, [true, false], "no round once nothing waits");
+
+    const failed = new Recording();
+    start(failed, 2, 20);
+    failed.advance(19);
+    assert.equal(failed.rounds.at(-1), true);
+    failed.advance(1);
+    assert.equal(failed.rounds.at(-1), false, "a failed start stops the master: what the rounds kept is released");
   });
 });
