@@ -156,14 +156,14 @@ function schedulePoll(core: SupervisorCore): void {
   core.pollTimer = core.ports.after(delay, () => {
     core.pollTimer = undefined;
     const began = pollClock(core);
-    for (const pid of [...core.waitingReady]) {
-      if (core.ports.isAccepting(pid)) markReady(core, pid);
-    }
+    const found = [...core.waitingReady].filter((pid) => core.ports.isAccepting(pid));
+    // What the checks kept open for the next round is released before the workers found
+    // are ready, so a ready generation ('Loading success.') holds none of it. A timer is
+    // pending whenever a worker waits, so a round also follows the last one's leaving.
+    core.ports.acceptingPolled?.(core.waitingReady.size > found.length && core.state.phase !== "stopping");
+    for (const pid of found) markReady(core, pid);
     core.pollCost = pollClock(core) - began;
-    // a timer is pending whenever a worker waits, so this also runs after the last one left
-    const again = core.waitingReady.size > 0 && core.state.phase !== "stopping";
-    core.ports.acceptingPolled?.(again);
-    if (again) schedulePoll(core);
+    if (core.waitingReady.size > 0 && core.state.phase !== "stopping") schedulePoll(core);
   });
 }
 

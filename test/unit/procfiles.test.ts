@@ -7,23 +7,32 @@ import { readFileSync } from "node:fs";
 import { KeptProcFiles } from "../../src/workers/procfiles.ts";
 import { procfs } from "../../src/workers/proctree.ts";
 
-function sleeper() {
+/** A `sleep` asleep (exec'd, blocked in its syscall), so that its /proc files hold still. */
+async function sleeper() {
   const child = spawn("sleep", ["30"], { stdio: "ignore" });
   const gone = new Promise((r) => child.once("exit", r));
-  return { pid: child.pid!, kill: async () => (child.kill("SIGKILL"), await gone) };
+  const kill = async () => (child.kill("SIGKILL"), await gone);
+  for (const deadline = Date.now() + 10_000; !/^\d+ \(sleep\) S /.test(procfs.read(`/proc/${child.pid}/stat`)); ) {
+    if (Date.now() > deadline) {
+      await kill();
+      throw new Error("sleep not asleep within 10 s");
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { pid: child.pid!, kill };
 }
 
 describe("kept /proc files", () => {
   test("a kept file answers as a fresh read, from one descriptor, and a fresh one after the process is gone", async () => {
-    const s = sleeper();
+    const s = await sleeper();
     try {
       const kept = new KeptProcFiles();
       const path = `/proc/${s.pid}/task/${s.pid}/children`;
-      const stat = `/proc/${s.pid}/stat`;
+      const cmdline = `/proc/${s.pid}/cmdline`;
       assert.equal(kept.read(path), procfs.read(path));
       assert.equal(kept.read(path), readFileSync(path, "utf8"));
       assert.equal(kept.size, 1);
-      assert.equal(kept.read(stat), procfs.read(stat), "other files are read as before");
+      assert.equal(kept.read(cmdline), procfs.read(cmdline), "other files are read as before");
       assert.equal(kept.size, 1, "and not kept");
       const syscall = `/proc/${s.pid}/task/${s.pid}/syscall`;
       assert.equal(kept.read(syscall), procfs.read(syscall));
@@ -39,8 +48,8 @@ describe("kept /proc files", () => {
   });
 
   test("a sweep closes what was not read since the last one; sweep(true) closes everything", async () => {
-    const a = sleeper();
-    const b = sleeper();
+    const a = await sleeper();
+    const b = await sleeper();
     try {
       const kept = new KeptProcFiles();
       const pa = `/proc/${a.pid}/task/${a.pid}/syscall`;
@@ -62,7 +71,7 @@ describe("kept /proc files", () => {
   });
 
   test("past the limit, files are read as before and not kept", async () => {
-    const a = sleeper();
+    const a = await sleeper();
     try {
       const kept = new KeptProcFiles(procfs, 1);
       const syscall = `/proc/${a.pid}/task/${a.pid}/syscall`;
