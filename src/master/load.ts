@@ -9,7 +9,7 @@
  *   by checkLoadDone (every worker ready) or failLoad (its workers killed), never both;
  * - a load's workers are `loading` until it ends: `current` when it succeeds, `failed`
  *   (SIGKILLed, or drained when a batch rollout's ready ones have served) when it fails;
- * - `accepting` polls take at most a quarter of the master's time.
+ * - `accepting` polls take at most a quarter of the master's CPU time.
  */
 import type { Config } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
