@@ -104,9 +104,9 @@ function waitsOnListener(src: ProcSource, pid: number, w: BlockedWait, listenerF
 /**
  * One process (not its descendants): is it waiting to accept on one of the listeners?
  * It stops at the first proof: an epoll set is read as soon as it and a descriptor of a
- * listener are both found, so a Node worker (listener at 3, its loop's epoll at 4) is
- * answered after two readlinks and one fdinfo instead of all of them; the answer is the
- * same as after the whole scan.
+ * listener are both found, so the scan ends at the set that holds the listener (a Node
+ * worker: the listener at 3, its loop's set at 14 of ~19 descriptors) and no thread's
+ * syscall is read; the answer is the same as after the whole scan.
  */
 export function processAccepting(src: ProcSource, pid: number, listenerInodes: ReadonlySet<string>, arch: string): boolean {
   const fdDir = `/proc/${pid}/fd`;
