@@ -26,6 +26,8 @@ export class FakeOs implements MasterOs {
   /** what executableProblem says of every path */
   problem: string | undefined;
   identity: FileIdentity = { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 };
+  /** what fileIdentity says of these paths (others: `identity`) */
+  readonly identities = new Map<string, FileIdentity>();
   exitCode: number | undefined;
   private nextPid = 9000;
 
@@ -80,8 +82,8 @@ export class FakeOs implements MasterOs {
   readProc(path: string): string | undefined {
     return this.files.get(path);
   }
-  fileIdentity(_path: string): FileIdentity | undefined {
-    return { ...this.identity };
+  fileIdentity(path: string): FileIdentity | undefined {
+    return { ...(this.identities.get(path) ?? this.identity) };
   }
   executableProblem(_path: string): string | undefined {
     return this.problem;
