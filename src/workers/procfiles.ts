@@ -17,8 +17,15 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { procfs, type ProcSource } from "./proctree.ts";
 
-/** kept descriptors at most (the master's own limit is raised to the hard one by both runtimes); past it, files are read as before */
+/** kept descriptors at most, and never more than a quarter of the open-files limit; past it, files are read as before */
 const MAX_KEPT = 1024;
+
+/** The soft RLIMIT_NOFILE from /proc/self/limits (both runtimes raise it to the hard limit at start); 1024 when unreadable. */
+export function openFilesLimit(limits = procfs.read("/proc/self/limits")): number {
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits);
+  if (!m) return 1024;
+  return m[1] === "unlimited" ? Infinity : Number(m[1]);
+}
 /** larger contents (an epoll set of hundreds of descriptors) are read whole, the usual way */
 const BUFFER_BYTES = 4096;
 const KEPT = /^\/proc\/\d+\/(?:task\/\d+\/(?:syscall|children)|fdinfo\/\d+)$/;
@@ -32,7 +39,7 @@ export class KeptProcFiles implements ProcSource {
 
   constructor(
     private readonly src: ProcSource = procfs,
-    private readonly max = MAX_KEPT,
+    private readonly max = Math.min(MAX_KEPT, Math.floor(openFilesLimit() / 4)),
   ) {}
 
   readdir(path: string): string[] {
@@ -56,7 +63,8 @@ export class KeptProcFiles implements ProcSource {
       try {
         fd = openSync(path, "r");
       } catch {
-        return "";
+        // gone, or no descriptor left (EMFILE): as before
+        return this.src.read(path);
       }
       this.fds.set(path, fd);
     }

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { KeptProcFiles } from "../../src/workers/procfiles.ts";
+import { KeptProcFiles, openFilesLimit } from "../../src/workers/procfiles.ts";
 import { procfs } from "../../src/workers/proctree.ts";
 
 /** A `sleep` asleep (exec'd, blocked in its syscall), so that its /proc files hold still. */
@@ -82,5 +82,13 @@ describe("kept /proc files", () => {
     } finally {
       await a.kill();
     }
+  });
+
+  test("the open-files limit from /proc/self/limits", () => {
+    const line = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units     \nMax open files            ${soft}                20000                files     \n`;
+    assert.equal(openFilesLimit(line("1024")), 1024);
+    assert.equal(openFilesLimit(line("unlimited")), Infinity);
+    assert.equal(openFilesLimit(""), 1024);
+    assert.ok(openFilesLimit() >= 1);
   });
 });
