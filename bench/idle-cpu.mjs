@@ -18,6 +18,9 @@ const split = process.argv.includes("--split");
 const windowSeconds = Number(args[0] || 60);
 const runs = Number(args[1] || 3);
 const dir = mkdtempSync(join(tmpdir(), "steward-idle-cpu-"));
+// removed however the run ends (a run cut short by a signal or a failure left its files before)
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
 
 function config({ watchdog, health, rss }) {
   const worker = JSON.stringify(["python3", join(root, "bench", "watchdog-worker.py")]);
@@ -78,7 +81,6 @@ for (let i = 0; i < runs; i++) {
     console.log(`run ${i + 1} ${side.name.padEnd(3)}: master CPU ${r.cpu.toFixed(3)} %, RSS ${r.rss.toFixed(1)} MiB, failure lines ${r.failures}`);
   }
 }
-rmSync(dir, { recursive: true, force: true });
 const show = (xs, digits, unit) => `${median(xs).toFixed(digits)}${unit} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 for (const side of SIDES) {
   const rs = results[side.name];
