@@ -18,12 +18,16 @@
 // (both masters re-execute on a reload, which resets VmHWM, so this is per image). Each run
 // also prints when each master's own log lines came, p50 from the signal.
 //
+// In idle mode each round also starts `haproxy -db` alone 20 times (spawn -> accepting): what
+// any supervisor that starts a fresh worker must wait for at least, printed ÷ haproxy -W.
+//
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binary, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
@@ -163,6 +167,38 @@ const sides = {
   }),
 };
 
+/**
+ * The floor of any supervisor that starts a fresh worker (steward's case): `haproxy -db`
+ * alone, binding its own port, from spawn to the first accepted connection (a connect
+ * probe every 0.5 ms), `n` times. A connect succeeds once listen() returned, before the
+ * listener is in HAProxy's epoll set, so this is, if anything, below the true floor.
+ */
+async function haproxyStartAlone(n, tag) {
+  const port = await freePort();
+  const cfg = join(workDir, `${tag}-alone.cfg`);
+  writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
+  const probe = () =>
+    new Promise((r) => {
+      const c = createConnection(port, "127.0.0.1", () => (c.destroy(), r(true)));
+      c.on("error", () => r(false));
+    });
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const child = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore", detached: true }));
+    while (!(await probe())) {
+      if (performance.now() - t0 > 10_000) throw new Error("haproxy -db alone did not accept within 10 s");
+      await sleep(0.5);
+    }
+    times.push(performance.now() - t0);
+    const gone = new Promise((r) => child.once("exit", r));
+    process.kill(-child.pid, "SIGKILL");
+    await gone;
+    await sleep(200);
+  }
+  return times;
+}
+
 /** One side, one cell: start, reload every `intervalMs` for the duration (under wrk unless idle), stop. */
 async function runCell(sideName, mode, intervalMs, tag) {
   const side = sides[sideName](tag);
@@ -242,6 +278,8 @@ console.log(`  binary ${binary}; latency = SIGUSR2 -> 'Loading success.' on the 
 const cells = [];
 for (const mode of opt.modes) for (const iv of mode === "idle" ? [200] : opt.intervals) cells.push({ mode, iv });
 const results = [];
+/** per round: p50 of haproxy -db started alone (haproxyStartAlone) */
+const alone = [];
 let k = 0;
 for (let round = 1; round <= opt.repeats; round++) {
   for (const { mode, iv } of cells) {
@@ -260,6 +298,11 @@ for (let round = 1; round <= opt.repeats; round++) {
           (r.failures.length ? `; ${r.failures[0]}` : ""),
       );
       console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}`);
+    }
+    if (mode === "idle") {
+      const times = await haproxyStartAlone(opt.idleReloads, `r${round}`);
+      alone.push(p(times, 50));
+      console.log(`[${round}] idle          haproxy -db alone: spawn -> accepting p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))})`);
     }
   }
 }
@@ -285,6 +328,10 @@ for (const { mode, iv } of cells) {
     const c = opt.baseline ? fn(of("baseline")) : undefined;
     const ratio = (x) => (median(b) ? f2(median(x) / median(b)) : "-");
     console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c).padEnd(22)}${ratio(c)}` : ""}`);
+  }
+  if (mode === "idle" && alone.length) {
+    const b = of("haproxy").map((r) => p(r.latencies, 50));
+    console.log(`  ${"haproxy -db alone p50 ms".padEnd(32)}${stat(alone).padEnd(22)}${"".padEnd(22)}${f2(median(alone) / median(b))}    (the floor of a supervisor that starts a new worker, ÷ haproxy -W)`);
   }
 }
 process.exit(0);

@@ -3,6 +3,8 @@
  * With `--check` it stops after validation, as `steward check` does.
  */
 
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { type ArgsDef, defineCommand } from "citty";
 import { formatProblem, loadConfig } from "../config/index.ts";
 import type { ConfigProblem, ConfigResult } from "../config/types.ts";
@@ -11,6 +13,7 @@ import { missingCommands } from "./commands-exist.ts";
 import { RUN_ARGS } from "./args.ts";
 import type { CliDeps, CommandInput } from "./deps.ts";
 import type { RunDirEnv } from "../host/rundir.ts";
+import type { RunOptions } from "../master/options.ts";
 import { configFileOf, logLevelOf, refuseConflicts, resolveSettings, type Settings, toOverrides } from "./settings.ts";
 
 export const VALID_MESSAGE = "Configuration file is valid";
@@ -34,6 +37,8 @@ export async function startOrCheck(
   const { deps } = input;
   const settings = resolveSettings(defs, parsed, input.checked, deps.env);
   refuseConflicts(settings);
+  const configPath = configFileOf(settings);
+  const configSource = sourceOf(configPath === undefined ? undefined : resolve(deps.cwd, configPath));
   const loaded = await load(settings, input);
   if (!loaded.ok) return reportProblems(loaded.problems, deps, subcommand);
   if (subcommand === "check" || settings.values.check === true) {
@@ -51,8 +56,21 @@ export async function startOrCheck(
     ...(deps.env.JOURNAL_STREAM ? { journalStream: deps.env.JOURNAL_STREAM } : {}),
     args: [...input.argv],
     runDirEnv: runDirEnvOf(deps.env),
+    configSource,
   });
   return 0;
+}
+
+/** The configuration file as it is before it is read (RunOptions.configSource). */
+function sourceOf(file: string | undefined): NonNullable<RunOptions["configSource"]> {
+  if (file === undefined) return {};
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return { file };
+    return { file, identity: { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } };
+  } catch {
+    return { file };
+  }
 }
 
 /** The variables that choose where the master's run directory is (host/rundir.ts). */

@@ -40,6 +40,8 @@ export interface MasterOs {
   cwd(): string;
   /** ms since the epoch */
   now(): number;
+  /** this process's CPU time (user + system, every thread) in ms */
+  cpuTime(): number;
   after(ms: number, fn: () => void): Timer;
   /** keeps the event loop alive while only signal handlers are waiting */
   keepAlive(): void;
@@ -82,6 +84,10 @@ export function realOs(runtime: Runtime, px: Posix, carry?: (path: string) => Ex
     env: runtime.env,
     cwd: () => runtime.cwd(),
     now: () => Date.now(),
+    cpuTime() {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
     after(ms, fn) {
       const t = setTimeout(fn, ms);
       return { cancel: () => clearTimeout(t) };

@@ -1,18 +1,23 @@
 /**
  * A reload (REFERENCE §5.3, §5.4) as a state machine of its own, over `ReloadPorts`:
  *
- *   idle ─request→ preflight ─→ hold ─→ early-start ─→ exec ══execve══▶ (new image) load ─→ finish → idle
- *                      │          │                     │                              │
- *                      └──────────┴──── fail ◀──────────┴──────────────────────────────┘
+ *   idle ─request→ preflight ─→ early-start ─→ hold ─→ exec ══execve══▶ (new image) load ─→ finish → idle
+ *                      │                          │        │                             │
+ *                      └──────────────────────────┴─ fail ◀┴─────────────────────────────┘
  *
  * - request: one reload at a time. A signal during a reload is merged into one more
  *   reload after it (`pending`, carried across the exec); a CLI `reload` during one is
  *   refused; while stopping, nothing starts.
  * - preflight: the executable on disk must start and accept the configuration
- *   (preflight.ts); a stop meanwhile kills it.
+ *   (preflight.ts); a stop meanwhile kills it. Skipped when it could only repeat the check
+ *   this image made: the executable is the file this image runs, unchanged, and the
+ *   configuration is the regular file it read, unchanged (or none); the next generation
+ *   then starts at once from the running options.
+ * - early start: into the same binary, the next generation starts now (gated by the new
+ *   image), before the hold, whose signal round trip it need not wait for.
  * - hold: the master's signals are held for the next image (exec-signals.ts); a stop
- *   signal that arrived before wins and the reload gives way, with nothing to undo.
- * - early start: into the same binary, the next generation starts now (gated by the new image).
+ *   signal that arrived before wins and the reload gives way: the stop ends the workers
+ *   started early with the others.
  * - exec: the state is written and execve called; when either fails, everything the
  *   exec prepared is undone (signals, descriptors, sessions, the early generation).
  * - load (the new image, `resumeIn`): the supervisor loads the configuration that image read.
@@ -43,7 +48,7 @@ export function onProbation(p: { generation: number; until: number }): string {
   return `Generation ${p.generation} is on probation until ${new Date(p.until).toISOString()}: 'promote' or 'rollback' first, or wait for its outcome.`;
 }
 
-export type ReloadStep = "idle" | "preflight" | "hold" | "early-start" | "exec" | "load";
+export type ReloadStep = "idle" | "preflight" | "early-start" | "hold" | "exec" | "load";
 
 /** The next generation, started before the exec (handover.ts `early`). */
 export type Early = NonNullable<Handover["early"]>;
@@ -135,7 +140,28 @@ export class Reloader {
     ports.log.beginLoad();
     ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
     ports.reloading();
-    void this.preflight(hard);
+    if (this.checkedAlready()) {
+      ports.log.notice("Same executable and configuration file as the running generation's: no preflight");
+      void this.hold(hard, ports.current());
+    } else {
+      void this.preflight(hard);
+    }
+  }
+
+  /**
+   * Whether a preflight could only repeat what this image checked: the executable is the
+   * file this image started from, unchanged, and the configuration is the one it read —
+   * given on the command line only, or a regular file with the same identity. (A file
+   * changed after that check is read again by the new image, whose failure to load it
+   * is a failed reload like any other.)
+   */
+  private checkedAlready(): boolean {
+    const { ports } = this;
+    const { os } = ports;
+    if (!ports.compiled || !sameFile(ports.selfIdentity, os.fileIdentity(ports.self.path))) return false;
+    const source = ports.current().configSource;
+    if (!source) return false;
+    return source.file === undefined || sameFile(source.identity, os.fileIdentity(source.file));
   }
 
   private merge(origin: string, probation: boolean): void {
@@ -174,20 +200,25 @@ export class Reloader {
     await this.hold(hard, checked.options);
   }
 
-  /** From here a stop signal either arrived (and wins) or waits for the next image. */
+  /**
+   * The same binary checked the configuration and said what it loads (`options`): its
+   * workers start now, while the master re-executes, rather than after it (the new image
+   * gates them). From the hold on, a stop signal either arrived (and wins) or waits for
+   * the next image.
+   */
   private async hold(hard: boolean, options: RunOptions | undefined): Promise<void> {
     const { ports } = this;
+    this.current = "early-start";
+    const early = options ? ports.startEarly(options) : undefined;
     this.current = "hold";
     await ports.hold();
     if (ports.state().phase !== "running" || ports.stopWaiting()) {
+      // stopping meanwhile: nothing to reload into; the stop ends the workers started early
       ports.release();
-      this.current = "idle"; // stopping meanwhile: nothing to reload into
+      this.current = "idle";
       return;
     }
-    this.current = "early-start";
-    // The same binary checked the configuration and said what it loads: its workers can
-    // start now, while the master re-executes, rather than after it (the new image gates them).
-    this.exec(hard, options ? ports.startEarly(options) : undefined);
+    this.exec(hard, early);
   }
 
   /** Writes the state and execs; returns only when that failed, after undoing what it prepared. */

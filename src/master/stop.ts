@@ -32,6 +32,8 @@ export function stop(core: SupervisorCore, code: number, workerSignal: number): 
   }
   core.pollTimer?.cancel();
   core.pollTimer = undefined;
+  // no round follows: what the poll kept open for the next (workers/procfiles.ts) is closed
+  core.ports.acceptingPolled?.(false);
   core.watchdog.stopAll();
   core.health.stopAll();
   for (const r of core.restarts.values()) r.timer?.cancel();

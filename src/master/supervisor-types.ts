@@ -17,6 +17,8 @@ export interface Timer {
 
 export interface SupervisorPorts {
   now(): number;
+  /** the master's own CPU time (user + system) in ms; the readiness poll's duty cycle counts it (wall time without it) */
+  cpuTime?(): number;
   after(ms: number, fn: () => void): Timer;
   /** starts a child; throws with a one-line reason when it cannot */
   spawn(child: ChildSpec): number;
@@ -24,6 +26,8 @@ export interface SupervisorPorts {
   kill(pid: number, signal: number): boolean;
   /** `accepting` readiness of a worker on the master's listeners */
   isAccepting(pid: number): boolean;
+  /** a round of isAccepting calls ended; `again`: another follows (what it kept open for the next may stay) */
+  acceptingPolled?(again: boolean): void;
   /** a more precise reason than the generic one when an `accepting` worker is not ready (reuse-port listeners) */
   notReadyReason?(pid: number): string | undefined;
   /** the parent of a process, to attribute notify messages sent by a worker's children */

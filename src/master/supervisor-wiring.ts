@@ -16,6 +16,8 @@ import type { Pidfile, PreparedPidfile } from "../host/pidfile.ts";
 import { parentOf } from "../host/descendants.ts";
 import { SIGTERM } from "../sys/constants.ts";
 import { isAccepting } from "../workers/readiness.ts";
+import { KeptProcFiles } from "../workers/procfiles.ts";
+import { ProcTree } from "../workers/proctree.ts";
 import { reusePortReady, reusePortReason } from "../workers/reuseport.ts";
 import { TreeRss } from "../workers/rss.ts";
 import { ListenerSteering } from "../listeners/steer.ts";
@@ -54,13 +56,18 @@ export interface SupervisedHost {
 
 function ports(host: SupervisedHost, treeRss: TreeRss, steering: ListenerSteering): SupervisorPorts {
   const { os, px } = host;
+  /** what the accepting poll re-reads each round, kept open while workers wait (workers/procfiles.ts) */
+  const kept = new KeptProcFiles();
+  const keptTree = new ProcTree(kept);
   return {
     now: () => os.now(),
+    cpuTime: () => os.cpuTime(),
     after: (ms, fn) => os.after(ms, fn),
     spawn: (child) => host.starter.spawn(child),
     kill: (target, sig) => os.kill(target, sig),
     isAccepting: (wpid) =>
-      isAccepting(wpid, new Set(host.listeners.list().map((l) => l.inode)), os.arch) || reusePortReady(host.listeners.list(), wpid, os.arch),
+      isAccepting(wpid, new Set(host.listeners.list().map((l) => l.inode)), os.arch, keptTree, kept) || reusePortReady(host.listeners.list(), wpid, os.arch),
+    acceptingPolled: (again) => kept.sweep(!again),
     notReadyReason: (wpid) => reusePortReason(host.listeners.list(), wpid),
     parentOf,
     drainNotify: () => {

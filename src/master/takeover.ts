@@ -11,7 +11,7 @@ import type { CliServer, Session } from "../mcli/server.ts";
 import type { Posix } from "../sys/posix.ts";
 import { verifyRunDir } from "../host/rundir.ts";
 import { decodeHandover, type Handover } from "./handover.ts";
-import type { RunOptions } from "./options.ts";
+import { sameConfig, type RunOptions } from "./options.ts";
 import type { MasterOs } from "./os.ts";
 
 /** Reads and removes the state file `path` (in a run directory only this user may write), or throws why not. */
@@ -35,7 +35,7 @@ export function readHandover(os: MasterOs, path: string, uid: number): Handover 
  * image starts its own).
  */
 export function adoptsEarly(handover: Handover, options: RunOptions | undefined): boolean {
-  return !!handover.early && !!options && JSON.stringify(options.config) === JSON.stringify(handover.early.options.config);
+  return !!handover.early && !!options && sameConfig(options, handover.early.options);
 }
 
 /** Takes the listeners that the current (and an adopted early) configuration still name; closes the others. */

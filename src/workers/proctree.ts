@@ -133,5 +133,5 @@ export class ProcTree {
   }
 }
 
-/** The master's one tree reader (its per-turn snapshot is shared by readiness and `show proc`). */
+/** The master's tree reader for `show proc` and the RSS limits (the accepting poll has its own over kept files: procfiles.ts). */
 export const processTree = new ProcTree();

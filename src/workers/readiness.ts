@@ -101,26 +101,35 @@ function waitsOnListener(src: ProcSource, pid: number, w: BlockedWait, listenerF
   }
 }
 
-/** One process (not its descendants): is it waiting to accept on one of the listeners? */
+/**
+ * One process (not its descendants): is it waiting to accept on one of the listeners?
+ * It stops at the first proof: an epoll set is read as soon as it and a descriptor of a
+ * listener are both found, so the scan ends at the set that holds the listener (a Node
+ * worker: the listener at 3, its loop's set at 14 of ~19 descriptors) and no thread's
+ * syscall is read; the answer is the same as after the whole scan.
+ */
 export function processAccepting(src: ProcSource, pid: number, listenerInodes: ReadonlySet<string>, arch: string): boolean {
   const fdDir = `/proc/${pid}/fd`;
   const listenerFds = new Set<number>();
+  /** epoll descriptors seen before any listener's, read once one is found */
   const epollFds: string[] = [];
+  const epollHolds = (fd: string) => epollWatchesInode(src.read(`/proc/${pid}/fdinfo/${fd}`), listenerInodes);
   for (const fd of src.readdir(fdDir)) {
     const target = src.readlink(`${fdDir}/${fd}`);
     if (!target) continue;
-    if (target === "anon_inode:[eventpoll]") epollFds.push(fd);
-    else {
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m && listenerInodes.has(m[1]!)) listenerFds.add(Number(fd));
+    if (target === "anon_inode:[eventpoll]") {
+      // An epoll set may hold a listener whose descriptor was since closed, but a process
+      // that holds none of the listeners is not accepting on them.
+      if (listenerFds.size === 0) epollFds.push(fd);
+      else if (epollHolds(fd)) return true;
+      continue;
     }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (!m || !listenerInodes.has(m[1]!)) continue;
+    listenerFds.add(Number(fd));
+    if (listenerFds.size === 1 && epollFds.some(epollHolds)) return true;
   }
-  // An epoll set may hold a listener whose descriptor was since closed, but a process that
-  // holds none of the listeners is not accepting on them.
   if (listenerFds.size === 0) return false;
-  for (const fd of epollFds) {
-    if (epollWatchesInode(src.read(`/proc/${pid}/fdinfo/${fd}`), listenerInodes)) return true;
-  }
   for (const tid of src.readdir(`/proc/${pid}/task`)) {
     const w = blockedWait(src.read(`/proc/${pid}/task/${tid}/syscall`), arch);
     if (w && waitsOnListener(src, pid, w, listenerFds)) return true;

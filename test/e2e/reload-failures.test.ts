@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import {
   connectError,
   e2e,
+  expectReloaded,
   expectReloadFailed,
   fdTable,
   fdTarget,
@@ -20,12 +21,15 @@ import {
   serving,
   showFds,
   stillServing,
+  type ReloadOutcome,
   type TestBed,
   toml,
   workersOf,
 } from "./_harness.ts";
 
 const HTTP_WORKER = fixture("http-worker.cjs");
+/** reloader.ts: a reload into the same compiled file with an unchanged configuration file */
+const NO_PREFLIGHT = /Same executable and configuration file as the running generation's: no preflight/;
 const GOOD = serving(HTTP_WORKER, { workers: 2, "ready-timeout": "5s" }, { DRAIN: "1" });
 
 interface Cause {
@@ -126,6 +130,38 @@ for (const mode of MODES) {
       bed.write("steward.toml", GOOD);
       await goodReloadAfterFailure(steward, http, gen0);
       assert.equal(fdTarget(master, http.fd), socket, steward.log());
+    }));
+
+    test("the preflight is skipped only for the same executable and an unchanged configuration file", e2e(mode, async (bed) => {
+      const steward = bed.startWith(GOOD);
+      await steward.ready();
+      const http = await steward.listener("http");
+      const gen0 = workersOf(steward, 0);
+      const skipped = (o: ReloadOutcome) => steward.lines.slice(o.from, o.line.index).some((l) => NO_PREFLIGHT.test(l.text));
+      const compiled = mode === "binary";
+
+      // unchanged: a compiled master execs at once, its new generation started before the exec
+      const same = await expectReloaded(steward);
+      assert.equal(skipped(same), compiled, `no preflight ${compiled ? "expected" : "from source"}${steward.log()}`);
+      const reexecAt = steward.lines.findIndex((l, i) => i >= same.from && /Master re-executed/.test(l.text));
+      assert.ok(same.started.length === 2 && same.started.every((w) => w.index < reexecAt) === compiled, `workers started before the exec${steward.log()}`);
+
+      // the same content written again is a changed file: checked again
+      bed.write("steward.toml", GOOD);
+      assert.equal(skipped(await expectReloaded(steward)), false, `a rewritten file is checked${steward.log()}`);
+      // and an invalid edit fails in the preflight, before any exec
+      bed.write("steward.toml", GOOD.replace("workers = 2", "wrokers = 2"));
+      const failed = await expectReloadFailed(steward, /^preflight of \S+ exited with code 1: .*global\.wrokers: unknown key/);
+      assert.equal(failed.reload, undefined, `a preflight failure does not re-execute the master${steward.log()}`);
+      const gen2 = workersOf(steward, 2);
+      await stillServing(steward, http, gen2, failed, 2);
+      // the failed file is not what the running generation read: checked again, even unchanged
+      const again = await expectReloadFailed(steward, /global\.wrokers: unknown key/);
+      assert.equal(again.reload, undefined, `checked again before any exec${steward.log()}`);
+      await stillServing(steward, http, gen2, again, 2);
+      assert.equal(gen0.length, 2, steward.log());
+      steward.signal("SIGTERM");
+      await steward.expectExit(0);
     }));
 
     test("two failed reloads in a row, then a good one", e2e(mode, async (bed) => {

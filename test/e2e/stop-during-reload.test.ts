@@ -96,7 +96,7 @@ for (const mode of MODES) {
       assert.ok(outcome.ok, `the reload succeeds${steward.log(15)}`);
       const [worker] = outcome.started;
       assert.ok(worker, `the reload started a worker${steward.log(15)}`);
-      // the compiled master starts it while it holds its own signals for the execve; the
+      // the compiled master starts it around the hold of its own signals for the execve; the
       // standard signals (1-31) are checked: glibc guards its own 32 and 33. Once `sleep`
       // runs: until then the PID is steward's exec shim
       await waitUntil(() => cmdlineOf(worker.pid)[0] === SLEEP, 10_000, `worker ${worker.pid} to exec ${SLEEP}`);

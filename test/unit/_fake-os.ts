@@ -26,6 +26,8 @@ export class FakeOs implements MasterOs {
   /** what executableProblem says of every path */
   problem: string | undefined;
   identity: FileIdentity = { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 };
+  /** what fileIdentity says of these paths (others: `identity`) */
+  readonly identities = new Map<string, FileIdentity>();
   exitCode: number | undefined;
   private nextPid = 9000;
 
@@ -35,6 +37,10 @@ export class FakeOs implements MasterOs {
     return "/srv";
   }
   now(): number {
+    return this.sys.now();
+  }
+  /** the fake clock: every fake millisecond is spent on the CPU */
+  cpuTime(): number {
     return this.sys.now();
   }
   after(ms: number, fn: () => void): Timer {
@@ -76,8 +82,8 @@ export class FakeOs implements MasterOs {
   readProc(path: string): string | undefined {
     return this.files.get(path);
   }
-  fileIdentity(_path: string): FileIdentity | undefined {
-    return { ...this.identity };
+  fileIdentity(path: string): FileIdentity | undefined {
+    return { ...(this.identities.get(path) ?? this.identity) };
   }
   executableProblem(_path: string): string | undefined {
     return this.problem;

@@ -141,4 +141,24 @@ describe("accepting readiness through the tree", () => {
     assert.equal(isAccepting(100, LISTENER, "x64", new ProcTree(epoll), epoll), true);
     assert.equal(isAccepting(100, new Set(["5002"]), "x64", new ProcTree(epoll), epoll), false);
   });
+  test("a Node-like worker is answered at its first proof; an epoll set listed before the listener still counts, one without it held does not", () => {
+    const holding = "pos:\t0\ntfd:        3 events:       19 data: 3  pos:0 ino:1389 sdev:8\n"; // 0x1389 = 5001
+    const links: Record<string, string> = { "/proc/200/fd/3": "socket:[5001]", "/proc/200/fd/4": "anon_inode:[eventpoll]" };
+    for (let fd = 5; fd < 20; fd++) links[`/proc/200/fd/${fd}`] = `pipe:[${fd}]`;
+    const node = snapshot({ files: { "/proc/200/fdinfo/4": holding, "/proc/200/task/200/syscall": "232 0x4" }, links });
+    const read: string[] = [];
+    const counting: ProcSource = {
+      ...node,
+      readlink: (path) => (read.push(path), node.readlink(path)),
+      read: (path) => (read.push(path), node.read(path)),
+    };
+    assert.equal(processAccepting(counting, 200, LISTENER, "x64"), true);
+    assert.deepEqual(read, ["/proc/200/fd/3", "/proc/200/fd/4", "/proc/200/fdinfo/4"]);
+    // the epoll set at a lower descriptor than the listener's
+    const before = snapshot({ files: { "/proc/201/fdinfo/3": holding }, links: { "/proc/201/fd/3": "anon_inode:[eventpoll]", "/proc/201/fd/9": "socket:[5001]" } });
+    assert.equal(processAccepting(before, 201, LISTENER, "x64"), true);
+    // the set holds the listener, but the process holds none of its descriptors
+    const closed = snapshot({ files: { "/proc/202/fdinfo/3": holding }, links: { "/proc/202/fd/3": "anon_inode:[eventpoll]", "/proc/202/fd/9": "socket:[6000]" } });
+    assert.equal(processAccepting(closed, 202, LISTENER, "x64"), false);
+  });
 });

@@ -191,7 +191,7 @@ function oldGenerationCurrent(t: ReturnType<typeof world>, failures = 1): void {
 }
 
 describe("reloader (master/reloader.ts)", () => {
-  test("a reload goes through every step: preflight, hold, early start, state, execve, then the new image loads", async () => {
+  test("a reload goes through every step: preflight, early start, hold, state, execve, then the new image loads", async () => {
     const t = world();
     const who = requester();
     t.w.reloader.request("reload from the master CLI", false, who);
@@ -203,7 +203,7 @@ describe("reloader (master/reloader.ts)", () => {
     assert.equal(pre.env[HANDOVER_VAR], undefined);
     await t.preflightEnds({ opts: t.w.current });
     // the same binary answered with its options: generation 1 started before the exec
-    assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "hold", "startEarly", "handOver", "keepAcrossExec true"]);
+    assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "startEarly", "hold", "handOver", "keepAcrossExec true"]);
     assert.deepEqual(t.generation(1).map((p) => p.role), ["loading", "loading"]);
     const exec = t.os.execs[0]!;
     assert.deepEqual(exec.argv, ["/usr/bin/steward", "run", "-f", "steward.toml"]);
@@ -354,7 +354,7 @@ describe("reloader (master/reloader.ts)", () => {
     t.os.failWrite = "ENOSPC";
     t.w.reloader.request("SIGHUP", false, who);
     await t.preflightEnds({ opts: t.w.current });
-    assert.deepEqual(t.calls.slice(t.calls.indexOf("hold")), ["hold", "startEarly", "handOver", "release", "handOverFailed", "abandonEarly 1", "reloadFailed cannot write the state for the new image: ENOSPC", "ended false"]);
+    assert.deepEqual(t.calls.slice(t.calls.indexOf("startEarly")), ["startEarly", "hold", "handOver", "release", "handOverFailed", "abandonEarly 1", "reloadFailed cannot write the state for the new image: ENOSPC", "ended false"]);
     for (const p of t.generation(1)) assert.equal(p.role, "failed");
     t.sys.advance(0);
     await settle();
@@ -449,6 +449,50 @@ describe("reloader (master/reloader.ts)", () => {
     assert.equal(t.generation(1).filter((p) => p.role === "current").length, 3);
   });
 
+  test("same executable and configuration file as checked: no preflight, the next generation starts at once", async () => {
+    const file = "/etc/steward.toml";
+    for (const source of [{}, { file, identity: { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 } }]) {
+      const t = world();
+      if (source.identity) t.os.identities.set(file, { ...source.identity });
+      t.w.current = { ...t.w.current, configSource: source };
+      const who = requester();
+      t.w.reloader.request("SIGUSR2", false, who);
+      await settle();
+      assert.deepEqual(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")), [], "no preflight");
+      assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight"));
+      assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "startEarly", "hold", "handOver", "keepAcrossExec true"]);
+      assert.deepEqual(t.generation(1).map((p) => p.role), ["loading", "loading"]);
+      assert.deepEqual(t.handedOver().early?.options, t.w.current);
+      t.newImage(t.w.current, undefined, who);
+      t.accept();
+      assert.equal(t.state.reloads, 1);
+      assert.match(who.replies[0]!, /^Success=1\n/);
+    }
+  });
+
+  test("the preflight runs when the binary or the configuration file changed, or its identity is unknown", async () => {
+    const file = "/etc/steward.toml";
+    const identity = { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 };
+    const cases: [string, (t: ReturnType<typeof world>) => void][] = [
+      ["file changed", (t) => t.os.identities.set(file, { ...identity, mtimeMs: 9 })],
+      ["file replaced", (t) => t.os.identities.set(file, { ...identity, ino: 41 })],
+      ["not a regular file when read", (t) => (t.w.current = { ...t.w.current, configSource: { file } })],
+      ["options from a steward without configSource", (t) => (t.w.current = { ...t.w.current, configSource: undefined })],
+      ["binary replaced", (t) => (t.os.identity = { ...t.os.identity, ino: 77 })],
+    ];
+    for (const [what, change] of cases) {
+      const t = world();
+      t.os.identities.set(file, { ...identity });
+      t.w.current = { ...t.w.current, configSource: { file, identity } };
+      change(t);
+      t.w.reloader.request("SIGUSR2");
+      await settle();
+      assert.equal(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")).length, 1, what);
+      assert.equal(t.w.reloader.step, "preflight", what);
+      assert.deepEqual(t.generation(1), [], `${what}: nothing starts before the preflight answers`);
+    }
+  });
+
   test("a stop before a reload: refused, nothing starts", () => {
     const t = world();
     t.w.sup.stop(0, SIGTERM);
@@ -472,15 +516,18 @@ describe("reloader (master/reloader.ts)", () => {
     assert.ok(!t.calls.includes("hold"));
   });
 
-  test("a stop signal waiting at the hold wins: the signals flow again, nothing starts early or execs", async () => {
+  test("a stop signal waiting at the hold wins: the signals flow again, nothing execs, the stop ends the early workers", async () => {
     const t = world();
     t.w.stopWaiting = true;
     t.w.reloader.request("SIGHUP");
     await t.preflightEnds({ opts: t.w.current });
-    assert.deepEqual(t.calls.slice(t.calls.indexOf("hold")), ["hold", "release"]);
-    assert.deepEqual(t.generation(1), []);
+    assert.deepEqual(t.calls.slice(t.calls.indexOf("startEarly")), ["startEarly", "hold", "release"]);
     assert.deepEqual(t.os.execs, []);
     assert.equal(t.w.reloader.step, "idle");
+    t.w.sup.stop(0, SIGTERM); // the stop signal that was waiting, delivered once released
+    const early = t.generation(1);
+    assert.equal(early.length, 2);
+    for (const p of early) assert.deepEqual(t.sys.processes.get(p.pid)!.signals, [SIGTERM]);
   });
 
   test("a stop that arrived before the hold: the reload gives way", async () => {
