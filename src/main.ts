@@ -108,8 +108,11 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
     ...(runtime.bun ? { bun: runtime.bun } : {}),
     startMaster: (opts) => {
       const running = startMaster(runtime, opts, undefined, signals);
-      // The master has started (its CLI and configuration work is done): drop what that left.
-      runtime.compact?.();
+      // A fresh master has started (its CLI and configuration work is done): drop what that
+      // left. Not a new image: its collection (mostly on other threads) would compete for the
+      // CPU with the workers its reload waits for; the settler (master/settle.ts) compacts
+      // once that load is over.
+      if (!resuming) runtime.compact?.();
       return running;
     },
     stdout: lineTo(1),
@@ -143,10 +146,6 @@ if (runtime.args[0] === PREFLIGHT_MODE) {
       });
     },
   });
-  if (resuming) {
-    const running = startMaster(runtime, undefined, problems, signals);
-    runtime.compact?.();
-    await running;
-  }
+  if (resuming) await startMaster(runtime, undefined, problems, signals);
   runtime.exit(code);
 }

@@ -5,7 +5,7 @@
  * returned (citty's runMain would call process.exit itself, so runCommand is used).
  */
 
-import { stripVTControlCharacters } from "node:util";
+import process from "node:process";
 import { type ArgsDef, type CommandDef, defineCommand, runCommand } from "citty";
 import { suggest } from "../config/suggest.ts";
 import { UnavailableError } from "./_client.ts";
@@ -109,6 +109,7 @@ async function checkedInput(
 function usageMessage(error: unknown): string | undefined {
   if (error instanceof UsageError || error instanceof UnavailableError) return error.message;
   // citty's own argument errors (CLIError); its messages may carry colour codes.
-  if (error instanceof Error && error.name === "CLIError") return stripVTControlCharacters(error.message);
+  // node:util's inspect (which this needs) only then: loading it costs every start ~0.5 ms
+  if (error instanceof Error && error.name === "CLIError") return process.getBuiltinModule("node:util").stripVTControlCharacters(error.message);
   return undefined;
 }

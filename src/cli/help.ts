@@ -4,7 +4,7 @@
  * the version, and what citty cannot know: the `--` worker command and STEWARD_* variables.
  */
 
-import { stripVTControlCharacters } from "node:util";
+import process from "node:process";
 import { type ArgsDef, type CommandDef, renderUsage } from "citty";
 import { shortFlagsOf } from "./normalize.ts";
 
@@ -28,7 +28,8 @@ export async function helpLines(
   const shown = await withShortFlags(cmd, version);
   const text = await renderUsage(shown, parent === undefined ? undefined : await withShortFlags(parent, version));
   // citty pads the last column to equal width; trailing blanks are noise in a pipe.
-  const lines = stripVTControlCharacters(text).split("\n").map((line) => line.trimEnd());
+  // node:util's inspect only for --help (loading it costs every start ~0.5 ms)
+  const lines = process.getBuiltinModule("node:util").stripVTControlCharacters(text).split("\n").map((line) => line.trimEnd());
   const name = (await resolve(cmd.meta))?.name;
   return name === "steward" || name === "run" ? [...lines, "", ...RUN_FOOTER] : lines;
 }

@@ -5,7 +5,6 @@
  */
 
 import { dirname, extname, resolve } from "node:path";
-import { parseJSON, parseTOML, parseYAML } from "confbox";
 import type { IdDatabase } from "./ids.ts";
 import { scanJson } from "./jsonscan.ts";
 import { limitProblem, MAX_DEPTH } from "./limits.ts";
@@ -51,7 +50,7 @@ export async function loadConfig(opts: LoadOptions): Promise<ConfigResult> {
   const read = await readConfigText(file);
   if (!read.ok) return fail(read.problem);
   const text = read.text.replace(/^\uFEFF/, "");
-  const parsed = parseText(text, format);
+  const parsed = parseText(text, format, await parserOf(format));
   if (!parsed.ok) return fail(`syntax error: ${parsed.message}`, parsed.line);
   const beyond = limitProblem(parsed.value);
   if (beyond !== undefined) return fail(beyond);
@@ -63,7 +62,22 @@ export async function loadConfig(opts: LoadOptions): Promise<ConfigResult> {
 
 type ParsedText = { ok: true; value: unknown } | { ok: false; message: string; line?: number };
 
-export function parseText(text: string, format: ConfigFormat): ParsedText {
+/** A format's parser: text to value, throwing on a syntax error. */
+export type Parser = (text: string) => unknown;
+
+/**
+ * The parser of `format`, loaded when a file of that format is read: a configuration from
+ * the command line alone loads none, and a TOML file does not load YAML's (js-yaml builds
+ * its schema when it is loaded). The CLI and a reload's new image and preflight start sooner.
+ */
+export async function parserOf(format: ConfigFormat): Promise<Parser> {
+  if (format === "toml") return (await import("confbox/toml")).parseTOML;
+  if (format === "json") return (await import("confbox/json")).parseJSON;
+  const { parseYAML } = await import("confbox/yaml");
+  return (text) => parseYAML(text, { maxDepth: MAX_DEPTH });
+}
+
+export function parseText(text: string, format: ConfigFormat, parse: Parser): ParsedText {
   if (format === "json") {
     // The scanner finds the line portably; JSON.parse's messages differ between engines.
     const scan = scanJson(text);
@@ -72,8 +86,7 @@ export function parseText(text: string, format: ConfigFormat): ParsedText {
   // An empty YAML file (or one with only comments) is an empty configuration, as in TOML.
   if (format === "yaml" && text.split("\n").every((line) => /^\s*(#.*)?$/.test(line))) return { ok: true, value: {} };
   try {
-    const value: unknown = format === "toml" ? parseTOML(text) : format === "yaml" ? parseYAML(text, { maxDepth: MAX_DEPTH }) : parseJSON(text);
-    return { ok: true, value };
+    return { ok: true, value: parse(text) };
   } catch (error) {
     return { ok: false, ...parserFailure(error, format) };
   }

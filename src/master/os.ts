@@ -70,7 +70,14 @@ export interface MasterOs {
   exit(code: number): never;
 }
 
-export function realOs(runtime: Runtime, px: Posix): MasterOs {
+/** What an execve carries beside its own arguments: variables for the new image, and how to take them back if it fails. */
+export interface ExecCarry {
+  env: Record<string, string>;
+  undo(): void;
+}
+
+/** `carry`: asked just before each execve of `path` (the helper's memfd, workers/native-shim.ts). */
+export function realOs(runtime: Runtime, px: Posix, carry?: (path: string) => ExecCarry | undefined): MasterOs {
   return {
     pid: px.pid(),
     arch: process.arch,
@@ -90,7 +97,15 @@ export function realOs(runtime: Runtime, px: Posix): MasterOs {
     kill: (target, sig) => px.kill(target, sig),
     killGroup: (pid) => killGroupThenPid((t, s) => px.kill(t, s), pid),
     reapOne: () => px.reapOne(),
-    execve: (path, argv, env) => px.execve(path, argv, env),
+    execve(path, argv, env) {
+      const kept = carry?.(path);
+      try {
+        px.execve(path, argv, kept ? { ...env, ...kept.env } : env);
+      } catch (e) {
+        kept?.undo();
+        throw e;
+      }
+    },
     writePrivate: (path, text) => writePrivateFile(path, text),
     readPrivate: readPrivateFile,
     remove: (path) => rmSync(path, { recursive: true, force: true }),

@@ -30,7 +30,7 @@ import { launchDaemon, LAUNCHER_FD_VAR, LauncherPipe } from "./daemon.ts";
 import { HELD_SIGNALS } from "./exec-signals.ts";
 import { HANDOVER_VAR, restoreState } from "./handover.ts";
 import type { RunOptions } from "./options.ts";
-import { realOs, type FileIdentity, type MasterOs } from "./os.ts";
+import { realOs, sameFile, type FileIdentity, type MasterOs } from "./os.ts";
 import { planChildren } from "./plans.ts";
 import { Reaper } from "./reaper.ts";
 import { Reloader } from "./reloader.ts";
@@ -88,7 +88,8 @@ export class MasterHost {
     readonly signals: SignalRouter = new SignalRouter(runtime),
   ) {
     const px = (this.px = new Posix(runtime.libc));
-    this.os = realOs(runtime, px);
+    // a new image of this same executable adopts the helper's memfd (workers/native-shim.ts)
+    this.os = realOs(runtime, px, (path) => (sameFile(this.selfIdentity, this.os.fileIdentity(path)) ? this.starter.acrossExec() : undefined));
     this.launcher = new LauncherPipe(px, runtime.env);
     this.starter = new ChildStarter(px, runtime, this.os.pid, SIGKILL);
     this.log = createLogger({

@@ -1,5 +1,6 @@
 /** The Bun adapter. */
 import { bindLibcBun } from "../sys/bun.ts";
+import type { LibcBinding } from "../sys/symbols.ts";
 import type { Runtime, SignalName } from "./types.ts";
 
 export function createBunRuntime(): Runtime {
@@ -8,9 +9,14 @@ export function createBunRuntime(): Runtime {
   const path = process.execPath;
   // scripts/build.mjs embeds the helper as a file of its own: /$bunfs/root/steward-exec-helper-HASH.
   const helper = compiled ? Bun.embeddedFiles.find((f) => (f as Blob & { name: string }).name.startsWith("steward-exec-helper")) : undefined;
+  let libc: LibcBinding | undefined;
   return {
     name: "bun",
-    libc: bindLibcBun(),
+    // Bound on first use (~1 ms: bun:ffi compiles a stub per symbol): a reload's preflight
+    // and the CLI's commands never call libc.
+    get libc() {
+      return (libc ??= bindLibcBun());
+    },
     args: process.argv.slice(2),
     self: { path, prefix: compiled ? [] : [Bun.main] },
     compiled,

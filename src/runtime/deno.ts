@@ -2,15 +2,20 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { bindLibcDeno } from "../sys/deno.ts";
+import type { LibcBinding } from "../sys/symbols.ts";
 import type { Runtime, SignalName } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
 
 export function createDenoRuntime(mainModule: string): Runtime {
+  let libc: LibcBinding | undefined;
   return {
     name: "deno",
-    libc: bindLibcDeno(),
+    // bound on first use: a reload's preflight and the CLI's commands never call libc
+    get libc() {
+      return (libc ??= bindLibcDeno());
+    },
     args: [...Deno.args],
     self: { path: Deno.execPath(), prefix: ["run", "-A", fileURLToPath(mainModule)] },
     compiled: false,

@@ -12,8 +12,8 @@
  * - steward under Deno: there is no Bun inside; the `bun` on the command's PATH runs it,
  *   and without one the command is refused with one line.
  */
-import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
+import process from "node:process";
 import { resolveCommand } from "./command.ts";
 
 export const BUN_WORD = "@bun";
@@ -58,6 +58,9 @@ export function bunVersionOf(path: string, env: Record<string, string>, own: Car
   let known = versions.get(id);
   if (known === undefined) {
     try {
+      // node:child_process only when a foreign bun is asked, never at start-up: loading it
+      // costs every start of the CLI, the preflight and the master ~2-3 ms of CPU.
+      const { execFileSync } = process.getBuiltinModule("node:child_process");
       known = execFileSync(path, ["--version"], { env: { PATH: "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: 5_000 }).trim();
     } catch {
       known = "?";

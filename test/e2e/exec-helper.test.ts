@@ -4,16 +4,16 @@
  * Both print the same line and exit with the shells' codes when the command cannot run.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import process from "node:process";
 import { describe, test } from "node:test";
 import { e2e, fixture, installScript, MODES, serving } from "./_harness.ts";
 
 const O_CLOEXEC = 0o2000000;
 
-/** [fd, flags] of each memfd named steward-exec that `pid` holds. */
-function helperMemfds(pid: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
+/** [fd, flags, inode] of each memfd named steward-exec that `pid` holds. */
+function helperMemfds(pid: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
   for (const name of readdirSync(`/proc/${pid}/fd`)) {
     let target = "";
     try {
@@ -23,7 +23,7 @@ function helperMemfds(pid: number): Array<[number, number]> {
     }
     if (!target.startsWith("/memfd:steward-exec")) continue;
     const flags = /^flags:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${name}`, "utf8"))?.[1];
-    out.push([Number(name), parseInt(flags ?? "0", 8)]);
+    out.push([Number(name), parseInt(flags ?? "0", 8), statSync(`/proc/${pid}/fd/${name}`).ino]);
   }
   return out;
 }
@@ -53,11 +53,27 @@ for (const mode of MODES) {
       }
       for (const w of workers) assert.deepEqual(helperMemfds(w.pid), [], `worker ${w.pid} holds no steward-exec memfd`);
 
-      // a reload re-executes the master: the old image's memfd goes with it, the new image has its own
-      const first = await steward.ready();
-      process.kill(steward.pid, "SIGUSR2");
-      await steward.waitForLine(/Loading success\./, 15_000, first.line.index + 1);
-      assert.equal(helperMemfds(steward.pid).length, mode === "binary" ? 1 : 0, `steward-exec memfds after a reload${steward.log()}`);
+      // Two reloads re-execute the master into the same file: each new image adopts the memfd
+      // the previous one kept open across the execve (the same one, close-on-exec again),
+      // and its workers neither hold it nor see the variable that named it.
+      let from = (await steward.ready()).line.index + 1;
+      for (let reload = 1; reload <= 2; reload++) {
+        process.kill(steward.pid, "SIGUSR2");
+        from = (await steward.waitForLine(/Loading success\./, 15_000, from)).line.index + 1;
+        const now = helperMemfds(steward.pid);
+        if (mode === "binary") {
+          assert.equal(now.length, 1, `one steward-exec memfd after reload ${reload}: ${JSON.stringify(now)}${steward.log()}`);
+          assert.equal(now[0]![2], held[0]![2], `reload ${reload}: the new image adopted the memfd (inode ${held[0]![2]}, now ${now[0]![2]})`);
+          assert.ok((now[0]![1] & O_CLOEXEC) !== 0, `reload ${reload}: the adopted memfd is close-on-exec (flags ${now[0]![1].toString(8)})`);
+        } else {
+          assert.deepEqual(now, [], `no steward-exec memfd after reload ${reload}`);
+        }
+        for (const w of steward.started().filter((w) => w.generation === reload)) {
+          assert.deepEqual(helperMemfds(w.pid), [], `worker ${w.pid} of generation ${reload} holds no steward-exec memfd`);
+          const environ = readFileSync(`/proc/${w.pid}/environ`, "utf8").split("\0");
+          assert.ok(!environ.some((v) => v.startsWith("STEWARD_EXEC_HELPER_FD=")), `worker ${w.pid} does not see STEWARD_EXEC_HELPER_FD`);
+        }
+      }
     }));
   });
 }

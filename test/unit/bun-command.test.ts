@@ -4,8 +4,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { resolveRunnable } from "../../src/workers/bun-command.ts";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { bunVersionOf, resolveRunnable } from "../../src/workers/bun-command.ts";
 import { inheritedEnv, shimSpawnRequest, EXEC_PLAN_VAR, type ExecPlan } from "../../src/workers/plan.ts";
 import { helperSpawnRequest } from "../../src/workers/native-shim.ts";
 
@@ -19,6 +19,20 @@ describe("@bun commands", () => {
     assert.deepEqual(r.argv, ["@bun", "server.ts", "--port", "1"]);
     assert.deepEqual(r.execEnv, { BUN_BE_BUN: "1" });
     assert.match(r.runtime!(), /^bun /);
+  });
+
+  test("a bun other than the master's own is asked its version (once per file), with the exec's variables", () => {
+    const dir = mkdtempSync("/tmp/stw-unit-");
+    try {
+      const bun = `${dir}/bun`;
+      writeFileSync(bun, '#!/bin/sh\necho "9.9.$ASKED_MINOR"\n');
+      chmodSync(bun, 0o755);
+      assert.equal(bunVersionOf(bun, { ASKED_MINOR: "7" }, CARRIED, undefined), "bun 9.9.7");
+      assert.equal(bunVersionOf(bun, { ASKED_MINOR: "8" }, CARRIED, undefined), "bun 9.9.7", "the same file is asked once");
+      assert.equal(bunVersionOf(`${dir}/missing`, {}, CARRIED, undefined), "bun ?");
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   test("a bare @bun is refused with one line", () => {
