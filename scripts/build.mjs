@@ -39,9 +39,14 @@ const helper = buildExecHelper(root, join(root, "dist", ".exec-helper", target, 
 // --compile-jit-policy: JavaScriptCore's tier-up thresholds x1000, so the run-once start-up
 // code stays in the interpreter and the baseline/DFG compilers are never paged in (~3.5 MiB
 // of the master's RSS); the master is event-driven and has no hot loop that needs them.
+// --no-compile-autoload-dotenv/-bunfig: a compiled Bun file otherwise reads ./.env and
+// ./bunfig.toml of whatever directory it is started in, so a stray .env there would set
+// STEWARD_* options and reach every worker's environment unasked (REFERENCE §2).
 run(bin("bun"), [
   "build",
   "--compile",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
   "--splitting",
   "--bytecode",
   "--format=esm",

@@ -5,12 +5,31 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { e2e, fixture, MODES, ROOT, toml } from "./_harness.ts";
+import { e2e, fixture, MODES, ROOT, toml, which } from "./_harness.ts";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
 for (const mode of MODES) {
   describe(`command line [${mode}]`, () => {
+    // From source, `bun` itself reads ./.env before steward runs: only the compiled file
+    // (and deno, which reads none) can promise this.
+    if (mode !== "bun") {
+      test("a .env in the working directory sets no option and reaches no worker", e2e(mode, async (bed) => {
+        bed.write(".env", "STEWARD_WORKERS=3\nDOTENV_MARKER=leaked\n");
+        const file = bed.write("steward.toml", toml({
+          global: { ready: "spawn" },
+          worker: { command: [which("sh"), "-c", 'echo "worker sees DOTENV_MARKER=[$DOTENV_MARKER]" >&2; exec sleep 1000'] },
+        }));
+        const steward = bed.start(["-f", file]);
+        await steward.ready();
+        await steward.waitForLine(/worker sees DOTENV_MARKER=/, 10_000);
+        assert.equal(steward.started().length, 1, `STEWARD_WORKERS from .env ignored${steward.log()}`);
+        assert.equal(steward.matching(/worker sees DOTENV_MARKER=\[\]/).length, 1, `the worker's environment has no DOTENV_MARKER${steward.log()}`);
+        steward.signal("SIGTERM");
+        await steward.expectExit(0);
+      }));
+    }
+
     test("steward check -f FILE: exit 0 for a valid file", e2e(mode, async (bed) => {
       const file = bed.write("good.toml", toml({
         global: { workers: 2, "ready-timeout": "1s" },
