@@ -84,7 +84,7 @@ setTimeout(() => {
   process.exit(3);
 }, budgetMs).unref();
 
-function haproxyConfig(bind) {
+function haproxyConfig(bind, body = "hello") {
   return [
     "global",
     "    hard-stop-after 30s",
@@ -97,7 +97,7 @@ function haproxyConfig(bind) {
     "    option idle-close-on-response",
     "frontend fe",
     `    bind ${bind}`,
-    '    http-request return status 200 content-type text/plain string "hello"',
+    `    http-request return status 200 content-type text/plain string "${body}"`,
     "",
   ].join("\n");
 }
@@ -125,6 +125,7 @@ const stewardSide = (bin) => (tag) => ({
     async start(onLine) {
       const cfg = join(workDir, `${tag}-${bin === stewardBin ? "steward" : "baseline"}.cfg`);
       writeFileSync(cfg, haproxyConfig("fd@3"));
+      this.rewrite = (body) => writeFileSync(cfg, haproxyConfig("fd@3", body));
       const args = ["-l", "http=tcp://127.0.0.1:0", "-n", "1", "--stop-signal", "SIGUSR1", "--", "haproxy", "-db", "-f", cfg];
       this.s = await startLogged(bin, args, { ready: /Loading success\./, onLine });
       track(this.s.child);
@@ -151,6 +152,7 @@ const sides = {
       const port = await freePort();
       const cfg = join(workDir, `${tag}-haproxy.cfg`);
       writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
+      this.rewrite = (body) => writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`, body));
       this.h = await startLogged("haproxy", ["-W", "-S", join(workDir, `${tag}.sock`), "-f", cfg], { ready: /Loading success\./, onLine });
       track(this.h.child);
       await this.gate();
@@ -170,6 +172,33 @@ const sides = {
     },
   }),
 };
+
+/**
+ * Resolves with the time (performance.now()) of the first answer with `body` on `port`: a
+ * new connection and request every 0.5 ms, overlapping, for at most 10 s (then NaN).
+ */
+function firstAnswer(port, body) {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let done = false;
+    const probe = () => {
+      const c = createConnection(port, "127.0.0.1", () => c.write("GET / HTTP/1.0\r\n\r\n"));
+      let got = "";
+      c.on("data", (d) => {
+        got += d;
+        if (!done && got.includes(body)) (done = true), resolve(performance.now());
+      });
+      c.on("error", () => {});
+    };
+    const tick = () => {
+      if (done) return;
+      if (performance.now() - t0 > 10_000) return resolve(NaN);
+      probe();
+      setTimeout(tick, 0.5);
+    };
+    tick();
+  });
+}
 
 /**
  * The floor of any supervisor that starts a fresh worker (steward's case): `haproxy -db`
@@ -230,11 +259,20 @@ async function runCell(sideName, mode, intervalMs, tag) {
   await sleep(500);
   const rss0 = kib(pid, "VmRSS");
   let peakHwm = kib(pid, "VmHWM");
+  let generation = 0;
   const reload = async () => {
     const o = { seen: false, sentAt: performance.now(), marks: new Map() };
     const result = new Promise((r) => (o.done = r));
     outstanding = o;
     peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
+    // idle: the configuration answers something new each reload, and a probe times when
+    // the new generation first answers it (answered: ms since the last signal sent)
+    const body = `generation-${++generation}`;
+    let answered;
+    if (mode === "idle") {
+      side.rewrite(body);
+      answered = firstAnswer(port, body).then((t) => t - o.sentAt);
+    }
     process.kill(pid, "SIGUSR2");
     let r;
     for (let resent = 0; ; resent++) {
@@ -248,7 +286,8 @@ async function runCell(sideName, mode, intervalMs, tag) {
     outstanding = undefined;
     peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
     if (r.ok) await side.gate();
-    return { ...r, latency: r.t - o.sentAt, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
+    const answer = answered ? await answered : NaN;
+    return { ...r, latency: r.t - o.sentAt, answer, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
   };
 
   let load;
@@ -262,6 +301,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
     await sleep(Math.min(500, intervalMs));
   }
   const latencies = [];
+  const answers = [];
   const steps = side.steps.map(() => []);
   const failures = [];
   const endAt = performance.now() + (mode === "idle" ? Infinity : opt.seconds * 1000);
@@ -269,6 +309,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
     const sentAt = performance.now();
     const r = await reload();
     if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
+    if (r.ok && Number.isFinite(r.answer)) answers.push(r.answer);
     else failures.push(r.line);
     const next = Math.max(sentAt + intervalMs, performance.now());
     if (next >= endAt) break;
@@ -282,7 +323,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
     rssSettled = kib(pid, "VmRSS");
   }
   await side.stop();
-  return { side: sideName, mode, intervalMs, latencies, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, rssSettled, peakHwm };
+  return { side: sideName, mode, intervalMs, latencies, answers, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, rssSettled, peakHwm };
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
@@ -318,7 +359,7 @@ for (let round = 1; round <= opt.repeats; round++) {
           `; master RSS ${f0(r.rss0 / 1024)}->${f0(r.rss1 / 1024)} MiB${Number.isFinite(r.rssSettled) ? ` (settled ${f0(r.rssSettled / 1024)})` : ""}, peak ${f0(r.peakHwm / 1024)} MiB` +
           (r.failures.length ? `; ${r.failures[0]}` : ""),
       );
-      console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}`);
+      console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}${r.answers.length ? `, new configuration answers ${f0(p(r.answers, 50))}` : ""}`);
     }
     if (mode === "idle") {
       const times = await haproxyStartAlone(opt.idleReloads, `r${round}`);
@@ -338,6 +379,7 @@ for (const { mode, iv } of cells) {
   const rows = [
     ["reload p50 ms", (rs) => rs.map((r) => p(r.latencies, 50))],
     ["reload p99 ms", (rs) => rs.map((r) => p(r.latencies, 99))],
+    ...(mode === "idle" ? [["new config answers, p50 ms", (rs) => rs.map((r) => p(r.answers, 50))], ["new config answers, p99 ms", (rs) => rs.map((r) => p(r.answers, 99))]] : []),
     ["reloads done", (rs) => rs.map((r) => r.latencies.length)],
     ["failed reloads", (rs) => rs.map((r) => r.failures.length)],
     ...(mode === "idle" ? [] : [["req/s", (rs) => rs.map((r) => r.w.rps)], ["errors (socket + non-2xx)", (rs) => rs.map((r) => errorsOf(r.w))]]),
