@@ -6,3 +6,7 @@ command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)
 node bench/startup-64.mjs
 node bench/throughput.mjs
 node bench/memory-cpu.mjs
+node bench/supervisors-haproxy.mjs
+node bench/reload-vs-node.mjs --same-session
+node bench/reexec-cost.mjs
+node bench/exec-helper.mjs
