@@ -309,8 +309,8 @@ async function runCell(sideName, mode, intervalMs, tag) {
     const sentAt = performance.now();
     const r = await reload();
     if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
-    if (r.ok && Number.isFinite(r.answer)) answers.push(r.answer);
     else failures.push(r.line);
+    if (r.ok && Number.isFinite(r.answer)) answers.push(r.answer);
     const next = Math.max(sentAt + intervalMs, performance.now());
     if (next >= endAt) break;
     await sleep(next - performance.now());
