@@ -4,11 +4,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Config } from "../../src/config/types.ts";
-import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
-import type { Logger } from "../../src/log.ts";
 import { Supervisor } from "../../src/master/supervisor.ts";
 import type { MasterState } from "../../src/state.ts";
 import { FakeSystem } from "./_fake-system.ts";
+import { config as sharedConfig, recordingLog } from "./_supervised.ts";
 
 /** Each check costs 1 ms of the master's CPU and 100 ms of wall time (the master waits for a CPU). */
 class Preempted extends FakeSystem {
@@ -36,23 +35,8 @@ class Recording extends FakeSystem {
 }
 
 function start(sys: FakeSystem, workers: number, readyTimeout = 60_000) {
-  const config: Config = {
-    global: { ...DEFAULT_GLOBAL, workers, readyTimeout },
-    listen: [{ name: "l0", bind: "tcp://127.0.0.1:8000", address: { kind: "tcp", host: "127.0.0.1", port: 8000, family: 4 }, backlog: 511 }],
-    worker: { command: ["/bin/true"], env: {} },
-    program: [],
-    masterCli: [],
-  };
-  const lines: string[] = [];
-  const log: Logger = {
-    notice: (m) => lines.push(`NOTICE ${m}`),
-    warn: (m) => lines.push(`WARNING ${m}`),
-    alert: (m) => lines.push(`ALERT ${m}`),
-    debug: (m) => lines.push(`DEBUG ${m}`),
-    loadLines: () => lines,
-    beginLoad: () => {},
-    restoreLoad: () => {},
-  };
+  const { log } = recordingLog();
+  const config = sharedConfig({ workers, readyTimeout });
   const state: MasterState = { pid: 1, startedAt: sys.now(), reloads: 0, failedReloads: 0, version: "test", phase: "starting", processes: new Map() };
   let loaded = 0;
   const sup = new Supervisor(config, state, sys, log, (id) => ({ label: `worker ${id}`, path: "/bin/true", argv: ["true", String(id)], env: {}, fds: [] }), {
