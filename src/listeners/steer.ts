@@ -42,8 +42,14 @@ import { type BoundListener } from "./registry.ts";
 import { listeningSockets, listensOn, type ListeningSocket } from "./reserve.ts";
 import { boundAddress, heldSockets, isReusePort } from "../workers/reuseport.ts";
 
-/** after the program is attached, how long the old workers get to read what they accepted before their stop signal */
-export const SETTLE_MS = 100;
+/**
+ * After the program is attached, how long the old workers get to read what they accepted
+ * before their stop signal. 100 ms was not always enough on a busy machine: in a full
+ * suite run on 2 cores, where a Deno worker's event loop waits for a CPU, one connection
+ * of 6766 was closed unread by Deno's serve() (test/e2e/reuseport.test.ts). It delays only
+ * the old workers' stop, never the reload's outcome.
+ */
+export const SETTLE_MS = 300;
 const SO_ATTACH_REUSEPORT_CBPF = 51;
 const SO_DETACH_REUSEPORT_BPF = 68;
 /** the same numbers on x86_64 and arm64 (asm-generic, Linux ≥ 5.3 / 5.6) */
