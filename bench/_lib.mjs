@@ -1,11 +1,30 @@
 // Shared helpers for the benchmarks: start steward, wait for log lines, read /proc.
 import { spawn } from "node:child_process";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const binary = process.env.STEWARD_BIN || join(root, "dist", "steward");
+
+/**
+ * Bounds a bench however it ends: each child given to the returned `track` (spawned
+ * detached, so a group of its own) gets SIGKILL to its group at exit unless it exited
+ * already, and `paths` are removed; SIGINT, SIGTERM and SIGHUP end the script (130).
+ */
+export function cleanupOnExit(paths = []) {
+  const started = new Set();
+  process.on("exit", () => {
+    for (const c of started) {
+      try {
+        process.kill(-c.pid, "SIGKILL");
+      } catch {}
+    }
+    for (const p of paths) rmSync(p, { recursive: true, force: true });
+  });
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
+  return (c) => (started.add(c), c.once("exit", () => started.delete(c)), c);
+}
 
 export function requireBinary() {
   if (!existsSync(binary)) {

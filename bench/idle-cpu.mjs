@@ -7,10 +7,10 @@
 // 3 runs each, medians with the range. Compiled binary (npm run build first). `--split`
 // adds the watchdog alone and the health checks alone.
 // Usage: node bench/idle-cpu.mjs [window-seconds=60] [runs-per-side=3] [--split]
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuTicks, median, requireBinary, root, rssKiB, sleep, startSteward, stopGroup } from "./_lib.mjs";
+import { cleanupOnExit, cpuTicks, median, requireBinary, root, rssKiB, sleep, startSteward, stopGroup } from "./_lib.mjs";
 
 requireBinary();
 const args = process.argv.slice(2).filter((a) => a !== "--split");
@@ -18,9 +18,8 @@ const split = process.argv.includes("--split");
 const windowSeconds = Number(args[0] || 60);
 const runs = Number(args[1] || 3);
 const dir = mkdtempSync(join(tmpdir(), "steward-idle-cpu-"));
-// removed however the run ends (a run cut short by a signal or a failure left its files before)
-process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
+// removed however the run ends, with the master running then (a run cut short left its files before)
+const track = cleanupOnExit([dir]);
 
 function config({ watchdog, health, rss }) {
   const worker = JSON.stringify(["python3", join(root, "bench", "watchdog-worker.py")]);
@@ -45,6 +44,7 @@ async function run(side) {
   const file = join(dir, `${side.name}.toml`);
   writeFileSync(file, config(side));
   const s = await startSteward(["-f", file]);
+  track(s.child);
   const pid = s.child.pid;
   await sleep(2000); // past the settle a second after the load (src/master/run.ts settleSoon)
   const t0 = cpuTicks(pid);

@@ -19,10 +19,10 @@
 //
 // Usage: node bench/reexec-cost.mjs [--rounds 3] [--spawns 30] [--reloads 15] [--baseline BIN]
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { binary, cleanupOnExit, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { rounds: 3, spawns: 30, reloads: 15, baseline: undefined };
@@ -50,16 +50,7 @@ copyFileSync(binary, sides.new);
 if (opt.baseline) (sides.baseline = join(workDir, "steward-baseline")), copyFileSync(opt.baseline, sides.baseline);
 for (const bin of Object.values(sides)) chmodSync(bin, 0o755);
 
-const masters = new Set();
-process.on("exit", () => {
-  for (const child of masters) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {}
-  }
-  rmSync(workDir, { recursive: true, force: true });
-});
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
+const track = cleanupOnExit([workDir]);
 const budgetMs = opt.rounds * Object.keys(sides).length * (opt.spawns * 2 * 200 + opt.reloads * 3000 + 30000);
 setTimeout(() => {
   console.error(`reexec-cost: over the time budget (${(budgetMs / 1000).toFixed(0)} s): killing everything started`);
@@ -120,7 +111,7 @@ async function reexec(bin) {
       else if (/Loading success\.|Reload failed/.test(line)) o.done(line);
     },
   });
-  masters.add(s.child);
+  track(s.child);
   const pid = s.child.pid;
   await sleep(300);
   const toReexec = [];
@@ -143,7 +134,6 @@ async function reexec(bin) {
   }
   const cpu = ((ownTicks(pid) - t0) * TICK_MS) / opt.reloads;
   await stopGroup(s.child);
-  masters.delete(s.child);
   return { reexec: median(toReexec), ready: median(toReady), cpu, peakMiB: peak / 1024 };
 }
 

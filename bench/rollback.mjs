@@ -27,7 +27,7 @@ import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readlin
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, median, parseWrk, percentile, portOf, requireBinary, root, sleep, startLogged } from "./_lib.mjs";
+import { binary, cleanupOnExit, median, parseWrk, percentile, portOf, requireBinary, root, sleep, startLogged } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { rollbacks: 10, clients: ["loop", "wrk"], keepLogs: false };
@@ -48,16 +48,7 @@ const dir = mkdtempSync(join(tmpdir(), "steward-rollback-bench-"));
 const bin = join(dir, "steward");
 copyFileSync(binary, bin);
 chmodSync(bin, 0o755);
-const children = new Set();
-process.on("exit", () => {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid, "SIGKILL");
-    } catch {}
-  }
-  rmSync(opt.keepLogs ? bin : dir, { recursive: true, force: true });
-});
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
+const track = cleanupOnExit([opt.keepLogs ? bin : dir]);
 setTimeout(() => (console.error("rollback: over the time budget"), process.exit(3)), (opt.rollbacks * 15 + 60) * 1000 * opt.clients.length).unref();
 
 const fixture = join(root, "test", "fixtures", "crash-after-ready.cjs");
@@ -112,7 +103,7 @@ async function round(client) {
       }
     },
   });
-  children.add(s.child);
+  track(s.child);
   const port = portOf(s.lines);
   const waitLine = (re, from, ms = 20000) => {
     const seen = lines.slice(from).find((l) => re.test(l.line));
@@ -129,7 +120,7 @@ async function round(client) {
   let loop;
   if (client === "wrk") {
     wrk = spawn("wrk", ["-t2", "-c20", `-d${opt.rollbacks * 8 + 10}s`, "-H", "Connection: close", `http://127.0.0.1:${port}/?wait=20`], { stdio: ["ignore", "pipe", "inherit"], detached: true });
-    children.add(wrk);
+    track(wrk);
     wrk.stdout.on("data", (d) => (wrkOut += d));
   } else loop = clientLoop(port);
   await sleep(500);
@@ -181,7 +172,6 @@ async function round(client) {
   const inFlightReported = existsSync(crashes) ? readFileSync(crashes, "utf8").trim().split("\n").reduce((n, l) => n + Number(l.split(" ")[1]), 0) : 0;
   process.kill(s.child.pid, "SIGTERM");
   await new Promise((r) => (s.child.exitCode !== null ? r() : s.child.once("exit", r)));
-  children.delete(s.child);
   if (opt.keepLogs) writeFileSync(join(dir, `steward-${client}.log`), lines.map((l) => l.line).join("\n"));
   return { client, results, lost, inFlightReported };
 }

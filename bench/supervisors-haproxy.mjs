@@ -29,12 +29,12 @@
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { binary, cleanupOnExit, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
@@ -66,17 +66,7 @@ const baselineBin = join(workDir, "steward-baseline");
 if (opt.baseline) copyFileSync(opt.baseline, baselineBin), chmodSync(baselineBin, 0o755);
 
 // ---- bounded: every process started here is in its own group and killed at the end ----
-const started = new Set();
-const track = (c) => (started.add(c), c.once("exit", () => started.delete(c)), c);
-process.on("exit", () => {
-  for (const c of started) {
-    try {
-      process.kill(-c.pid, "SIGKILL");
-    } catch {}
-  }
-  rmSync(workDir, { recursive: true, force: true });
-});
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
+const track = cleanupOnExit([workDir]);
 const cellsPlanned = opt.repeats * 2 * (opt.modes.filter((m) => m !== "idle").length * opt.intervals.length);
 const budgetMs = cellsPlanned * (opt.seconds + 40) * 1000 + opt.repeats * 2 * (opt.idleReloads + 30) * 1000;
 setTimeout(() => {
