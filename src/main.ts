@@ -10,20 +10,20 @@ import type { writeWhole as WriteWhole } from "./sys/write-whole.ts";
 
 /** `steward __preflight FORMAT NONCE run --check ARGS...`: master/handshake.ts's PREFLIGHT_MODE */
 const PREFLIGHT_MODE = "__preflight";
-/** master/handover.ts's HANDOVER_VAR, and the stop signals of master/signal-router.ts */
+/** master/handover.ts's HANDOVER_VAR, and the FIRST_LINE_SIGNALS of master/signal-router.ts */
 const HANDOVER_VAR = "STEWARD_HANDOVER";
-const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
+const FIRST_LINE_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGHUP", "SIGUSR2"];
 
 declare const Bun: unknown;
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;
 
 /**
- * A new image of a master re-executing for a reload starts with its stop signals blocked
- * and pending ones kept (master/exec-signals.ts). They are hooked here, on the first line,
- * before anything can let the event loop turn: Bun waits for events with an empty signal
- * mask, and it does so while it loads a module's own imports, so a pending stop signal
- * would take its default action. Hence this file imports nothing of its own statically.
+ * A new image of a master re-executing for a reload starts with its stop and reload
+ * signals blocked and pending ones kept (master/exec-signals.ts). They are hooked here, on
+ * the first line, before anything can let the event loop turn: Bun waits for events with
+ * an empty signal mask, and it does so while it loads a module's own imports, so a pending
+ * one would take its default action. Hence this file imports nothing of its own statically.
  * What arrives before the master exists waits for it (master/signal-router.ts).
  */
 function holdStopSignals(): EarlyHold {
@@ -31,9 +31,9 @@ function holdStopSignals(): EarlyHold {
     typeof Bun !== "undefined" ? void process.on(signal, handler) : Deno.addSignalListener(signal, handler);
   const arrived: SignalName[] = [];
   let forward: ((signal: SignalName) => void) | undefined;
-  for (const signal of STOP_SIGNALS) onSignal(signal, () => (forward ? forward(signal) : arrived.push(signal)));
+  for (const signal of FIRST_LINE_SIGNALS) onSignal(signal, () => (forward ? forward(signal) : arrived.push(signal)));
   return {
-    hooked: STOP_SIGNALS,
+    hooked: FIRST_LINE_SIGNALS,
     handOver(to) {
       forward = to;
       return arrived.splice(0);

@@ -21,8 +21,12 @@ import { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, S
 
 /** blocked across execve, unblocked by the new image once its handlers exist (MasterHost.installSignals) */
 export const HELD_SIGNALS = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGTTIN, SIGTTOU];
-/** ignored across execve: their default action would end or stop the master */
-export const IGNORED_DURING_EXEC = [SIGHUP, SIGQUIT, SIGUSR2, SIGTTIN, SIGTTOU];
+/**
+ * ignored across execve: their default action would end or stop the master, and the new
+ * image does not hook them on its first line (main.ts hooks the stop and reload signals,
+ * which therefore wait, pending, for it)
+ */
+export const IGNORED_DURING_EXEC = [SIGQUIT, SIGTTIN, SIGTTOU];
 /** a reload gives way to these when one waits at the exec */
 export const STOP_SIGNALS = [SIGTERM, SIGINT, SIGUSR1];
 

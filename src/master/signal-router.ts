@@ -2,14 +2,21 @@
  * One owner for the master's stop and reload signal handlers, able to hook stop signals
  * before the master exists. A new image after a reload's execve starts with them blocked
  * on its JS thread and has no handler until its master is built; Bun's event loop waits
- * with an empty signal mask, so a stop signal pending since the execve would take its
- * default action the first time the loop idled. main.ts hooks them on its first line in a
- * new image; what arrives before open() waits, in order.
+ * with an empty signal mask, so a stop or reload signal pending since the execve would take
+ * its default action the first time the loop idled. main.ts hooks them on its first line in
+ * a new image; what arrives before open() waits, in order.
  */
 import type { Runtime, SignalName } from "../runtime/types.ts";
 
 /** the signals that stop the master (REFERENCE §5.7) */
 export const STOP_SIGNALS: readonly SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1"];
+
+/**
+ * What a new image hooks on its first line: the stop signals and the reload signals, all
+ * held, pending, through the execve (master/exec-signals.ts). A reload signal that waited
+ * there is one more reload (merged into the one in progress, if one is).
+ */
+export const FIRST_LINE_SIGNALS: readonly SignalName[] = [...STOP_SIGNALS, "SIGHUP", "SIGUSR2"];
 
 /** Signals main.ts hooked before anything loaded (a new image after a reload's execve). */
 export interface EarlyHold {

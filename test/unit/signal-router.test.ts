@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { type EarlyHold, SignalRouter, STOP_SIGNALS } from "../../src/master/signal-router.ts";
+import { type EarlyHold, FIRST_LINE_SIGNALS, SignalRouter, STOP_SIGNALS } from "../../src/master/signal-router.ts";
 import { HANDOVER_VAR } from "../../src/master/handover.ts";
 import type { SignalName } from "../../src/runtime/types.ts";
 
@@ -78,11 +78,11 @@ describe("signal router (master/signal-router.ts)", () => {
     assert.deepEqual(got, ["SIGTERM", "SIGINT", "SIGUSR1"]);
   });
 
-  test("main.ts's own copies of the handover variable and the stop signals match", () => {
+  test("main.ts's own copies of the handover variable and the first-line signals match", () => {
     // main.ts imports nothing of its own before it hooks them (see its holdStopSignals)
     const main = readFileSync(new URL("../../src/main.ts", import.meta.url), "utf8");
     assert.ok(main.includes(`const HANDOVER_VAR = "${HANDOVER_VAR}";`));
-    assert.ok(main.includes(`const STOP_SIGNALS: readonly SignalName[] = ${JSON.stringify(STOP_SIGNALS).replaceAll(",", ", ")};`));
+    assert.ok(main.includes(`const FIRST_LINE_SIGNALS: readonly SignalName[] = ${JSON.stringify(FIRST_LINE_SIGNALS).replaceAll(",", ", ")};`));
     assert.doesNotMatch(main, /^import (?!type )[^;]*from "\.{1,2}\//m, "no static import of a local module");
   });
 });
