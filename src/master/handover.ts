@@ -55,6 +55,13 @@ export interface Handover {
    * options, kills them and starts its own).
    */
   early?: { generation: number; options: RunOptions };
+  /**
+   * The reload was loaded by the previous image before it re-executed (master/reloader.ts,
+   * same binary and configuration): the new image only takes over, and gives the
+   * requester, if there is one, its `answer`.
+   */
+  reloaded?: boolean;
+  answer?: string;
   /** the pidfile the master wrote (host/pidfile.ts), removed by whichever image exits */
   pidfile?: string;
   /** directories and notify sockets of children that run as another user (host/userdirs.ts) */

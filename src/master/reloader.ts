@@ -5,6 +5,11 @@
  *                      │                          │        │                             │
  *                      └──────────────────────────┴─ fail ◀┴─────────────────────────────┘
  *
+ * and, when the preflight is skipped (below) and no probation is configured:
+ *
+ *   idle ─request→ load ─→ finish ─→ hold ─→ exec ══execve══▶ (new image) idle
+ *                    └─→ fail → idle
+ *
  * - request: one reload at a time. A signal during a reload is merged into one more
  *   reload after it (`pending`, carried across the exec); a CLI `reload` during one is
  *   refused; while stopping, nothing starts.
@@ -12,7 +17,12 @@
  *   (preflight.ts); a stop meanwhile kills it. Skipped when it could only repeat the check
  *   this image made: the executable is the file this image runs, unchanged, and the
  *   configuration is the regular file it read, unchanged (or none); the next generation
- *   then starts at once from the running options.
+ *   then starts at once from the running options. The re-exec could then change nothing
+ *   the load needs, so this image loads it (`Loading success.`, READY=1, old workers
+ *   retired) and re-executes afterwards, off the reload's critical path: its CPU no longer
+ *   competes with the new workers' start. The requester's answer crosses the exec, so it
+ *   comes when the master can take the next reload. With a probation, whose state never
+ *   crosses an exec, the master re-executes first as before.
  * - early start: into the same binary, the next generation starts now (gated by the new
  *   image), before the hold, whose signal round trip it need not wait for.
  * - hold: the master's signals are held for the next image (exec-signals.ts); a stop
@@ -50,6 +60,7 @@ export function onProbation(p: { generation: number; until: number }): string {
 
 export type ReloadStep = "idle" | "preflight" | "early-start" | "hold" | "exec" | "load";
 
+
 /** The next generation, started before the exec (handover.ts `early`). */
 export type Early = NonNullable<Handover["early"]>;
 
@@ -62,6 +73,7 @@ export type LoadOutcome = { ok: true } | { ok: false; reason: string; recorded: 
 export interface ReloadLog {
   notice(message: string, fields?: Record<string, unknown>): void;
   alert(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string): void;
   /** a load begins: its lines are kept for `show startup-logs` and the requester's reply */
   beginLoad(): void;
   loadLines(): string[];
@@ -96,7 +108,7 @@ export interface ReloadPorts {
   startEarly(options: RunOptions): Early | undefined;
   abandonEarly(generation: number): void;
   /** the state for the next image; ends the CLI sessions that do not cross the exec */
-  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early">, requester: Session | undefined): Handover;
+  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded" | "answer">, requester: Session | undefined): Handover;
   /** the exec will not happen: sessions and metrics are this image's again */
   handOverFailed(requester: Session | undefined): void;
   /** listeners, notify sockets and signal dispositions for (true) or back from (false) the execve */
@@ -107,6 +119,8 @@ export interface ReloadPorts {
 
 export class Reloader {
   private current: ReloadStep = "idle";
+  /** the requester's answer, once the reload's outcome is known (across the re-exec that follows loadFirst) */
+  private answer?: string;
   /** a reload signal arrived during this reload: one more follows it */
   private pending = false;
   /** the preflight run of the new binary, while it runs */
@@ -141,8 +155,14 @@ export class Reloader {
     ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
     ports.reloading();
     if (this.checkedAlready()) {
-      ports.log.notice("Same executable and configuration file as the running generation's: no preflight");
-      void this.hold(hard, ports.current());
+      const options = ports.current();
+      if (options.config.global.probation > 0) {
+        ports.log.notice("Same executable and configuration file as the running generation's: no preflight");
+        void this.hold(hard, options);
+      } else {
+        ports.log.notice("Same executable and configuration file as the running generation's: no preflight; the master re-executes once the new generation serves");
+        this.loadFirst(hard, options);
+      }
     } else {
       void this.preflight(hard);
     }
@@ -164,8 +184,26 @@ export class Reloader {
     return source.file === undefined || sameFile(source.identity, os.fileIdentity(source.file));
   }
 
+  /**
+   * The reload is loaded in this image, and the re-exec follows its success: nothing it
+   * would change matters to the load (the same binary, the same options).
+   */
+  private loadFirst(hard: boolean, options: RunOptions): void {
+    this.current = "load";
+    this.ports.load(options, hard, false, (outcome) => {
+      if (!outcome.ok) return this.fail(outcome.reason, outcome);
+      this.finish(true, hard);
+    });
+  }
+
   private merge(origin: string, probation: boolean): void {
-    if (!this.pending) this.ports.log.notice(`${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`);
+    if (!this.pending) {
+      this.ports.log.notice(
+        this.answer !== undefined
+          ? `${origin} received while the master re-executes after a reload: the next image reloads again`
+          : `${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`,
+      );
+    }
     this.pending = true;
   }
 
@@ -226,13 +264,20 @@ export class Reloader {
     const { ports } = this;
     const { os, self } = ports;
     this.current = "exec";
+    const answer = this.answer;
     const session = this.requester?.session;
-    const handover = ports.handOver({ reloadPending: this.pending, hard, ...(early ? { early } : {}) }, session);
+    const handover = ports.handOver(
+      { reloadPending: this.pending, hard, ...(early ? { early } : {}), ...(answer !== undefined ? { reloaded: true, answer } : {}) },
+      session,
+    );
     const undo = (reason: string) => {
       ports.release();
       ports.handOverFailed(session);
       if (early) ports.abandonEarly(early.generation);
-      this.fail(reason);
+      if (answer === undefined) return this.fail(reason);
+      // the reload succeeded: this image goes on supervising it
+      ports.log.warn(`The master did not re-execute after the reload (${reason}): this image goes on`);
+      this.answered();
     };
     const statePath = join(ports.runDir(), "handover.json");
     try {
@@ -292,16 +337,55 @@ export class Reloader {
     this.finish(false);
   }
 
-  private finish(ok: boolean): void {
-    this.current = "idle";
+  /**
+   * The reload ended. Then, after a reload this image loaded (`reexecHard` given: loadFirst),
+   * the re-exec; otherwise the requester's answer and the merged reload.
+   */
+  private finish(ok: boolean, reexecHard?: boolean): void {
     this.ports.ended(ok);
+    this.answer = `Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`;
+    if (reexecHard !== undefined) return void this.reexec(reexecHard);
+    this.answered();
+  }
+
+  /** The requester gets its answer; then the merged reload, if one was asked for. */
+  private answered(): void {
+    this.current = "idle";
     const requester = this.requester;
+    const answer = this.answer;
     this.requester = undefined;
-    requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`);
+    this.answer = undefined;
+    if (answer !== undefined) requester?.reply(answer);
     if (this.pending) {
       this.pending = false;
       this.request("merged reload request");
     }
+  }
+
+  /**
+   * After a reload this image loaded (loadFirst), the master re-executes as every reload
+   * does, holding its signals as for any exec. The requester's answer goes with the state,
+   * so that it comes when the master can take the next reload. A stop signal that waits
+   * wins: the requester is answered here, and the stop goes on.
+   */
+  private async reexec(hard: boolean): Promise<void> {
+    const { ports } = this;
+    this.current = "hold";
+    await ports.hold();
+    if (ports.state().phase !== "running" || ports.stopWaiting()) {
+      ports.release();
+      this.pending = false;
+      return this.answered();
+    }
+    this.exec(hard, undefined);
+  }
+
+  /** In the new image, after a reload the previous image loaded before it re-executed: its requester's answer, then the merged reload. */
+  resumeAfter(handover: Handover, requester?: Requester): void {
+    this.pending = handover.reloadPending;
+    this.requester = requester;
+    this.answer = handover.answer;
+    this.answered();
   }
 }
 

@@ -192,9 +192,19 @@ export class MasterHost {
       this.supervisor.abandonEarly(handover.early.generation);
       if (opts) this.log.notice(`The configuration changed during the exec: generation ${handover.early.generation} is started again from it`);
     }
+    const requester = requesterSession ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) } : undefined;
+    if (handover.reloaded) {
+      // 6. The reload was done before the exec (reloader.ts): this image takes over, and
+      // starts the next one if one was asked for meanwhile.
+      this.log.notice(`Master re-executed (version ${VERSION}) after reload ${this.state.reloads}`);
+      this.reloader.resumeAfter(handover, requester);
+      this.serviceAll();
+      this.signals.open();
+      this.settler.soon();
+      return;
+    }
     this.log.notice(`Master re-executed (version ${VERSION}); reload ${nextGeneration(this.state)} in progress`);
     // 6. The reload goes on in this image (reloader.ts).
-    const requester = requesterSession ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) } : undefined;
     this.reloader.resumeIn(handover, opts, problems, requester, adoptEarly);
     // 7. What arrived during the exec, once the load watches the workers started before
     // it (a READY=1 drained earlier found no load waiting for it and was lost): datagrams,

@@ -22,23 +22,35 @@ export interface ReloadOutcome {
   from: number;
   /** the `Loading success.` or `Reload failed:` line */
   line: Line;
-  /** N of `Master re-executed (version V); reload N in progress`, when the master re-executed */
+  /**
+   * N of `Master re-executed (version V); reload N in progress`, when the master re-executed;
+   * or of `Master re-executed (version V) after reload N`, when it loaded the reload first
+   * (same binary and configuration, REFERENCE §5.3): that line follows the outcome, and is
+   * waited for
+   */
   reload?: number;
+  /** the master loaded this reload before it re-executed */
+  reexecAfter?: boolean;
   version?: string;
   /** workers started by this reload */
   started: Worker[];
 }
 
 const OUTCOME = /Loading success\.|Reload failed: (.*)/;
+/** the log line of a reload the master loads before it re-executes */
+export const LOADED_FIRST = /no preflight; the master re-executes once the new generation serves/;
 
 /** Reads the outcome of the reload whose log starts at line `from`. */
 export async function reloadOutcome(steward: Steward, from: number, timeoutMs = 20_000): Promise<ReloadOutcome> {
   const { line, match } = await steward.waitForLine(OUTCOME, timeoutMs, from);
-  const reexec = steward.lines
+  let reexec = steward.lines
     .slice(from, line.index)
     .map((l) => /Master re-executed \(version ([^)]+)\); reload (\d+) in progress/.exec(l.text))
     .find((m) => m !== null);
+  const reexecAfter = match[1] === undefined && steward.lines.slice(from, line.index).some((l) => LOADED_FIRST.test(l.text));
+  if (reexecAfter) reexec = (await steward.waitForLine(/Master re-executed \(version ([^)]+)\) after reload (\d+)/, timeoutMs, line.index)).match;
   return {
+    ...(reexecAfter ? { reexecAfter } : {}),
     ok: match[1] === undefined,
     ...(match[1] !== undefined ? { reason: match[1] } : {}),
     from,

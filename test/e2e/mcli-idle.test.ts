@@ -4,6 +4,7 @@
  * through socat is answered, as it is during a reload and right after it. The longest
  * idle session makes room, told why; idle sessions are not carried across the re-exec.
  */
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MODES } from "./_modes.ts";
@@ -47,7 +48,7 @@ for (const mode of MODES) {
   describe(`master CLI with idle sessions [${mode}]`, () => {
     test("300 idle sessions: an admin's show proc is answered, before, during and right after a reload", e2e(mode, async (bed) => {
       // new workers take 4 s to be ready: a reload stays in progress after the re-exec
-      const { steward, admin } = await startCliMaster(bed, { workers: 1, global: { ready: "delay:4s" } });
+      const { steward, admin, config } = await startCliMaster(bed, { workers: 1, global: { ready: "delay:4s" } });
       const oldest = new RawSession(admin);
       await oldest.connected;
       const idle: RawSession[] = [oldest];
@@ -64,6 +65,9 @@ for (const mode of MODES) {
       assert.equal(held.length, 64);
       await waitUntil(() => Date.now() - settled > IDLE_THRESHOLD_MS, 5_000, "the held sessions to be idle");
 
+      // the file written again (same text): a compiled master checks it and re-executes first,
+      // rather than loading the reload before its re-exec (REFERENCE §5.3 step 2)
+      bed.write("steward.toml", readFileSync(config, "utf8"));
       const from = steward.lines.length;
       steward.signal("SIGUSR2");
       await steward.waitForLine(/Master re-executed/, 30_000, from);

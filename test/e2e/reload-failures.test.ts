@@ -140,10 +140,12 @@ for (const mode of MODES) {
       const skipped = (o: ReloadOutcome) => steward.lines.slice(o.from, o.line.index).some((l) => NO_PREFLIGHT.test(l.text));
       const compiled = mode === "binary";
 
-      // unchanged: a compiled master execs at once, its new generation started before the exec
+      // unchanged: a compiled master loads the new generation at once and re-executes after it
       const same = await expectReloaded(steward);
       assert.equal(skipped(same), compiled, `no preflight ${compiled ? "expected" : "from source"}${steward.log()}`);
       const reexecAt = steward.lines.findIndex((l, i) => i >= same.from && /Master re-executed/.test(l.text));
+      assert.equal(reexecAt > same.line.index, compiled, `re-executed after 'Loading success.'${steward.log()}`);
+      assert.equal(same.reexecAfter === true, compiled, steward.log());
       assert.ok(same.started.length === 2 && same.started.every((w) => w.index < reexecAt) === compiled, `workers started before the exec${steward.log()}`);
 
       // the same content written again is a changed file: checked again

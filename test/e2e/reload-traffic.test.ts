@@ -163,7 +163,9 @@ for (const mode of MODES) {
       await steward.ready();
       const from = steward.lines.length;
       steward.signal("SIGUSR2");
-      await steward.waitForLine(/Master re-executed .*; reload 1 in progress/, 10_000, from);
+      // the new generation has started: the reload is under way (in the new image, or, with
+      // an unchanged compiled binary, in the one that re-executes after it)
+      await steward.waitForLine(/Worker 1 \(\d+\) started \(generation 1\)/, 10_000, from);
       steward.signal("SIGHUP");
       await steward.waitForLine(/SIGHUP received during a reload: one more reload will follow/, 5_000, from);
       const first = await reloadOutcome(steward, from);

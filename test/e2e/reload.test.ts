@@ -73,7 +73,7 @@ for (const mode of MODES) {
     }));
 
     test(mode === "binary"
-      ? "an unchanged compiled binary starts the new generation before it re-executes, and the new image gates it"
+      ? "an unchanged compiled binary loads the new generation and answers before it re-executes"
       : "from source, the new image starts the new generation after the re-exec", e2e(mode, async (bed) => {
       const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 2, "ready-timeout": "5s" }, { DRAIN: "1" }));
       await steward.ready();
@@ -84,6 +84,8 @@ for (const mode of MODES) {
         const outcome = await expectReloaded(steward, "SIGUSR2");
         assert.equal(outcome.reload, generation, steward.log());
         const reexec = (await steward.waitForLine(/Master re-executed/, 10_000, from)).line.index;
+        assert.equal(outcome.reexecAfter, mode === "binary" ? true : undefined, steward.log());
+        if (mode === "binary") assert.ok(outcome.line.index < reexec, `'Loading success.' before the re-exec${steward.log()}`);
         const started = workersOf(steward, generation);
         assert.equal(started.length, 2, steward.log());
         for (const w of started) {

@@ -171,12 +171,19 @@ function world(global: Partial<GlobalConfig> = {}) {
     w.reloader = new Reloader(ports);
     w.reloader.resumeIn(handover, opts, problems, who, adoptsEarly(handover, opts));
   };
+  /** The new image after an execve that followed a reload the old image completed. */
+  const newImageAfter = (who?: Requester) => {
+    const handover = handedOver();
+    assert.equal(handover.reloaded, true);
+    w.reloader = new Reloader(ports);
+    w.reloader.resumeAfter(handover, who);
+  };
   /** The first generation, started and ready. */
   w.sup.start();
   accept();
   assert.equal(state.phase, "running");
   calls.length = 0;
-  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage };
+  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage, newImageAfter };
 }
 
 /** The old generation (0) is current and untouched; nothing else runs; the failure counted once. */
@@ -449,25 +456,141 @@ describe("reloader (master/reloader.ts)", () => {
     assert.equal(t.generation(1).filter((p) => p.role === "current").length, 3);
   });
 
-  test("same executable and configuration file as checked: no preflight, the next generation starts at once", async () => {
+  test("same executable and configuration file as checked: no preflight; the reload is loaded, then the master re-executes and answers", async () => {
     const file = "/etc/steward.toml";
     for (const source of [{}, { file, identity: { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 } }]) {
       const t = world();
       if (source.identity) t.os.identities.set(file, { ...source.identity });
       t.w.current = { ...t.w.current, configSource: source };
       const who = requester();
-      t.w.reloader.request("SIGUSR2", false, who);
+      t.w.reloader.request("reload from the master CLI", false, who);
       await settle();
       assert.deepEqual(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")), [], "no preflight");
-      assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight"));
-      assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "startEarly", "hold", "handOver", "keepAcrossExec true"]);
+      assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight; the master re-executes once the new generation serves"));
+      // the load runs here, from the running options; nothing is held or handed over yet
+      assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "load hard=false adopt=false"]);
+      assert.equal(t.w.reloader.step, "load");
       assert.deepEqual(t.generation(1).map((p) => p.role), ["loading", "loading"]);
-      assert.deepEqual(t.handedOver().early?.options, t.w.current);
-      t.newImage(t.w.current, undefined, who);
+      assert.equal(t.os.execs.length, 0);
       t.accept();
+      await settle();
+      // loaded here; the requester's answer goes with the state, given by the new image
       assert.equal(t.state.reloads, 1);
-      assert.match(who.replies[0]!, /^Success=1\n/);
+      assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
+      for (const p of t.generation(0)) assert.ok(t.sys.processes.get(p.pid)!.signals.length > 0, "the old workers were told to stop");
+      assert.deepEqual(t.calls.slice(4), ["ended true", "hold", "handOver", "keepAcrossExec true"]);
+      assert.equal(t.os.execs.length, 1);
+      assert.deepEqual(who.replies, []);
+      const handover = t.handedOver();
+      assert.equal(handover.reloaded, true);
+      assert.equal(handover.early, undefined);
+      assert.match(handover.answer!, /^Success=1\n--\n/);
+      const next = requester();
+      t.newImageAfter(next);
+      assert.equal(t.w.reloader.step, "idle");
+      assert.deepEqual(next.replies, [handover.answer]);
     }
+  });
+
+  test("a reload loaded before the re-exec: a failed load fails as always and nothing execs", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    const who = requester();
+    t.w.reloader.request("SIGUSR2", false, who);
+    await settle();
+    const [p] = t.generation(1);
+    t.sys.processes.get(p!.pid)!.alive = false;
+    t.w.sup.childExited({ pid: p!.pid, exited: true, code: 3 });
+    t.sys.advance(0);
+    await settle();
+    oldGenerationCurrent(t);
+    assert.equal(t.os.execs.length, 0);
+    assert.match(who.replies[0]!, /^Success=0\n/);
+    assert.ok(!t.calls.includes("hold"));
+  });
+
+  test("a reload loaded before the re-exec: signals meanwhile are carried across it as one more reload", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    t.w.reloader.request("SIGUSR2");
+    await settle();
+    t.w.reloader.request("SIGHUP");
+    t.w.reloader.request("SIGUSR2");
+    t.accept();
+    await settle();
+    assert.equal(t.handedOver().reloadPending, true);
+    t.newImageAfter();
+    // the merged reload starts in the new image, loaded there and then re-executing again
+    assert.equal(t.w.reloader.step, "load");
+    t.accept();
+    await settle();
+    assert.equal(t.state.reloads, 2);
+    assert.equal(t.os.execs.length, 2);
+    assert.equal(t.handedOver().reloadPending, false);
+  });
+
+  test("a reload loaded before the re-exec: a CLI reload before the answer is refused, as during any reload", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    const first = requester();
+    t.w.reloader.request("reload from the master CLI", false, first);
+    await settle();
+    const during = requester();
+    t.w.reloader.request("reload from the master CLI", false, during);
+    const third = requester();
+    t.ports.hold = async () => {
+      t.calls.push("hold");
+      t.w.reloader.request("reload from the master CLI", false, third);
+    };
+    t.accept();
+    await settle();
+    assert.deepEqual(during.replies, [ANOTHER_RELOAD]);
+    assert.deepEqual(third.replies, [ANOTHER_RELOAD]);
+    assert.equal(t.handedOver().reloadPending, false);
+  });
+
+  test("a reload loaded before the re-exec: a stop waiting at the hold wins, the new generation stays current, nothing execs", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    const who = requester();
+    t.w.reloader.request("reload from the master CLI", false, who);
+    await settle();
+    t.w.stopWaiting = true;
+    t.accept();
+    await settle();
+    assert.equal(t.os.execs.length, 0);
+    assert.equal(t.calls.at(-1), "release");
+    assert.match(who.replies[0]!, /^Success=1\n/, "the reload succeeded: answered here");
+    assert.equal(t.w.reloader.step, "idle");
+    assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
+  });
+
+  test("a reload loaded before the re-exec: an execve that fails leaves this image supervising the new generation, no failed reload", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    t.os.failExec = "ENOEXEC";
+    const who = requester();
+    t.w.reloader.request("reload from the master CLI", false, who);
+    await settle();
+    t.accept();
+    await settle();
+    assert.match(who.replies[0]!, /^Success=1\n/, "answered here");
+    assert.deepEqual(t.calls.slice(-4), ["keepAcrossExec true", "keepAcrossExec false", "release", "handOverFailed"]);
+    assert.ok(t.lines.some((l) => /^WARNING The master did not re-execute after the reload \(exec of \/usr\/bin\/steward failed/.test(l)), t.lines.join("\n"));
+    assert.equal(t.state.failedReloads, 0);
+    assert.equal(t.state.reloads, 1);
+    assert.equal(t.w.reloader.step, "idle");
+    assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
+  });
+
+  test("with a probation, an unchanged binary and configuration still re-execute first (the probation never crosses an exec)", async () => {
+    const t = world({ probation: 10_000 });
+    t.w.current = { ...t.w.current, configSource: {} };
+    t.w.reloader.request("SIGUSR2");
+    await settle();
+    assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight"));
+    assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "startEarly", "hold", "handOver", "keepAcrossExec true"]);
+    assert.equal(t.handedOver().reloaded, undefined);
   });
 
   test("the preflight runs when the binary or the configuration file changed, or its identity is unknown", async () => {
