@@ -178,5 +178,23 @@ for (const mode of MODES) {
       await sleep(1_500);
       assert.equal(steward.lines.slice(from).filter((l) => /Reloading \(/.test(l.text)).length, 2, `exactly two reloads${steward.log()}`);
     }));
+
+    test("SIGUSR2 sent the moment a reload succeeded (a compiled master then re-executes) is one more reload, never lost", e2e(mode, async (bed) => {
+      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 1, "ready-timeout": "5s" }, DRAINING));
+      await steward.ready();
+      const http = await steward.listener("http");
+      for (let round = 1; round <= 3; round++) {
+        const from = steward.lines.length;
+        steward.signal("SIGUSR2");
+        await steward.waitForLine(/Loading success\./, 10_000, from);
+        // at once: before, during or just after the re-exec that follows a reload loaded first
+        steward.signal("SIGUSR2");
+        const second = await steward.waitForLine(/Loading success\./, 10_000, steward.matching(/Loading success\./).at(-1)!.line.index + 1);
+        if (mode === "binary") await steward.waitForLine(new RegExp(`Master re-executed .* after reload ${round * 2}`), 10_000, second.line.index);
+        assert.equal(steward.lines.slice(from).filter((l) => /Reloading \(/.test(l.text)).length, 2, `two reloads in round ${round}${steward.log()}`);
+        assert.ok(!steward.exit, `the master is alive${steward.log()}`);
+      }
+      await expectServedBy(http.url, workersOf(steward, 6).map((w) => w.pid), 6, () => steward.log());
+    }));
   });
 }
