@@ -9,7 +9,10 @@
  *   by checkLoadDone (every worker ready) or failLoad (its workers killed), never both;
  * - a load's workers are `loading` until it ends: `current` when it succeeds, `failed`
  *   (SIGKILLed, or drained when a batch rollout's ready ones have served) when it fails;
- * - `accepting` polls take at most a quarter of the master's CPU time.
+ * - `accepting` polls take at most a quarter of the master's CPU time;
+ * - between the rounds, a worker is checked alone when the last one of its command became
+ *   ready (ready-schedule.ts): at most WINDOW_CHECKS more checks per worker start than the
+ *   rounds it waits through, which keep their cadence.
  */
 import type { Config } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
