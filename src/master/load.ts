@@ -243,6 +243,9 @@ function becomeReady(core: SupervisorCore, pid: number): void {
   const p = core.state.processes.get(pid);
   if (!p || p.ready) return;
   p.ready = true;
+  // what the poll kept about it is of no use once it is ready (nor to the next image)
+  delete p.readyMissAt;
+  delete p.windowChecks;
   core.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
   monitor(core, p);
   core.memory.ready(pid);
