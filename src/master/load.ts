@@ -203,7 +203,7 @@ function poll(core: SupervisorCore, at: number): void {
     const checkedAt = core.ports.now();
     if (core.ports.isAccepting(pid)) {
       found.push(pid);
-      if (p) learnReadyTime(core, p, checkedAt);
+      if (p) learnReadyTime(core, p, checkedAt, round);
     } else if (p) p.readyMissAt = checkedAt;
     if (p && !round) p.windowChecks = (p.windowChecks ?? 0) + 1;
   }
@@ -227,11 +227,13 @@ function poll(core: SupervisorCore, at: number): void {
   armPoll(core, now);
 }
 
-/** Worker `p` was found accepting at `foundAt`: its command's time is learned (`accepting` workers only). */
-function learnReadyTime(core: SupervisorCore, p: ProcessEntry, foundAt: number): void {
+/** Worker `p` was found accepting at `foundAt` (by a round or its window): its command's time is learned (`accepting` workers only). */
+function learnReadyTime(core: SupervisorCore, p: ProcessEntry, foundAt: number, round: boolean): void {
   const config = configOf(core, p);
   if (config.global.ready.kind !== "accepting") return;
-  core.state.readyTimes = learn(core.state.readyTimes, sampleOf(readyKey(config.worker), p.startedAt, p.readyMissAt, foundAt));
+  const sample = sampleOf(readyKey(config.worker), p.startedAt, p.readyMissAt, foundAt);
+  core.log.debug(`Worker ${p.id} (${p.pid}) accepting ${sample.low}-${sample.high} ms after its spawn (found by ${round ? "a round" : "a check between rounds"})`);
+  core.state.readyTimes = learn(core.state.readyTimes, sample);
 }
 
 /** Worker `pid` showed it is ready (READY=1, accepting, its delay passed), if it was waited for. */
