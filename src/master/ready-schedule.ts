@@ -12,7 +12,8 @@
  *   rounds it waited through, and the rounds keep their cadence (load.ts);
  * - a worker slower than expected, or a time learned from another command, costs at most
  *   those checks: the window misses and the rounds find it as they would have;
- * - pure: times are plain numbers (ms), nothing here reads a clock.
+ * - pure: times are plain numbers (ms), nothing here reads a clock (readyKey caches its
+ *   answer per configuration object, which is never changed once loaded).
  */
 import type { ReadyTime } from "../state.ts";
 
@@ -21,9 +22,15 @@ export const WINDOW_CHECKS = 4;
 /** How many commands' times are remembered (a reload between two commands keeps both). */
 export const KEPT_TIMES = 4;
 
+type Command = { command: readonly string[]; cwd?: string | undefined };
+/** computed once per configuration: the poll asks for each waiting worker at each check */
+const keys = new WeakMap<Command, string>();
+
 /** The command a time is learned for: a worker's time says little about another command's. */
-export function readyKey(worker: { command: readonly string[]; cwd?: string | undefined }): string {
-  return JSON.stringify([worker.command, worker.cwd ?? ""]);
+export function readyKey(worker: Command): string {
+  let key = keys.get(worker);
+  if (key === undefined) keys.set(worker, (key = JSON.stringify([worker.command, worker.cwd ?? ""])));
+  return key;
 }
 
 /** What one worker showed: not accepting `low` ms after its spawn, accepting `high` ms after. */
