@@ -45,6 +45,20 @@ export interface ProcessEntry {
   watchdog?: number;
   /** why steward failed it while it ran (watchdog, health check: Supervisor.failWorker) */
   failure?: string;
+  /** `accepting`: when a check last found it not accepting yet (ms; master/ready-schedule.ts) */
+  readyMissAt?: number;
+  /** `accepting`: the checks it had between rounds so far (master/ready-schedule.ts) */
+  windowChecks?: number;
+}
+
+/** How long workers of a command took to be found accepting (ms after spawn, master/ready-schedule.ts). */
+export interface ReadyTime {
+  /** the command (readyKey) */
+  key: string;
+  /** it was not accepting yet this long after its spawn */
+  low: number;
+  /** it was accepting this long after its spawn */
+  high: number;
 }
 
 export type MasterPhase = "starting" | "running" | "reloading" | "stopping";
@@ -66,6 +80,8 @@ export interface MasterState {
   probation?: { generation: number; until: number; failures: number; allowed: number };
   /** the highest generation rolled back: generation numbers are never reused */
   rolledBack?: number;
+  /** what the `accepting` poll learned, most recent command first (master/ready-schedule.ts) */
+  readyTimes?: ReadyTime[];
 }
 
 /** The number of the next generation to start. */

@@ -9,7 +9,10 @@
  *   by checkLoadDone (every worker ready) or failLoad (its workers killed), never both;
  * - a load's workers are `loading` until it ends: `current` when it succeeds, `failed`
  *   (SIGKILLed, or drained when a batch rollout's ready ones have served) when it fails;
- * - `accepting` polls take at most a quarter of the master's CPU time.
+ * - `accepting` polls take at most a quarter of the master's CPU time;
+ * - between the rounds, a worker is checked alone when the last one of its command became
+ *   ready (ready-schedule.ts): at most WINDOW_CHECKS more checks per worker start than the
+ *   rounds it waits through, which keep their cadence.
  */
 import type { Config } from "../config/types.ts";
 import { formatDuration } from "../config/duration.ts";
@@ -19,7 +22,8 @@ import { killGroupThenPid } from "../sys/kill.ts";
 import { batchSize } from "../config/rollout.ts";
 import { BatchRollout } from "./rollout.ts";
 import { workers, type ProcessEntry } from "./state.ts";
-import { hardKill, softStop, spawnWorker, type Load, type SupervisorCore } from "./supervisor-core.ts";
+import { configOf, hardKill, softStop, spawnWorker, type Load, type SupervisorCore } from "./supervisor-core.ts";
+import { learn, learnedFor, nextPollAt, nextWindowCheck, readyKey, sampleOf } from "./ready-schedule.ts";
 import type { LoadResult, WorkerPlanner } from "./supervisor-types.ts";
 
 /**
@@ -148,23 +152,88 @@ function pollClock(core: SupervisorCore): number {
   return core.ports.cpuTime?.() ?? core.ports.now();
 }
 
-function schedulePoll(core: SupervisorCore): void {
-  if (core.pollTimer) return;
-  const now = core.ports.now();
+/** The round's cadence: fast while a waiting worker is young. */
+function cadence(core: SupervisorCore, now: number): number {
   const young = [...core.waitingReady].some((pid) => now - (core.state.processes.get(pid)?.startedAt ?? 0) < ACCEPT_POLL_FAST_FOR_MS);
-  const delay = Math.max(young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS, core.pollCost * ACCEPT_POLL_DUTY_FACTOR);
-  core.pollTimer = core.ports.after(delay, () => {
+  return young ? ACCEPT_POLL_FAST_MS : ACCEPT_POLL_MS;
+}
+
+/** A worker started waiting: a round is due after the cadence if none is, and its window may come first. */
+function schedulePoll(core: SupervisorCore): void {
+  const now = core.ports.now();
+  if (!core.pollTimer) core.roundDue = now + Math.max(cadence(core, now), core.pollCost * ACCEPT_POLL_DUTY_FACTOR);
+  armPoll(core, now);
+}
+
+/** The `accepting` worker `pid`'s next check between rounds (ready-schedule.ts), if one is due. */
+function windowOf(core: SupervisorCore, pid: number): number | undefined {
+  const p = core.state.processes.get(pid);
+  if (!p) return undefined;
+  const config = configOf(core, p);
+  if (config.global.ready.kind !== "accepting") return undefined;
+  const w = { startedAt: p.startedAt, lastMissAt: p.readyMissAt, windowChecks: p.windowChecks ?? 0 };
+  return nextWindowCheck(w, learnedFor(core.state.readyTimes, readyKey(config.worker)));
+}
+
+/** (Re)arms the poll's one timer for the round due or an earlier window check, within the duty cycle. */
+function armPoll(core: SupervisorCore, now: number): void {
+  const windows = [...core.waitingReady].map((pid) => windowOf(core, pid));
+  const at = nextPollAt(core.roundDue ?? now, windows, (core.pollEnded ?? -Infinity) + core.pollCost * ACCEPT_POLL_DUTY_FACTOR);
+  if (core.pollTimer && core.pollAt === at) return;
+  core.pollTimer?.cancel();
+  core.pollAt = at;
+  core.pollTimer = core.ports.after(Math.max(0, at - now), () => poll(core, at));
+}
+
+/**
+ * The timer armed for `at` fired: a round checks every waiting worker, a window check only
+ * those whose window is due. What a check sees is remembered on the worker (a miss) or
+ * learned for its command (found: ready-schedule.ts).
+ */
+function poll(core: SupervisorCore, at: number): void {
+  // the timer that fired stays in pollTimer until the end, so a worker that starts waiting
+  // meanwhile (markReady may end a load and start the next batch) keeps this round's due time
+  core.pollAt = undefined;
+  const round = at >= (core.roundDue ?? at);
+  const began = pollClock(core);
+  const checked = round ? [...core.waitingReady] : [...core.waitingReady].filter((pid) => (windowOf(core, pid) ?? Infinity) <= at);
+  const found: number[] = [];
+  for (const pid of checked) {
+    const p = core.state.processes.get(pid);
+    const checkedAt = core.ports.now();
+    if (core.ports.isAccepting(pid)) {
+      found.push(pid);
+      if (p) learnReadyTime(core, p, checkedAt, round);
+    } else if (p) p.readyMissAt = checkedAt;
+    if (p && !round) p.windowChecks = (p.windowChecks ?? 0) + 1;
+  }
+  const again = core.waitingReady.size > found.length && core.state.phase !== "stopping";
+  // What the checks kept open for the next round is released before the workers found
+  // are ready, so a ready generation ('Loading success.') holds none of it. A timer is
+  // pending whenever a worker waits, so a round also follows the last one's leaving. A
+  // window check reads only some workers' files: the next round decides what stays open.
+  if (round || !again) core.ports.acceptingPolled?.(again);
+  for (const pid of found) markReady(core, pid);
+  core.pollCost = pollClock(core) - began;
+  const now = core.ports.now();
+  core.pollEnded = now;
+  if (core.waitingReady.size === 0 || core.state.phase === "stopping") {
+    core.pollTimer?.cancel();
     core.pollTimer = undefined;
-    const began = pollClock(core);
-    const found = [...core.waitingReady].filter((pid) => core.ports.isAccepting(pid));
-    // What the checks kept open for the next round is released before the workers found
-    // are ready, so a ready generation ('Loading success.') holds none of it. A timer is
-    // pending whenever a worker waits, so a round also follows the last one's leaving.
-    core.ports.acceptingPolled?.(core.waitingReady.size > found.length && core.state.phase !== "stopping");
-    for (const pid of found) markReady(core, pid);
-    core.pollCost = pollClock(core) - began;
-    if (core.waitingReady.size > 0 && core.state.phase !== "stopping") schedulePoll(core);
-  });
+    core.roundDue = undefined;
+    return;
+  }
+  if (round) core.roundDue = now + Math.max(cadence(core, now), core.pollCost * ACCEPT_POLL_DUTY_FACTOR);
+  armPoll(core, now);
+}
+
+/** Worker `p` was found accepting at `foundAt` (by a round or its window): its command's time is learned (`accepting` workers only). */
+function learnReadyTime(core: SupervisorCore, p: ProcessEntry, foundAt: number, round: boolean): void {
+  const config = configOf(core, p);
+  if (config.global.ready.kind !== "accepting") return;
+  const sample = sampleOf(readyKey(config.worker), p.startedAt, p.readyMissAt, foundAt);
+  core.log.debug(`Worker ${p.id} (${p.pid}) accepting ${sample.low}-${sample.high} ms after its spawn (found by ${round ? "a round" : "a check between rounds"})`);
+  core.state.readyTimes = learn(core.state.readyTimes, sample);
 }
 
 /** Worker `pid` showed it is ready (READY=1, accepting, its delay passed), if it was waited for. */
@@ -176,6 +245,9 @@ function becomeReady(core: SupervisorCore, pid: number): void {
   const p = core.state.processes.get(pid);
   if (!p || p.ready) return;
   p.ready = true;
+  // what the poll kept about it is of no use once it is ready (nor to the next image)
+  delete p.readyMissAt;
+  delete p.windowChecks;
   core.log.notice(`Worker ${p.id} (${pid}) is ready`, { event: "worker-ready", worker: p.id, workerPid: pid, generation: p.generation });
   monitor(core, p);
   core.memory.ready(pid);

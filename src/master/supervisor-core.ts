@@ -61,8 +61,12 @@ export interface SupervisorCore {
   /** workers waiting to be observed ready (load or restart), by PID */
   readonly waitingReady: Set<number>;
   pollTimer?: Timer;
-  /** how long the last readiness poll took (ms) */
+  /** when pollTimer fires, and when the next round over every waiting worker is due (load.ts) */
+  pollAt?: number;
+  roundDue?: number;
+  /** how long the last readiness poll took (ms), and when it ended */
   pollCost: number;
+  pollEnded?: number;
   /** restart state by `worker:ID` or `program:NAME` */
   readonly restarts: Map<string, Restart>;
   hardStopTimer?: Timer;
