@@ -7,8 +7,11 @@
 //    src/cli/preflight-child.ts), --spawns runs in a row: wall time per run (median) and CPU
 //    per run (this process's reaped children's utime+stime, /proc/self/stat, over all
 //    runs). `BUN_BE_BUN=1 steward -e 0`, the bare runtime inside the binary, is the floor.
-// 2. The re-exec: `steward -l http=tcp://127.0.0.1:0 -n 1 -- WORKER`, --reloads SIGUSR2
-//    reloads 250 ms apart. Per reload, ms from 'Worker N started' (the early start of the
+// 2. The re-exec: `steward -f steward.toml -l http=tcp://127.0.0.1:0 -n 1 -- WORKER`, --reloads
+//    SIGUSR2 reloads 250 ms apart, the (empty) file touched before each: a changed file is
+//    checked and the master re-executes at once, the path this measures (an unchanged one
+//    is loaded by the running image, which re-executes only once reloads are quiet:
+//    bench/reload-cpu.mjs). Per reload, ms from 'Worker N started' (the early start of the
 //    next generation, just before the master's execve) to 'Master re-executed' (the new
 //    image has adopted it) and to 'is ready' (its first successful readiness poll); the
 //    master's own CPU per reload (utime+stime of its PID across all images, /proc/PID/stat,
@@ -19,7 +22,7 @@
 //
 // Usage: node bench/reexec-cost.mjs [--rounds 3] [--spawns 30] [--reloads 15] [--baseline BIN]
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binary, cleanupOnExit, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
@@ -100,7 +103,9 @@ function preflight(bin) {
 
 async function reexec(bin) {
   let outstanding;
-  const s = await startLogged(bin, runArgs, {
+  const file = join(workDir, "steward.toml");
+  writeFileSync(file, "");
+  const s = await startLogged(bin, ["-f", file, ...runArgs], {
     ready: /Loading success\./,
     onLine: (line, t) => {
       const o = outstanding;
@@ -123,6 +128,8 @@ async function reexec(bin) {
     const done = new Promise((r) => (o.done = r));
     outstanding = o;
     peak = Math.max(peak, hwmKiB(pid));
+    const now = new Date();
+    utimesSync(file, now, now);
     process.kill(pid, "SIGUSR2");
     const line = await Promise.race([done, sleep(10000).then(() => "no outcome within 10 s")]);
     outstanding = undefined;

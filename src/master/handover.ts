@@ -56,12 +56,11 @@ export interface Handover {
    */
   early?: { generation: number; options: RunOptions };
   /**
-   * The reload was loaded by the previous image before it re-executed (master/reloader.ts,
-   * same binary and configuration): the new image only takes over, and gives the
-   * requester, if there is one, its `answer`.
+   * The re-exec that reloads loaded before it owed (master/reloader.ts: same binary and
+   * configuration), once they were quiet: no reload is in progress; the new image takes
+   * over, then runs the reload asked for meanwhile (`reloadPending`, `cli.requester`).
    */
   reloaded?: boolean;
-  answer?: string;
   /** the pidfile the master wrote (host/pidfile.ts), removed by whichever image exits */
   pidfile?: string;
   /** directories and notify sockets of children that run as another user (host/userdirs.ts) */

@@ -102,7 +102,7 @@ export function reloadPorts(host: ReloadHost): ReloadPorts {
 }
 
 /** The state for the next image. CLI sessions end here (answered first), but for those that have sent nothing yet. */
-function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded" | "answer">, requester: ReturnType<CliServer["adoptSession"]>): Handover {
+function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: ReturnType<CliServer["adoptSession"]>): Handover {
   const { processes, phase: _phase, ...master } = host.state;
   const fresh = host.cli.prepareExec(requester);
   return {

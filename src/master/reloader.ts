@@ -7,7 +7,7 @@
  *
  * and, when the preflight is skipped (below) and no probation is configured:
  *
- *   idle ─request→ load ─→ finish ─→ hold ─→ exec ══execve══▶ (new image) idle
+ *   idle ─request→ load ─→ finish → idle ─(quiet REEXEC_QUIET_MS)→ hold ─→ exec ══execve══▶ (new image) idle
  *                    └─→ fail → idle
  *
  * - request: one reload at a time. A signal during a reload is merged into one more
@@ -19,10 +19,10 @@
  *   configuration is the regular file it read, unchanged (or none); the next generation
  *   then starts at once from the running options. The re-exec could then change nothing
  *   the load needs, so this image loads it (`Loading success.`, READY=1, old workers
- *   retired) and re-executes afterwards, off the reload's critical path: its CPU no longer
- *   competes with the new workers' start. The requester's answer crosses the exec, so it
- *   comes when the master can take the next reload. With a probation, whose state never
- *   crosses an exec, the master re-executes first as before.
+ *   retired, the requester answered) and re-executes once reloads have been quiet for
+ *   REEXEC_QUIET_MS: off the reload's critical path, where its CPU competed with the new
+ *   workers' start, and once for a burst of reloads, which this warm image serves. With a
+ *   probation, whose state never crosses an exec, the master re-executes first as before.
  * - early start: into the same binary, the next generation starts now (gated by the new
  *   image), before the hold, whose signal round trip it need not wait for.
  * - hold: the master's signals are held for the next image (exec-signals.ts); a stop
@@ -59,6 +59,11 @@ export function onProbation(p: { generation: number; until: number }): string {
 }
 
 export type ReloadStep = "idle" | "preflight" | "early-start" | "hold" | "exec" | "load";
+
+/** what the log says of a reload loaded before the re-exec it owes */
+export const LOADED_FIRST = "Same executable and configuration file as the running generation's: no preflight; the master re-executes once reloads are quiet";
+/** after a reload loaded before the re-exec, how long reloads must be quiet before the master re-executes */
+export const REEXEC_QUIET_MS = 500;
 
 
 /** The next generation, started before the exec (handover.ts `early`). */
@@ -108,7 +113,7 @@ export interface ReloadPorts {
   startEarly(options: RunOptions): Early | undefined;
   abandonEarly(generation: number): void;
   /** the state for the next image; ends the CLI sessions that do not cross the exec */
-  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded" | "answer">, requester: Session | undefined): Handover;
+  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: Session | undefined): Handover;
   /** the exec will not happen: sessions and metrics are this image's again */
   handOverFailed(requester: Session | undefined): void;
   /** listeners, notify sockets and signal dispositions for (true) or back from (false) the execve */
@@ -119,8 +124,11 @@ export interface ReloadPorts {
 
 export class Reloader {
   private current: ReloadStep = "idle";
-  /** the requester's answer, once the reload's outcome is known (across the re-exec that follows loadFirst) */
-  private answer?: string;
+  /** a reload was loaded before the re-exec it owes (loadFirst): the master re-executes once reloads are quiet */
+  private reexecDue = false;
+  private reexecTimer?: { cancel(): void };
+  /** the re-exec that reloads owed is under way (hold, exec) */
+  private quietExec = false;
   /** a reload signal arrived during this reload: one more follows it */
   private pending = false;
   /** the preflight run of the new binary, while it runs */
@@ -147,9 +155,16 @@ export class Reloader {
     if (phase === "stopping") return requester?.reply(MASTER_STOPPING);
     const probation = ports.state().probation;
     if (requester && probation) return requester.reply(`Success=0\n--\n${onProbation(probation)}`);
+    if (requester && this.quietExec && this.current === "hold" && !this.requester) {
+      // the master is about to re-execute: the next image runs this reload and answers it
+      this.requester = requester;
+      return this.merge(origin, false);
+    }
     if (requester && (this.inProgress || phase !== "running")) return requester.reply(ANOTHER_RELOAD);
     if (this.inProgress || phase !== "running") return this.merge(origin, !!probation);
     this.requester = requester;
+    this.reexecTimer?.cancel();
+    this.reexecTimer = undefined;
     ports.began();
     ports.log.beginLoad();
     ports.log.notice(`Reloading (${origin})`, { event: "reload-started", generation: nextGeneration(ports.state()) });
@@ -160,7 +175,7 @@ export class Reloader {
         ports.log.notice("Same executable and configuration file as the running generation's: no preflight");
         void this.hold(hard, options);
       } else {
-        ports.log.notice("Same executable and configuration file as the running generation's: no preflight; the master re-executes once the new generation serves");
+        ports.log.notice(LOADED_FIRST);
         this.loadFirst(hard, options);
       }
     } else {
@@ -192,15 +207,16 @@ export class Reloader {
     this.current = "load";
     this.ports.load(options, hard, false, (outcome) => {
       if (!outcome.ok) return this.fail(outcome.reason, outcome);
-      this.finish(true, hard);
+      this.reexecDue = true;
+      this.finish(true);
     });
   }
 
   private merge(origin: string, probation: boolean): void {
     if (!this.pending) {
       this.ports.log.notice(
-        this.answer !== undefined
-          ? `${origin} received while the master re-executes after a reload: the next image reloads again`
+        this.quietExec
+          ? `${origin} received while the master re-executes: the next image reloads`
           : `${origin} received during a reload${probation ? " (a probation)" : ""}: one more reload will follow its outcome`,
       );
     }
@@ -264,20 +280,19 @@ export class Reloader {
     const { ports } = this;
     const { os, self } = ports;
     this.current = "exec";
-    const answer = this.answer;
+    const reloaded = this.quietExec;
     const session = this.requester?.session;
-    const handover = ports.handOver(
-      { reloadPending: this.pending, hard, ...(early ? { early } : {}), ...(answer !== undefined ? { reloaded: true, answer } : {}) },
-      session,
-    );
+    const handover = ports.handOver({ reloadPending: this.pending, hard, ...(early ? { early } : {}), ...(reloaded ? { reloaded } : {}) }, session);
     const undo = (reason: string) => {
       ports.release();
       ports.handOverFailed(session);
       if (early) ports.abandonEarly(early.generation);
-      if (answer === undefined) return this.fail(reason);
-      // the reload succeeded: this image goes on supervising it
-      ports.log.warn(`The master did not re-execute after the reload (${reason}): this image goes on`);
-      this.answered();
+      if (!reloaded) return this.fail(reason);
+      // the reloads succeeded: this image goes on supervising them, and does not try again
+      ports.log.warn(`The master did not re-execute after reload ${ports.state().reloads} (${reason}): this image goes on`);
+      this.quietExec = false;
+      this.reexecDue = false;
+      this.idle();
     };
     const statePath = join(ports.runDir(), "handover.json");
     try {
@@ -315,6 +330,8 @@ export class Reloader {
 
   /** The master is stopping: a preflight still running goes with it (its whole process group). */
   stopping(): void {
+    this.reexecTimer?.cancel();
+    this.reexecTimer = undefined;
     if (this.preflightPid !== undefined) this.ports.os.killGroup(this.preflightPid);
   }
 
@@ -337,55 +354,64 @@ export class Reloader {
     this.finish(false);
   }
 
-  /**
-   * The reload ended. Then, after a reload this image loaded (`reexecHard` given: loadFirst),
-   * the re-exec; otherwise the requester's answer and the merged reload.
-   */
-  private finish(ok: boolean, reexecHard?: boolean): void {
+  /** The reload ended: the requester gets its answer; then the merged reload, or, when due and quiet, the re-exec. */
+  private finish(ok: boolean): void {
     this.ports.ended(ok);
-    this.answer = `Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`;
-    if (reexecHard !== undefined) return void this.reexec(reexecHard);
-    this.answered();
+    const requester = this.requester;
+    this.requester = undefined;
+    requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`);
+    this.idle();
   }
 
-  /** The requester gets its answer; then the merged reload, if one was asked for. */
-  private answered(): void {
+  private idle(): void {
     this.current = "idle";
-    const requester = this.requester;
-    const answer = this.answer;
-    this.requester = undefined;
-    this.answer = undefined;
-    if (answer !== undefined) requester?.reply(answer);
     if (this.pending) {
       this.pending = false;
-      this.request("merged reload request");
+      const requester = this.requester;
+      this.requester = undefined;
+      return this.request("merged reload request", false, requester);
     }
+    if (this.reexecDue && !this.reexecTimer) this.reexecTimer = this.ports.os.after(REEXEC_QUIET_MS, () => void this.reexecWhenQuiet());
   }
 
   /**
-   * After a reload this image loaded (loadFirst), the master re-executes as every reload
-   * does, holding its signals as for any exec. The requester's answer goes with the state,
-   * so that it comes when the master can take the next reload. A stop signal that waits
-   * wins: the requester is answered here, and the stop goes on.
+   * Reloads loaded before the re-exec they owe have been quiet for REEXEC_QUIET_MS: the
+   * master re-executes, holding its signals as for any exec (a stop signal that waits wins;
+   * a reload asked for meanwhile is the next image's). Not if the executable changed since
+   * (a preflight must check it first: the next reload does), nor during a probation.
    */
-  private async reexec(hard: boolean): Promise<void> {
+  private async reexecWhenQuiet(): Promise<void> {
     const { ports } = this;
+    this.reexecTimer = undefined;
+    if (!this.reexecDue || this.inProgress || ports.state().phase !== "running" || ports.state().probation) return;
+    if (!sameFile(ports.selfIdentity, ports.os.fileIdentity(ports.self.path))) {
+      this.reexecDue = false;
+      ports.log.notice(`${ports.self.path} changed since reload ${ports.state().reloads}: the master re-executes into it at the next reload, after its preflight`);
+      return;
+    }
     this.current = "hold";
+    this.quietExec = true;
     await ports.hold();
     if (ports.state().phase !== "running" || ports.stopWaiting()) {
       ports.release();
+      this.quietExec = false;
+      this.current = "idle";
       this.pending = false;
-      return this.answered();
+      this.requester?.reply(MASTER_STOPPING);
+      this.requester = undefined;
+      return;
     }
-    this.exec(hard, undefined);
+    this.exec(false, undefined);
   }
 
-  /** In the new image, after a reload the previous image loaded before it re-executed: its requester's answer, then the merged reload. */
+  /**
+   * In the new image after a re-exec owed by reloads the previous image loaded: then the
+   * reload asked for meanwhile (`requester`: by a CLI session, which it answers).
+   */
   resumeAfter(handover: Handover, requester?: Requester): void {
     this.pending = handover.reloadPending;
     this.requester = requester;
-    this.answer = handover.answer;
-    this.answered();
+    this.idle();
   }
 }
 

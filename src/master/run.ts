@@ -194,8 +194,8 @@ export class MasterHost {
     }
     const requester = requesterSession ? { session: requesterSession, reply: (text: string) => this.cli.finish(requesterSession, text) } : undefined;
     if (handover.reloaded) {
-      // 6. The reload was done before the exec (reloader.ts): this image takes over, and
-      // starts the next one if one was asked for meanwhile.
+      // 6. A re-exec owed by reloads the previous image loaded itself (reloader.ts): this
+      // image takes over, and runs the reload asked for meanwhile, if one was.
       this.log.notice(`Master re-executed (version ${VERSION}) after reload ${this.state.reloads}`);
       this.reloader.resumeAfter(handover, requester);
       this.serviceAll();

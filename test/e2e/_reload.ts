@@ -25,8 +25,8 @@ export interface ReloadOutcome {
   /**
    * N of `Master re-executed (version V); reload N in progress`, when the master re-executed;
    * or of `Master re-executed (version V) after reload N`, when it loaded the reload first
-   * (same binary and configuration, REFERENCE §5.3): that line follows the outcome, and is
-   * waited for
+   * (same binary and configuration, REFERENCE §5.3): that line follows the outcome once
+   * reloads are quiet, and is waited for
    */
   reload?: number;
   /** the master loaded this reload before it re-executed */
@@ -38,7 +38,7 @@ export interface ReloadOutcome {
 
 const OUTCOME = /Loading success\.|Reload failed: (.*)/;
 /** the log line of a reload the master loads before it re-executes */
-export const LOADED_FIRST = /no preflight; the master re-executes once the new generation serves/;
+export const LOADED_FIRST = /no preflight; the master re-executes once reloads are quiet/;
 
 /** Reads the outcome of the reload whose log starts at line `from`. */
 export async function reloadOutcome(steward: Steward, from: number, timeoutMs = 20_000): Promise<ReloadOutcome> {

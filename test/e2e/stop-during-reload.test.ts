@@ -8,9 +8,15 @@
  * From source (bun, deno) the preflight is a process of its own and takes longer than
  * 50 ms, so the same delays are also counted from its exit: the moment the master
  * prepares the execve.
+ *
+ * Each master's configuration file is touched before its SIGUSR2: a compiled master then
+ * checks it and re-executes at once, as from source (with an unchanged file it would load
+ * the reload first and re-execute only once reloads are quiet: REFERENCE §5.3 step 2).
+ * And a reload signal is never lost either: SIGUSR2, then SIGUSR2 again d ms later, is
+ * two reloads (the second merged into the first's, or after it).
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync, utimesSync } from "node:fs";
 import { describe, test } from "node:test";
 import { childrenOf, statusField } from "./_extra.ts";
 import { cmdlineOf, e2e, isAlive, MODES, reload, sleep, type Steward, type TestBed, toml, waitUntil, which } from "./_harness.ts";
@@ -55,12 +61,9 @@ async function preflightExit(steward: Steward): Promise<boolean> {
 
 /** One master: ready, SIGUSR2, `signal` `delay` ms after `after` resolves; it must stop cleanly. */
 async function trial(bed: TestBed, signal: NodeJS.Signals, delay: number, after?: (s: Steward) => Promise<boolean>): Promise<void> {
-  // one file for every master of the test, written once: parallel masters each read it whole
-  if (!existsSync(bed.path("steward.toml"))) bed.write("steward.toml", CONFIG);
   let steward: Steward;
   for (let attempt = 1; ; attempt++) {
-    steward = bed.start(["-f", bed.path("steward.toml")]);
-    await steward.ready();
+    steward = await touchedMaster(bed);
     steward.signal("SIGUSR2");
     if (!after || (await after(steward))) break;
     // the preflight went unseen: stop this master, and try the trial again with another (bounded)
@@ -78,8 +81,48 @@ async function trial(bed: TestBed, signal: NodeJS.Signals, delay: number, after?
   assert.deepEqual(left.map((w) => w.pid), [], `${what}: no worker outlives the master${steward.log(15)}`);
 }
 
+let masters = 0;
+
+/** A master started and ready, from a file of its own, touched since it read it. */
+async function touchedMaster(bed: TestBed): Promise<Steward> {
+  const file = bed.write(`steward-${++masters}.toml`, CONFIG);
+  const steward = bed.start(["-f", file]);
+  await steward.ready();
+  const now = new Date();
+  utimesSync(file, now, now);
+  return steward;
+}
+
+/**
+ * SIGUSR2, then SIGUSR2 again `delay` ms after the master logged the first (two signals
+ * sent before it took the first may be one, as the kernel and the runtime merge them):
+ * two reloads, the master alive; then it stops cleanly.
+ */
+async function reloadTwice(bed: TestBed, delay: number): Promise<void> {
+  const steward = await touchedMaster(bed);
+  const from = steward.lines.length;
+  steward.signal("SIGUSR2");
+  await steward.waitForLine(/Reloading \(SIGUSR2\)/, 10_000, from);
+  await sleep(delay);
+  steward.signal("SIGUSR2");
+  const done = () => steward.lines.slice(from).filter((l) => /Loading success\./.test(l.text)).length;
+  await waitUntil(() => done() >= 2 || steward.exit, 10_000, () => `two reloads after SIGUSR2, SIGUSR2 ${delay} ms later${steward.log(20)}`);
+  assert.ok(!steward.exit, `the master is alive${steward.log(20)}`);
+  assert.equal(steward.lines.slice(from).filter((l) => /Reload failed/.test(l.text)).length, 0, steward.log(20));
+  steward.signal("SIGTERM");
+  await steward.expectExit(0);
+}
+
 for (const mode of MODES) {
   describe(`stop during a reload [${mode}]`, () => {
+    // a compiled master's preflight takes ~15 ms here, its hold and execve a few more
+    const delays = mode === "binary" ? [0, 2, 5, 8, 10, 12, 14, 16, 18, 20, 22, 25, 30, 35, 40, 50] : [0, 2, 5, 10, 20, 35];
+    test(`SIGUSR2 ${delays.join(", ")} ms after 'Reloading (SIGUSR2)' (3 each): never lost, two reloads`, e2e(mode, async (bed) => {
+      for (const delay of delays) {
+        await Promise.all(Array.from({ length: 3 }, () => reloadTwice(bed, delay)));
+      }
+    }));
+
     for (const { signal, delays } of PLAN) {
       test(`${signal} ${delays.join(", ")} ms after SIGUSR2 (${TRIALS} each): exit ${CODE[signal]}, no worker left`, e2e(mode, async (bed) => {
         for (const delay of delays) {
@@ -89,9 +132,7 @@ for (const mode of MODES) {
     }
 
     test("a worker started during a reload has no standard signal blocked or ignored", e2e(mode, async (bed) => {
-      bed.write("steward.toml", CONFIG);
-      const steward = bed.start(["-f", bed.path("steward.toml")]);
-      await steward.ready();
+      const steward = await touchedMaster(bed);
       const outcome = await reload(steward);
       assert.ok(outcome.ok, `the reload succeeds${steward.log(15)}`);
       const [worker] = outcome.started;

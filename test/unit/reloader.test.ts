@@ -12,7 +12,7 @@ import { DEFAULT_GLOBAL } from "../../src/config/global.ts";
 import { decodeHandover, HANDOVER_FORMAT, HANDOVER_VAR, type Handover } from "../../src/master/handover.ts";
 import { proofLine } from "../../src/master/handshake.ts";
 import type { RunOptions } from "../../src/master/options.ts";
-import { ANOTHER_RELOAD, MASTER_STOPPING, onProbation, Reloader, type LoadOutcome, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reloader.ts";
+import { ANOTHER_RELOAD, LOADED_FIRST, MASTER_STOPPING, onProbation, REEXEC_QUIET_MS, Reloader, type LoadOutcome, type ReloadLog, type ReloadPorts, type Requester } from "../../src/master/reloader.ts";
 import type { MasterState } from "../../src/state.ts";
 import { Supervisor, type WorkerPlanner } from "../../src/master/supervisor.ts";
 import { adoptsEarly } from "../../src/master/takeover.ts";
@@ -183,7 +183,12 @@ function world(global: Partial<GlobalConfig> = {}) {
   accept();
   assert.equal(state.phase, "running");
   calls.length = 0;
-  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage, newImageAfter };
+  /** Reloads stay quiet long enough for the re-exec they owe. */
+  const quiet = async () => {
+    sys.advance(REEXEC_QUIET_MS);
+    await settle();
+  };
+  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage, newImageAfter, quiet };
 }
 
 /** The old generation (0) is current and untouched; nothing else runs; the failure counted once. */
@@ -456,7 +461,7 @@ describe("reloader (master/reloader.ts)", () => {
     assert.equal(t.generation(1).filter((p) => p.role === "current").length, 3);
   });
 
-  test("same executable and configuration file as checked: no preflight; the reload is loaded, then the master re-executes and answers", async () => {
+  test("same executable and configuration file as checked: no preflight; the reload is loaded here and answered, the re-exec follows once reloads are quiet", async () => {
     const file = "/etc/steward.toml";
     for (const source of [{}, { file, identity: { dev: 1, ino: 40, size: 300, mtimeMs: 7, ctimeMs: 8 } }]) {
       const t = world();
@@ -466,33 +471,51 @@ describe("reloader (master/reloader.ts)", () => {
       t.w.reloader.request("reload from the master CLI", false, who);
       await settle();
       assert.deepEqual(t.os.spawned.filter((s) => s.req.argv.includes("__preflight")), [], "no preflight");
-      assert.ok(t.lines.includes("NOTICE Same executable and configuration file as the running generation's: no preflight; the master re-executes once the new generation serves"));
-      // the load runs here, from the running options; nothing is held or handed over yet
+      assert.ok(t.lines.includes(`NOTICE ${LOADED_FIRST}`));
+      // the load runs here, from the running options; nothing is held or handed over
       assert.deepEqual(t.calls, ["began", "beginLoad", "reloading", "load hard=false adopt=false"]);
       assert.equal(t.w.reloader.step, "load");
       assert.deepEqual(t.generation(1).map((p) => p.role), ["loading", "loading"]);
-      assert.equal(t.os.execs.length, 0);
       t.accept();
       await settle();
-      // loaded here; the requester's answer goes with the state, given by the new image
       assert.equal(t.state.reloads, 1);
       assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
       for (const p of t.generation(0)) assert.ok(t.sys.processes.get(p.pid)!.signals.length > 0, "the old workers were told to stop");
+      assert.match(who.replies[0]!, /^Success=1\n--\n/);
+      assert.equal(t.w.reloader.step, "idle");
+      assert.deepEqual(t.os.execs, [], "no exec yet");
+      await t.quiet();
       assert.deepEqual(t.calls.slice(4), ["ended true", "hold", "handOver", "keepAcrossExec true"]);
       assert.equal(t.os.execs.length, 1);
-      assert.deepEqual(who.replies, []);
       const handover = t.handedOver();
       assert.equal(handover.reloaded, true);
       assert.equal(handover.early, undefined);
-      assert.match(handover.answer!, /^Success=1\n--\n/);
-      const next = requester();
-      t.newImageAfter(next);
+      assert.equal(handover.reloadPending, false);
+      t.newImageAfter();
       assert.equal(t.w.reloader.step, "idle");
-      assert.deepEqual(next.replies, [handover.answer]);
+      assert.equal(who.replies.length, 1);
     }
   });
 
-  test("a reload loaded before the re-exec: a failed load fails as always and nothing execs", async () => {
+  test("reloads loaded before the re-exec: a burst is served by this image, which re-executes once, after it", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    for (let i = 1; i <= 3; i++) {
+      t.w.reloader.request("SIGUSR2");
+      await settle();
+      t.accept();
+      await settle();
+      // accept() let 100 ms pass since the reload ended
+      t.sys.advance(REEXEC_QUIET_MS - 150);
+      await settle();
+      assert.equal(t.state.reloads, i);
+    }
+    assert.deepEqual(t.os.execs, []);
+    await t.quiet();
+    assert.equal(t.os.execs.length, 1);
+  });
+
+  test("a reload loaded before the re-exec: a failed load fails as always; the re-exec owed by an earlier one still follows", async () => {
     const t = world();
     t.w.current = { ...t.w.current, configSource: {} };
     const who = requester();
@@ -504,83 +527,101 @@ describe("reloader (master/reloader.ts)", () => {
     t.sys.advance(0);
     await settle();
     oldGenerationCurrent(t);
-    assert.equal(t.os.execs.length, 0);
     assert.match(who.replies[0]!, /^Success=0\n/);
-    assert.ok(!t.calls.includes("hold"));
+    await t.quiet();
+    assert.equal(t.os.execs.length, 0, "nothing owed");
+    // one good, then one failed: the re-exec the good one owes comes after both
+    t.w.reloader.request("SIGUSR2");
+    await settle();
+    t.accept();
+    await settle();
+    t.w.reloader.request("SIGUSR2");
+    await settle();
+    const [q] = t.generation(2);
+    t.sys.processes.get(q!.pid)!.alive = false;
+    t.w.sup.childExited({ pid: q!.pid, exited: true, code: 3 });
+    t.sys.advance(0);
+    await settle();
+    assert.deepEqual(t.os.execs, []);
+    await t.quiet();
+    assert.equal(t.os.execs.length, 1);
   });
 
-  test("a reload loaded before the re-exec: signals meanwhile are carried across it as one more reload", async () => {
+  test("the re-exec owed: a signal or a CLI reload during its hold is the next image's reload; a CLI reload in its exec is refused", async () => {
     const t = world();
     t.w.current = { ...t.w.current, configSource: {} };
     t.w.reloader.request("SIGUSR2");
     await settle();
-    t.w.reloader.request("SIGHUP");
-    t.w.reloader.request("SIGUSR2");
     t.accept();
     await settle();
+    const cli = requester();
+    const late = requester();
+    t.ports.hold = async () => {
+      t.calls.push("hold");
+      t.w.reloader.request("SIGHUP");
+      t.w.reloader.request("reload from the master CLI", false, cli);
+    };
+    const handOver = t.ports.handOver;
+    t.ports.handOver = (parts, session) => {
+      // a CLI reload read while the sessions that end are drained
+      t.w.reloader.request("reload from the master CLI", false, late);
+      return handOver(parts, session);
+    };
+    await t.quiet();
+    assert.ok(t.lines.includes("NOTICE SIGHUP received while the master re-executes: the next image reloads"), t.lines.join("\n"));
+    assert.deepEqual(late.replies, [ANOTHER_RELOAD]);
+    assert.deepEqual(cli.replies, []);
     assert.equal(t.handedOver().reloadPending, true);
-    t.newImageAfter();
-    // the merged reload starts in the new image, loaded there and then re-executing again
+    t.newImageAfter(cli);
     assert.equal(t.w.reloader.step, "load");
     t.accept();
     await settle();
     assert.equal(t.state.reloads, 2);
-    assert.equal(t.os.execs.length, 2);
-    assert.equal(t.handedOver().reloadPending, false);
+    assert.match(cli.replies[0]!, /^Success=1\n/);
   });
 
-  test("a reload loaded before the re-exec: a CLI reload before the answer is refused, as during any reload", async () => {
+  test("the re-exec owed: not when the executable changed since (the next reload checks it), nor when a stop waits at the hold", async () => {
     const t = world();
     t.w.current = { ...t.w.current, configSource: {} };
-    const first = requester();
-    t.w.reloader.request("reload from the master CLI", false, first);
+    t.w.reloader.request("SIGUSR2");
     await settle();
-    const during = requester();
-    t.w.reloader.request("reload from the master CLI", false, during);
-    const third = requester();
-    t.ports.hold = async () => {
-      t.calls.push("hold");
-      t.w.reloader.request("reload from the master CLI", false, third);
-    };
     t.accept();
     await settle();
-    assert.deepEqual(during.replies, [ANOTHER_RELOAD]);
-    assert.deepEqual(third.replies, [ANOTHER_RELOAD]);
-    assert.equal(t.handedOver().reloadPending, false);
+    t.os.identity = { ...t.os.identity, ino: 99 };
+    await t.quiet();
+    assert.deepEqual(t.os.execs, []);
+    assert.ok(t.lines.includes("NOTICE /usr/bin/steward changed since reload 1: the master re-executes into it at the next reload, after its preflight"));
+
+    const u = world();
+    u.w.current = { ...u.w.current, configSource: {} };
+    u.w.reloader.request("SIGUSR2");
+    await settle();
+    u.accept();
+    await settle();
+    u.w.stopWaiting = true;
+    await u.quiet();
+    assert.deepEqual(u.os.execs, []);
+    assert.equal(u.calls.at(-1), "release");
+    assert.equal(u.w.reloader.step, "idle");
+    assert.deepEqual(u.generation(1).map((p) => p.role), ["current", "current"]);
   });
 
-  test("a reload loaded before the re-exec: a stop waiting at the hold wins, the new generation stays current, nothing execs", async () => {
-    const t = world();
-    t.w.current = { ...t.w.current, configSource: {} };
-    const who = requester();
-    t.w.reloader.request("reload from the master CLI", false, who);
-    await settle();
-    t.w.stopWaiting = true;
-    t.accept();
-    await settle();
-    assert.equal(t.os.execs.length, 0);
-    assert.equal(t.calls.at(-1), "release");
-    assert.match(who.replies[0]!, /^Success=1\n/, "the reload succeeded: answered here");
-    assert.equal(t.w.reloader.step, "idle");
-    assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
-  });
-
-  test("a reload loaded before the re-exec: an execve that fails leaves this image supervising the new generation, no failed reload", async () => {
+  test("the re-exec owed: an execve that fails leaves this image supervising, no failed reload, no retry", async () => {
     const t = world();
     t.w.current = { ...t.w.current, configSource: {} };
     t.os.failExec = "ENOEXEC";
-    const who = requester();
-    t.w.reloader.request("reload from the master CLI", false, who);
+    t.w.reloader.request("SIGUSR2");
     await settle();
     t.accept();
     await settle();
-    assert.match(who.replies[0]!, /^Success=1\n/, "answered here");
+    await t.quiet();
     assert.deepEqual(t.calls.slice(-4), ["keepAcrossExec true", "keepAcrossExec false", "release", "handOverFailed"]);
-    assert.ok(t.lines.some((l) => /^WARNING The master did not re-execute after the reload \(exec of \/usr\/bin\/steward failed/.test(l)), t.lines.join("\n"));
+    assert.ok(t.lines.some((l) => /^WARNING The master did not re-execute after reload 1 \(exec of \/usr\/bin\/steward failed/.test(l)), t.lines.join("\n"));
     assert.equal(t.state.failedReloads, 0);
-    assert.equal(t.state.reloads, 1);
     assert.equal(t.w.reloader.step, "idle");
-    assert.deepEqual(t.generation(1).map((p) => p.role), ["current", "current"]);
+    const calls = t.calls.length;
+    await t.quiet();
+    assert.equal(t.calls.length, calls, "no retry");
   });
 
   test("with a probation, an unchanged binary and configuration still re-execute first (the probation never crosses an exec)", async () => {
