@@ -24,9 +24,9 @@ export interface ReloadOutcome {
   line: Line;
   /**
    * N of `Master re-executed (version V); reload N in progress`, when the master re-executed;
-   * or of `Master re-executed (version V) after reload N`, when it loaded the reload first
-   * (same binary and configuration, REFERENCE §5.3): that line follows the outcome once
-   * reloads are quiet, and is waited for
+   * when it loaded the reload first (same binary and configuration, REFERENCE §5.3), the
+   * generation its workers were started in; the re-exec it owes, `Master re-executed
+   * (version V) after reload M` (M ≥ N: one re-exec follows a burst), is waited for
    */
   reload?: number;
   /** the master loaded this reload before it re-executed */
@@ -48,7 +48,14 @@ export async function reloadOutcome(steward: Steward, from: number, timeoutMs = 
     .map((l) => /Master re-executed \(version ([^)]+)\); reload (\d+) in progress/.exec(l.text))
     .find((m) => m !== null);
   const reexecAfter = match[1] === undefined && steward.lines.slice(from, line.index).some((l) => LOADED_FIRST.test(l.text));
-  if (reexecAfter) reexec = (await steward.waitForLine(/Master re-executed \(version ([^)]+)\) after reload (\d+)/, timeoutMs, line.index)).match;
+  if (reexecAfter) {
+    const generation = steward.started().find((w) => w.index >= from && w.index < line.index)?.generation;
+    assert.ok(generation !== undefined, `the reload started workers${steward.log()}`);
+    const after = new RegExp(`Master re-executed \\(version ([^)]+)\\) after reload (\\d+)`);
+    const { match: m } = await steward.waitForLine(after, timeoutMs, line.index);
+    assert.ok(Number(m[2]) >= generation, `the re-exec owed follows reload ${generation}: ${m[0]}${steward.log()}`);
+    reexec = [m[0], m[1]!, String(generation)] as unknown as RegExpExecArray;
+  }
   return {
     ...(reexecAfter ? { reexecAfter } : {}),
     ok: match[1] === undefined,
