@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: start steward, wait for log lines, read /proc.
-import { spawn } from "node:child_process";
-import { readFileSync, existsSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -209,4 +209,21 @@ export function parseWrk(out) {
     timeout: se ? Number(se[4]) : 0,
     non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
   };
+}
+
+/**
+ * The worker of a one-worker steward on fd 3, as steward arguments after the listener's:
+ * `haproxy -db` on `bind fd@3` (its configuration written in `dir`), or, without haproxy,
+ * Python's http.server on fd 3.
+ */
+export function fd3Worker(dir) {
+  if (spawnSync("haproxy", ["-v"], { stdio: "ignore" }).status !== 0) {
+    return ["--", "python3", "-c", "import socket,http.server as h;s=h.HTTPServer(('',0),h.SimpleHTTPRequestHandler,False);s.socket=socket.socket(fileno=3);s.serve_forever()"];
+  }
+  const cfg = join(dir, "haproxy.cfg");
+  writeFileSync(
+    cfg,
+    ["defaults", "    mode http", "    timeout connect 5s", "    timeout client 30s", "    timeout server 30s", "frontend fe", "    bind fd@3", '    http-request return status 200 content-type text/plain string "hello"', ""].join("\n"),
+  );
+  return ["--stop-signal", "SIGUSR1", "--", "haproxy", "-db", "-f", cfg];
 }

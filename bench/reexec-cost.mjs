@@ -25,7 +25,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, cleanupOnExit, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { binary, cleanupOnExit, fd3Worker, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { rounds: 3, spawns: 30, reloads: 15, baseline: undefined };
@@ -60,15 +60,7 @@ setTimeout(() => {
   process.exit(3);
 }, budgetMs).unref();
 
-const haveHaproxy = spawnSync("haproxy", ["-v"], { stdio: "ignore" }).status === 0;
-const cfg = join(workDir, "haproxy.cfg");
-writeFileSync(
-  cfg,
-  ["defaults", "    mode http", "    timeout connect 5s", "    timeout client 30s", "    timeout server 30s", "frontend fe", "    bind fd@3", '    http-request return status 200 content-type text/plain string "hello"', ""].join("\n"),
-);
-const worker = haveHaproxy
-  ? ["--stop-signal", "SIGUSR1", "--", "haproxy", "-db", "-f", cfg]
-  : ["--", "python3", "-c", "import socket,http.server as h;s=h.HTTPServer(('',0),h.SimpleHTTPRequestHandler,False);s.socket=socket.socket(fileno=3);s.serve_forever()"];
+const worker = fd3Worker(workDir);
 const runArgs = ["-l", "http=tcp://127.0.0.1:0", "-n", "1", ...worker];
 
 const TICK_MS = 10; // USER_HZ = 100 on Linux

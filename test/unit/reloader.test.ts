@@ -183,12 +183,27 @@ function world(global: Partial<GlobalConfig> = {}) {
   accept();
   assert.equal(state.phase, "running");
   calls.length = 0;
+  /** Worker `pid` exits with `code`, and the supervisor sees it. */
+  const exits = async (pid: number, code: number) => {
+    sys.processes.get(pid)!.alive = false;
+    w.sup.childExited({ pid, exited: true, code });
+    sys.advance(0);
+    await settle();
+  };
+  /** An unchanged binary and configuration (no file) reloaded by SIGUSR2: loaded here, ready. */
+  const reloadedFirst = async () => {
+    w.current = { ...w.current, configSource: {} };
+    w.reloader.request("SIGUSR2");
+    await settle();
+    accept();
+    await settle();
+  };
   /** Reloads stay quiet long enough for the re-exec they owe. */
   const quiet = async () => {
     sys.advance(REEXEC_QUIET_MS);
     await settle();
   };
-  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage, newImageAfter, quiet };
+  return { ...w, w, ports, generation, accept, preflightEnds, handedOver, newImage, newImageAfter, quiet, exits, reloadedFirst };
 }
 
 /** The old generation (0) is current and untouched; nothing else runs; the failure counted once. */
@@ -409,10 +424,7 @@ describe("reloader (master/reloader.ts)", () => {
     await t.preflightEnds();
     t.newImage(t.w.current);
     const [first] = t.generation(1);
-    t.sys.processes.get(first!.pid)!.alive = false;
-    t.w.sup.childExited({ pid: first!.pid, exited: true, code: 1 });
-    t.sys.advance(0);
-    await settle();
+    await t.exits(first!.pid, 1);
     oldGenerationCurrent(t);
     assert.equal(t.calls.filter((c) => c.startsWith("reloadFailed")).length, 1);
     assert.equal(t.lines.filter((l) => l.startsWith("ALERT Reload failed")).length, 1, "logged once");
@@ -522,10 +534,7 @@ describe("reloader (master/reloader.ts)", () => {
     t.w.reloader.request("SIGUSR2", false, who);
     await settle();
     const [p] = t.generation(1);
-    t.sys.processes.get(p!.pid)!.alive = false;
-    t.w.sup.childExited({ pid: p!.pid, exited: true, code: 3 });
-    t.sys.advance(0);
-    await settle();
+    await t.exits(p!.pid, 3);
     oldGenerationCurrent(t);
     assert.match(who.replies[0]!, /^Success=0\n/);
     await t.quiet();
@@ -538,10 +547,7 @@ describe("reloader (master/reloader.ts)", () => {
     t.w.reloader.request("SIGUSR2");
     await settle();
     const [q] = t.generation(2);
-    t.sys.processes.get(q!.pid)!.alive = false;
-    t.w.sup.childExited({ pid: q!.pid, exited: true, code: 3 });
-    t.sys.advance(0);
-    await settle();
+    await t.exits(q!.pid, 3);
     assert.deepEqual(t.os.execs, []);
     await t.quiet();
     assert.equal(t.os.execs.length, 1);
@@ -549,11 +555,7 @@ describe("reloader (master/reloader.ts)", () => {
 
   test("the re-exec owed: a signal or a CLI reload during its hold is the next image's reload; a CLI reload in its exec is refused", async () => {
     const t = world();
-    t.w.current = { ...t.w.current, configSource: {} };
-    t.w.reloader.request("SIGUSR2");
-    await settle();
-    t.accept();
-    await settle();
+    await t.reloadedFirst();
     const cli = requester();
     const late = requester();
     t.ports.hold = async () => {
@@ -582,11 +584,7 @@ describe("reloader (master/reloader.ts)", () => {
 
   test("the re-exec owed: not when the executable changed since (the next reload checks it), nor when a stop waits at the hold", async () => {
     const t = world();
-    t.w.current = { ...t.w.current, configSource: {} };
-    t.w.reloader.request("SIGUSR2");
-    await settle();
-    t.accept();
-    await settle();
+    await t.reloadedFirst();
     t.os.identity = { ...t.os.identity, ino: 99 };
     await t.quiet();
     assert.deepEqual(t.os.execs, []);
