@@ -5,7 +5,7 @@
  */
 import type { ListenerRegistry } from "../listeners/registry.ts";
 import type { Logger } from "../log.ts";
-import type { CliServer } from "../mcli/server.ts";
+import type { CliServer, Session } from "../mcli/server.ts";
 import type { MetricsEndpoint } from "../metrics/endpoint.ts";
 import type { EventLog } from "../mcli/events.ts";
 import type { NotifyReceiver } from "../notify/receiver.ts";
@@ -79,9 +79,10 @@ export function reloadPorts(host: ReloadHost): ReloadPorts {
     release: () => signals.release(HELD_SIGNALS),
     startEarly: (options) => startEarly(host, options),
     abandonEarly: (generation) => host.supervisor.abandonEarly(generation),
-    handOver: (parts, requester) => handOver(host, parts, requester),
-    handOverFailed(requester) {
-      host.cli.execFailed(requester);
+    handOver: (parts, requester, answered) => handOver(host, parts, requester, answered),
+    crossesExec: (session) => host.cli.crossesExec(session),
+    handOverFailed(requester, answered) {
+      host.cli.execFailed([requester, answered]);
       host.metrics.execFailed();
     },
     keepAcrossExec(on) {
@@ -102,9 +103,11 @@ export function reloadPorts(host: ReloadHost): ReloadPorts {
 }
 
 /** The state for the next image. CLI sessions end here (answered first), but for those that have sent nothing yet. */
-function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: ReturnType<CliServer["adoptSession"]>): Handover {
+function handOver(host: ReloadHost, parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: Session | undefined, answered: Session | undefined): Handover {
   const { processes, phase: _phase, ...master } = host.state;
-  const fresh = host.cli.prepareExec(requester);
+  const fresh = host.cli.prepareExec([requester, answered]);
+  // the session of a reload answered before this exec goes on in the next image, not busy
+  if (answered && answered !== requester) fresh.push(host.cli.handOver(answered));
   return {
     format: HANDOVER_FORMAT,
     writtenBy: VERSION,

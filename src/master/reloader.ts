@@ -112,10 +112,16 @@ export interface ReloadPorts {
   /** starts the next generation from `options` before the exec; undefined if it could not */
   startEarly(options: RunOptions): Early | undefined;
   abandonEarly(generation: number): void;
-  /** the state for the next image; ends the CLI sessions that do not cross the exec */
-  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: Session | undefined): Handover;
+  /**
+   * the state for the next image; ends the CLI sessions that do not cross the exec
+   * (`requester`: waits for the reload in progress or asked for; `answered`: the session of
+   * a reload answered before this exec, which goes on in the next image)
+   */
+  handOver(parts: Pick<Handover, "reloadPending" | "hard" | "early" | "reloaded">, requester: Session | undefined, answered?: Session): Handover;
+  /** whether a master CLI session, answered, can cross the exec as it is */
+  crossesExec(session: Session): boolean;
   /** the exec will not happen: sessions and metrics are this image's again */
-  handOverFailed(requester: Session | undefined): void;
+  handOverFailed(requester: Session | undefined, answered?: Session): void;
   /** listeners, notify sockets and signal dispositions for (true) or back from (false) the execve */
   keepAcrossExec(on: boolean): void;
   /** loads `options` as the next generation (`adopt`: gate the early one) */
@@ -129,6 +135,8 @@ export class Reloader {
   private reexecTimer?: { cancel(): void };
   /** the re-exec that reloads owed is under way (hold, exec) */
   private quietExec = false;
+  /** the CLI session that asked for the last reload loaded before the re-exec it owes */
+  private answered?: Session;
   /** a reload signal arrived during this reload: one more follows it */
   private pending = false;
   /** the preflight run of the new binary, while it runs */
@@ -282,10 +290,11 @@ export class Reloader {
     this.current = "exec";
     const reloaded = this.quietExec;
     const session = this.requester?.session;
-    const handover = ports.handOver({ reloadPending: this.pending, hard, ...(early ? { early } : {}), ...(reloaded ? { reloaded } : {}) }, session);
+    const answered = reloaded && this.answered && ports.crossesExec(this.answered) ? this.answered : undefined;
+    const handover = ports.handOver({ reloadPending: this.pending, hard, ...(early ? { early } : {}), ...(reloaded ? { reloaded } : {}) }, session, answered);
     const undo = (reason: string) => {
       ports.release();
-      ports.handOverFailed(session);
+      ports.handOverFailed(session, answered);
       if (early) ports.abandonEarly(early.generation);
       if (!reloaded) return this.fail(reason);
       // the reloads succeeded: this image goes on supervising them, and does not try again
@@ -360,6 +369,7 @@ export class Reloader {
     const requester = this.requester;
     this.requester = undefined;
     requester?.reply(`Success=${ok ? 1 : 0}\n--\n${this.ports.log.loadLines().join("\n")}`);
+    this.answered = requester?.session;
     this.idle();
   }
 

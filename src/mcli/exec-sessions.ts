@@ -1,6 +1,8 @@
 /**
  * The master CLI's sessions across a re-exec (REFERENCE §5.3): which cross it (the one
- * that asked for the reload, and those accepted that have sent nothing yet, sessions.ts),
+ * that asked for the reload — or, for the re-exec owed by reloads the master loaded
+ * itself, the one that asked for the last of them, as well as one that asks for the next
+ * — and those accepted that have sent nothing yet, sessions.ts),
  * how the others end (answered first, never reset over unread input), what is undone
  * when the exec fails, and how the next image adopts those that crossed. The server
  * (server.ts) runs sessions; this file only moves them between images.
@@ -76,14 +78,14 @@ export class ExecSessions {
    * ends with this image: what it already sent is answered first, so that it is closed
    * after its replies, never reset over unread input.
    */
-  prepare(keep: Session | undefined): HandedSession[] {
+  prepare(keep: readonly Session[]): HandedSession[] {
     const { px, listeners } = this.server;
     const fresh = this.endSessionsBeforeExec(keep);
     for (const l of listeners.values()) {
       px.stopSignalWhenReadable(l.fd);
       px.setCloexec(l.fd, false);
     }
-    for (const s of keep ? [keep, ...fresh] : fresh) {
+    for (const s of [...keep, ...fresh]) {
       px.stopSignalWhenReadable(s.fd);
       px.setCloexec(s.fd, false);
     }
@@ -92,13 +94,13 @@ export class ExecSessions {
   }
 
   /** The exec did not happen: what prepare() kept open is this image's again. */
-  failed(keep: Session | undefined): void {
+  failed(keep: readonly Session[]): void {
     const { px, listeners } = this.server;
     for (const l of listeners.values()) {
       px.setCloexec(l.fd, true);
       px.signalWhenReadable(l.fd);
     }
-    for (const s of keep ? [keep, ...this.handedFresh] : this.handedFresh) {
+    for (const s of [...keep, ...this.handedFresh]) {
       px.setCloexec(s.fd, true);
       px.signalWhenReadable(s.fd);
       s.stream?.start(); // catches up from where it paused
@@ -127,14 +129,14 @@ export class ExecSessions {
    * first gets what it is owed, the replies to what it already sent (within
    * EXEC_DRAIN_MS), and is then closed with nothing unread: an orderly end for the client.
    */
-  private endSessionsBeforeExec(keep: Session | undefined): Session[] {
+  private endSessionsBeforeExec(keep: readonly Session[]): Session[] {
     const server = this.server;
-    for (const s of [...server.sessions.values()]) if (s !== keep) server.readAll(s);
+    for (const s of [...server.sessions.values()]) if (!keep.includes(s)) server.readAll(s);
     const now = Date.now();
     // a stream goes on in the next image, as do sessions that have sent nothing yet
-    const fresh = [...server.sessions.values()].filter((s) => s !== keep && (s.stream !== undefined || carriedAcrossExec(s, now, this.reloadStartedAt)));
+    const fresh = [...server.sessions.values()].filter((s) => !keep.includes(s) && (s.stream !== undefined || carriedAcrossExec(s, now, this.reloadStartedAt)));
     this.reloadStartedAt = undefined;
-    const ending = () => [...server.sessions.values()].filter((s) => s !== keep && !fresh.includes(s));
+    const ending = () => [...server.sessions.values()].filter((s) => !keep.includes(s) && !fresh.includes(s));
     const deadline = Date.now() + EXEC_DRAIN_MS;
     for (;;) {
       // a session silent since before the reload is not waited for: it is merely idle

@@ -81,13 +81,18 @@ export class CliServer {
     return this.exec.adopt(h, requester);
   }
 
-  /** Before execve: what crosses it is kept open for the next image, every other session ends (answered first). */
-  prepareExec(keep: Session | undefined): HandedSession[] {
-    return this.exec.prepare(keep);
+  /** Before execve: what crosses it (`keep`, and sessions that sent nothing yet) is kept open for the next image, every other session ends (answered first). */
+  prepareExec(keep: readonly (Session | undefined)[]): HandedSession[] {
+    return this.exec.prepare(existing(keep));
   }
 
-  execFailed(keep: Session | undefined): void {
-    this.exec.failed(keep);
+  execFailed(keep: readonly (Session | undefined)[]): void {
+    this.exec.failed(existing(keep));
+  }
+
+  /** Whether `s`, answered, can cross an exec as it is: open, with nothing left to write or to run. */
+  crossesExec(s: Session): boolean {
+    return this.alive(s) && s.out.length === 0 && !s.busy && !s.closing && s.lingering === undefined;
   }
 
   handOver(s: Session): HandedSession {
@@ -386,4 +391,9 @@ export class CliServer {
     for (const l of this.listeners.values()) this.px.close(l.fd);
     this.listeners.clear();
   }
+}
+
+/** The sessions of `keep` that are given, once each. */
+function existing(keep: readonly (Session | undefined)[]): Session[] {
+  return [...new Set(keep.filter((s): s is Session => s !== undefined))];
 }

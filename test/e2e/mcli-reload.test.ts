@@ -113,6 +113,25 @@ for (const mode of MODES) {
       assert.equal(again.stdout, "\nmaster> admin\n\nmaster> ");
     }));
 
+    test("a prompt session that asked for a reload goes on after the master's re-exec (during the reload, or once reloads are quiet)", e2e(mode, async (bed) => {
+      const { steward, admin } = await startCliMaster(bed, { workers: 1 });
+      const s = new RawSession(admin);
+      await s.connected;
+      s.write("prompt\n");
+      await s.until((t) => t.endsWith("master> "));
+      const from = steward.lines.length;
+      let mark = s.text.length;
+      s.write("reload\n");
+      const reply = (await s.until((t) => t.length > mark && /Success=\d[\s\S]*master> $/.test(t.slice(mark)), 60_000)).slice(mark);
+      assert.match(reply, /Success=1\n--\n/, steward.log());
+      await steward.waitForLine(/Master re-executed/, 10_000, from);
+      mark = s.text.length;
+      s.write("show cli level\n");
+      const level = (await s.until((t) => t.length > mark && t.endsWith("master> "), 10_000)).slice(mark);
+      assert.match(level, /^admin\n/, `${JSON.stringify(level)}${steward.log()}`);
+      assert.equal(s.closed, false);
+    }));
+
     test("a connection accepted just before the re-exec that has sent nothing yet is served by the new image", e2e(mode, async (bed) => {
       const { steward, admin, operator } = await startCliMaster(bed, { workers: 1 });
       const before = fdTable(steward.pid).size;

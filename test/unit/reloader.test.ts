@@ -76,6 +76,8 @@ function world(global: Partial<GlobalConfig> = {}) {
     outcome: undefined as LoadOutcome | undefined,
     waiters: new Map<number, (ws: WaitStatus) => void>(),
     reloader: undefined as unknown as Reloader,
+    /** the CLI sessions the last handOver was given */
+    handedSessions: {} as { requesting?: Session; answered?: Session },
     sup: undefined as unknown as Supervisor,
   };
   w.sup = new Supervisor(w.current.config, state, sys, log as never, plan, { stopping: () => w.reloader.stopping() });
@@ -107,8 +109,9 @@ function world(global: Partial<GlobalConfig> = {}) {
       calls.push(`abandonEarly ${generation}`);
       w.sup.abandonEarly(generation);
     },
-    handOver: (parts) => {
+    handOver: (parts, requesting, answered) => {
       calls.push("handOver");
+      w.handedSessions = { requesting, answered };
       const { processes, phase: _p, ...master } = state;
       return {
         format: HANDOVER_FORMAT,
@@ -124,6 +127,7 @@ function world(global: Partial<GlobalConfig> = {}) {
         ...parts,
       };
     },
+    crossesExec: (session) => (session as { open?: boolean }).open !== false,
     handOverFailed: () => calls.push("handOverFailed"),
     keepAcrossExec: (on) => calls.push(`keepAcrossExec ${on}`),
     load: (o, hard, adopt, done) => {
@@ -503,10 +507,26 @@ describe("reloader (master/reloader.ts)", () => {
       assert.equal(handover.reloaded, true);
       assert.equal(handover.early, undefined);
       assert.equal(handover.reloadPending, false);
+      // the session that asked goes on in the next image
+      assert.deepEqual(t.w.handedSessions, { requesting: undefined, answered: who.session });
       t.newImageAfter();
       assert.equal(t.w.reloader.step, "idle");
       assert.equal(who.replies.length, 1);
     }
+  });
+
+  test("the re-exec owed: the session that asked for the last reload crosses it only if it can as it is", async () => {
+    const t = world();
+    t.w.current = { ...t.w.current, configSource: {} };
+    const who = requester();
+    (who.session as { open?: boolean }).open = false; // closed, busy or with output pending
+    t.w.reloader.request("reload from the master CLI", false, who);
+    await settle();
+    t.accept();
+    await settle();
+    await t.quiet();
+    assert.equal(t.os.execs.length, 1);
+    assert.deepEqual(t.w.handedSessions, { requesting: undefined, answered: undefined });
   });
 
   test("reloads loaded before the re-exec: a burst is served by this image, which re-executes once, after it", async () => {
