@@ -15,19 +15,18 @@
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { binary, cleanupOnExit, fd3Worker, median, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
-const argv = process.argv.slice(2);
-const opt = { rounds: 3, reloads: 15, gap: 1500, baseline: undefined };
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  const v = argv[++i];
-  if (a === "--rounds") opt.rounds = Number(v);
-  else if (a === "--reloads") opt.reloads = Number(v);
-  else if (a === "--gap") opt.gap = Number(v);
-  else if (a === "--baseline") opt.baseline = v;
-  else usage(`unknown argument ${a}`);
+let values;
+try {
+  ({ values } = parseArgs({
+    options: { rounds: { type: "string", default: "3" }, reloads: { type: "string", default: "15" }, gap: { type: "string", default: "1500" }, baseline: { type: "string" } },
+  }));
+} catch (e) {
+  usage(e.message);
 }
+const opt = { rounds: Number(values.rounds), reloads: Number(values.reloads), gap: Number(values.gap), baseline: values.baseline };
 function usage(msg) {
   console.error(`reload-cpu: ${msg}\nusage: node bench/reload-cpu.mjs [--rounds 3] [--reloads 15] [--gap 1500] [--baseline BIN]`);
   process.exit(2);

@@ -43,18 +43,18 @@ export const LOADED_FIRST = /no preflight; the master re-executes once reloads a
 /** Reads the outcome of the reload whose log starts at line `from`. */
 export async function reloadOutcome(steward: Steward, from: number, timeoutMs = 20_000): Promise<ReloadOutcome> {
   const { line, match } = await steward.waitForLine(OUTCOME, timeoutMs, from);
-  let reexec = steward.lines
+  const inProgress = steward.lines
     .slice(from, line.index)
     .map((l) => /Master re-executed \(version ([^)]+)\); reload (\d+) in progress/.exec(l.text))
     .find((m) => m !== null);
+  let reexec = inProgress ? { version: inProgress[1]!, reload: Number(inProgress[2]) } : undefined;
   const reexecAfter = match[1] === undefined && steward.lines.slice(from, line.index).some((l) => LOADED_FIRST.test(l.text));
   if (reexecAfter) {
     const generation = steward.started().find((w) => w.index >= from && w.index < line.index)?.generation;
     assert.ok(generation !== undefined, `the reload started workers${steward.log()}`);
-    const after = new RegExp(`Master re-executed \\(version ([^)]+)\\) after reload (\\d+)`);
-    const { match: m } = await steward.waitForLine(after, timeoutMs, line.index);
+    const { match: m } = await steward.waitForLine(/Master re-executed \(version ([^)]+)\) after reload (\d+)/, timeoutMs, line.index);
     assert.ok(Number(m[2]) >= generation, `the re-exec owed follows reload ${generation}: ${m[0]}${steward.log()}`);
-    reexec = [m[0], m[1]!, String(generation)] as unknown as RegExpExecArray;
+    reexec = { version: m[1]!, reload: generation };
   }
   return {
     ...(reexecAfter ? { reexecAfter } : {}),
@@ -62,7 +62,7 @@ export async function reloadOutcome(steward: Steward, from: number, timeoutMs = 
     ...(match[1] !== undefined ? { reason: match[1] } : {}),
     from,
     line,
-    ...(reexec ? { version: reexec[1], reload: Number(reexec[2]) } : {}),
+    ...(reexec ?? {}),
     started: steward.started().filter((w) => w.index >= from && w.index < line.index),
   };
 }
