@@ -157,7 +157,7 @@ export class Reloader {
     const checked: PreflightResult = await preflight(
       {
         spawn: (path, argv, outputPath) =>
-          (this.preflightPid = os.spawn({ path, argv, env: childEnv(os.env), passFds: [], ownProcessGroup: true, outputPath })),
+          (this.preflightPid = os.spawn({ path, argv, env: childEnv(os.env), passFds: [], ownSession: true, outputPath })),
         waitFor: (pid) =>
           ports.waitFor(pid).then((ws) => {
             this.preflightPid = undefined;

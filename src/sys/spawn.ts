@@ -1,7 +1,7 @@
 /**
  * Starting a child with posix_spawn through FFI. The descriptor table it gets is exactly
  * 0, 1, 2 and `passFds` at 3.., every signal is at its default disposition and unblocked,
- * and it may be put in a process group of its own. No runtime knows of these children, so
+ * and it may lead a session (and process group) of its own. No runtime knows of these children, so
  * the master's reaper is their only waiter.
  */
 import * as C from "./constants.ts";
@@ -23,8 +23,12 @@ export interface SpawnRequest {
   cwd?: string;
   /** descriptors of this process to place at 3, 4, ... in the child; nothing else above 2 survives */
   passFds: number[];
-  /** put the child in a new process group of its own */
-  ownProcessGroup: boolean;
+  /**
+   * start the child in a session of its own, which it leads with a process group of its
+   * own (as systemd starts a service): no terminal's signals reach it, and where the kernel
+   * shares the CPU by session (autogroup) it is not counted with its siblings
+   */
+  ownSession: boolean;
   /** send the child's stdout and stderr to this file (created 0600, truncated) */
   outputPath?: string;
 }
@@ -65,10 +69,8 @@ export function posixSpawn(px: SpawnLibc, req: SpawnRequest): number {
     err(fn.posix_spawnattr_setsigdefault(attr, sigs), "setsigdefault");
     err(fn.posix_spawnattr_setsigmask(attr, noSigs), "setsigmask");
     let flags = C.POSIX_SPAWN_SETSIGDEF | C.POSIX_SPAWN_SETSIGMASK;
-    if (req.ownProcessGroup) {
-      flags |= C.POSIX_SPAWN_SETPGROUP;
-      err(fn.posix_spawnattr_setpgroup(attr, 0), "setpgroup");
-    }
+    // setsid(): the child leads a new session and so a new process group (pgid = its PID)
+    if (req.ownSession) flags |= C.POSIX_SPAWN_SETSID;
     err(fn.posix_spawnattr_setflags(attr, flags), "setflags");
 
     const pidOut = new Int32Array(1);

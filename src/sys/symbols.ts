@@ -73,7 +73,6 @@ export const LIBC_SYMBOLS = {
   posix_spawnattr_init: { args: ["buffer"], returns: "i32" },
   posix_spawnattr_destroy: { args: ["buffer"], returns: "i32" },
   posix_spawnattr_setflags: { args: ["buffer", "i16"], returns: "i32" },
-  posix_spawnattr_setpgroup: { args: ["buffer", "i32"], returns: "i32" },
   posix_spawnattr_setsigmask: { args: ["buffer", "buffer"], returns: "i32" },
   posix_spawnattr_setsigdefault: { args: ["buffer", "buffer"], returns: "i32" },
   sigemptyset: { args: ["buffer"], returns: "i32" },

@@ -2,7 +2,7 @@
  * steward's native exec helper: what src/workers/shim.ts does, without starting a
  * JavaScript runtime. The master starts it with posix_spawn (descriptor table 0, 1, 2,
  * the listeners at 3.., this helper's own image last, signals at their defaults and
- * unblocked, own process group); it drops the identity, sets the parent-death signal,
+ * unblocked, own session and process group); it drops the identity, sets the parent-death signal,
  * checks that the master is still its parent, leaves exactly 0-2 and the listeners open
  * across exec, sets LISTEN_PID (and WATCHDOG_PID when WATCHDOG_USEC is set, as systemd
  * does) to its own PID and execs the command.

@@ -49,7 +49,7 @@ export function helperSpawnRequest(helperFd: number, child: ChildSpec, masterPid
     env: child.execEnv ? { ...child.env, ...child.execEnv } : child.env,
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: [...child.fds, helperFd],
-    ownProcessGroup: true,
+    ownSession: true,
     ...(child.outputPath !== undefined ? { outputPath: child.outputPath } : {}),
   };
 }

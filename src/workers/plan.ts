@@ -134,7 +134,7 @@ export function shimSpawnRequest(self: SelfCommand, child: ChildSpec, masterPid:
     env: { ...shimEnv, [EXEC_PLAN_VAR]: JSON.stringify(plan) },
     ...(child.cwd !== undefined ? { cwd: child.cwd } : {}),
     passFds: child.fds,
-    ownProcessGroup: true,
+    ownSession: true,
     ...(child.outputPath !== undefined ? { outputPath: child.outputPath } : {}),
   };
 }

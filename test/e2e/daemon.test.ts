@@ -75,7 +75,8 @@ for (const mode of MODES) {
       assert.equal(workers.length, 2, `two workers under the master (children: ${childrenByPpid(master).map((p) => `${p} ${stat(p)?.comm}`).join(", ")})`);
       assert.ok(workers.includes((first as { pid: number }).pid), "the answer came from one of the master's workers");
       for (const w of workers) {
-        assert.equal(stat(w)?.session, master, `worker ${w} is in the master's session`);
+        // each worker leads a session of its own, as systemd starts a service (REFERENCE §4)
+        assert.equal(stat(w)?.session, w, `worker ${w} leads its own session, not the master's (${master})`);
         for (const fd of [0, 1, 2]) assert.equal(fdTargets(w).get(fd), "/dev/null", `worker ${w} fd ${fd}`);
       }
 

@@ -7,9 +7,26 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import process from "node:process";
 import { describe, test } from "node:test";
+import { stat } from "./_extra.ts";
 import { e2e, fixture, installScript, MODES, serving } from "./_harness.ts";
 
 const O_CLOEXEC = 0o2000000;
+
+/** `/proc/PID/autogroup` (`/autogroup-N nice K`), or undefined without CONFIG_SCHED_AUTOGROUP. */
+function autogroup(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/autogroup`, "utf8").split(" nice")[0];
+  } catch {
+    return undefined;
+  }
+}
+const autogroupsOn = (() => {
+  try {
+    return readFileSync("/proc/sys/kernel/sched_autogroup_enabled", "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
+})();
 
 /** [fd, flags, inode] of each memfd named steward-exec that `pid` holds. */
 function helperMemfds(pid: number): Array<[number, number, number]> {
@@ -74,6 +91,33 @@ for (const mode of MODES) {
           assert.ok(!environ.some((v) => v.startsWith("STEWARD_EXEC_HELPER_FD=")), `worker ${w.pid} does not see STEWARD_EXEC_HELPER_FD`);
         }
       }
+    }));
+
+    test("each worker leads a session and a process group of its own, apart from the master's and its siblings', a reload's workers too", e2e(mode, async (bed) => {
+      const steward = bed.startWith(serving(fixture("http-worker.cjs"), { workers: 2 }));
+      await steward.ready();
+      const check = (pids: number[], when: string) => {
+        const master = stat(steward.pid);
+        assert.ok(master, `master ${steward.pid} is running`);
+        for (const pid of pids) {
+          const s = stat(pid);
+          assert.ok(s, `worker ${pid} is running (${when})`);
+          assert.equal(s.session, pid, `worker ${pid} leads its own session (sid ${s.session}, master's ${master.session}; ${when})`);
+          assert.equal(s.pgrp, pid, `worker ${pid} leads its own process group (pgid ${s.pgrp}; ${when})`);
+          // where the kernel shares the CPU by session, the worker is counted apart from the master
+          if (autogroupsOn && autogroup(pid) !== undefined) {
+            assert.notEqual(autogroup(pid), autogroup(steward.pid), `worker ${pid} is in an autogroup of its own (${autogroup(pid)}; ${when})`);
+          }
+        }
+        if (autogroupsOn && pids.length === 2 && autogroup(pids[0]!) !== undefined) {
+          assert.notEqual(autogroup(pids[0]!), autogroup(pids[1]!), `two workers, two autogroups (${when})`);
+        }
+      };
+      check((await steward.waitForWorkers(2)).map((w) => w.pid), "first generation");
+      const from = (await steward.ready()).line.index + 1;
+      process.kill(steward.pid, "SIGUSR2");
+      await steward.waitForLine(/Loading success\./, 15_000, from);
+      check(steward.started().filter((w) => w.generation === 1).map((w) => w.pid), "after a reload");
     }));
   });
 }

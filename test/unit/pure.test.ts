@@ -89,7 +89,7 @@ describe("spawn plans", () => {
     assert.deepEqual(req.argv, ["/usr/bin/steward", "__exec"]);
     assert.deepEqual(req.passFds, [7, 9]);
     assert.equal(req.cwd, "/srv");
-    assert.equal(req.ownProcessGroup, true);
+    assert.equal(req.ownSession, true);
     assert.deepEqual(JSON.parse(req.env[EXEC_PLAN_VAR]!), {
       path: "/usr/bin/node",
       argv: ["node", "s.js"],
@@ -111,7 +111,7 @@ describe("spawn plans", () => {
     assert.deepEqual(req.argv, ["steward-exec", "42", "9", "2", "65534", "65533", "worker 1", "/usr/bin/node", "node", "s.js"]);
     assert.deepEqual(req.env, { A: "1" });
     assert.equal(req.cwd, "/srv");
-    assert.equal(req.ownProcessGroup, true);
+    assert.equal(req.ownSession, true);
     const unchanged = helperSpawnRequest(3, { label: "program 'a'", path: "/bin/a", argv: ["a"], env: {}, fds: [] }, 1, 15);
     assert.deepEqual(unchanged.argv.slice(0, 8), ["steward-exec", "1", "15", "0", "", "", "program 'a'", "/bin/a"]);
     assert.equal(unchanged.path, "/proc/self/fd/3");

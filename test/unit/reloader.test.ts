@@ -230,7 +230,7 @@ describe("reloader (master/reloader.ts)", () => {
     const pre = t.os.spawned[0]!.req;
     assert.deepEqual(pre.argv.slice(0, 3), ["/usr/bin/steward", "__preflight", String(HANDOVER_FORMAT)]);
     assert.deepEqual(pre.argv.slice(4), ["run", "--check", "-f", "steward.toml"]);
-    assert.equal(pre.ownProcessGroup, true);
+    assert.equal(pre.ownSession, true);
     assert.equal(pre.env[HANDOVER_VAR], undefined);
     await t.preflightEnds({ opts: t.w.current });
     // the same binary answered with its options: generation 1 started before the exec
