@@ -6,9 +6,9 @@
 // (new connection per request) against steward, which keeps serving through the start-ups
 // of the Node worker alone too. Prints per round p50s and medians of them, and the
 // difference. By default the Node worker alone runs in a session (scheduler autogroup,
-// kernel.sched_autogroup_enabled) of its own, while steward's new worker shares steward's
-// with the master and the old worker serving the load; --same-session starts steward and
-// the Node worker alone in this script's session, so both compete the same way.
+// kernel.sched_autogroup_enabled) of its own, as steward starts each of its workers (REFERENCE
+// §4), so both compete the same way; --same-session starts steward's master and the Node
+// worker alone in this script's session (steward's workers still lead sessions of their own).
 // Usage: node bench/reload-vs-node.mjs [--n 15] [--rounds 3] [--modes idle,load] [--same-session]
 import { spawn } from "node:child_process";
 import { createConnection } from "node:net";

@@ -2,10 +2,10 @@
 // 64 Node workers all accepting: steward against the same 64 Node processes started the
 // same way without steward (issue 14), and a tiny worker (python3 blocking in accept()).
 // Like with like:
-// - both sides start from this script with child_process.spawn, in this script's session,
-//   so every process of both sides runs in one scheduler autogroup
-//   (kernel.sched_autogroup_enabled gives each session its own share of the CPU; a
-//   detached steward would have a fresh one while the bare side shares the script's);
+// - both sides start from this script with child_process.spawn; each Node process runs in
+//   a session of its own on both sides, as steward starts every worker (setsid), so each
+//   has its own scheduler autogroup (kernel.sched_autogroup_enabled gives each session its
+//   own share of the CPU); steward's master runs in this script's session;
 // - the same worker (bench/worker.cjs), the listener as fd 3, LISTEN_FDS=1;
 // - steward: from its spawn (its own start and the bind included) to 'Loading success.',
 //   which it writes once it has seen every worker accepting; without steward: from
@@ -87,7 +87,8 @@ async function bareStart(cmd) {
   const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))[1];
   const children = [];
   for (let i = 0; i < n; i++) {
-    children.push(spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "inherit", fd], env: { ...process.env, LISTEN_FDS: "1" } }));
+    // detached: a session of its own, as steward starts each worker
+    children.push(spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "ignore", "inherit", fd], env: { ...process.env, LISTEN_FDS: "1" }, detached: true }));
   }
   const waiting = new Set(children.map((c) => c.pid));
   const deadline = t0 + 60000;
@@ -119,7 +120,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const bare = sides.at(-1).runs.map((x) => x.ms);
-console.log(`${n} workers, node http, ${rounds} rounds alternated, every process in this script's session; loadavg ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
+console.log(`${n} workers, node http, ${rounds} rounds alternated, each Node process in a session of its own on both sides; loadavg ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 for (const side of sides.slice(0, -1)) {
   console.log(`  ${`${side.name} (start -> 'Loading success.')`.padEnd(44)} ${range(side.runs.map((x) => x.ms))}; master CPU ${range(side.runs.map((x) => x.cpuMs))}`);
 }

@@ -22,8 +22,12 @@
 // ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
 // log lines came, p50 from the signal.
 //
-// In idle mode each round also starts `haproxy -db` alone 20 times (spawn -> first answer): what
-// any supervisor that starts a fresh worker must wait for at least, printed ÷ haproxy -W.
+// Each cell of each round also measures the floor: `haproxy -db` started alone (spawn -> first
+// answer), 20 times in idle mode, and under load every interval while the same wrk load runs
+// against a plain `haproxy -db` (runFloorCell): what any supervisor that starts a fresh worker
+// and waits for it to serve must wait for at least, printed ÷ haproxy -W. HAProxy 2.6's own
+// master logs `Loading success.` right after its fork(), before the new worker has started
+// its threads or its listeners; steward logs it once the new worker accepts.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
@@ -67,8 +71,10 @@ if (opt.baseline) copyFileSync(opt.baseline, baselineBin), chmodSync(baselineBin
 
 // ---- bounded: every process started here is in its own group and killed at the end ----
 const track = cleanupOnExit([workDir]);
-const cellsPlanned = opt.repeats * 2 * (opt.modes.filter((m) => m !== "idle").length * opt.intervals.length);
-const budgetMs = cellsPlanned * (opt.seconds + 40) * 1000 + opt.repeats * 2 * (opt.idleReloads + 30) * 1000;
+// per cell and round: each side, then the floor
+const runsPerCell = (opt.baseline ? 3 : 2) + 1;
+const cellsPlanned = opt.repeats * runsPerCell * (opt.modes.filter((m) => m !== "idle").length * opt.intervals.length);
+const budgetMs = cellsPlanned * (opt.seconds + 40) * 1000 + opt.repeats * runsPerCell * (opt.idleReloads + 30) * 1000;
 setTimeout(() => {
   console.error(`supervisors-haproxy: over the time budget (${(budgetMs / 1000).toFixed(0)} s): killing everything started`);
   process.exit(3);
@@ -198,6 +204,15 @@ function firstAnswer(port, body) {
  * moment HAProxy first serves (what steward's readiness waits for: accepting).
  */
 async function haproxyStartAlone(n, tag) {
+  return startsAlone(tag, (i) => i < n, () => 200);
+}
+
+/**
+ * `haproxy -db` started alone (its own port, its own session, as steward starts workers)
+ * again and again while `more(i)`: spawn -> first answer, probes every 0.5 ms. Each is
+ * SIGKILLed once it answered; the next starts `gapAfter(t0)` ms later.
+ */
+async function startsAlone(tag, more, gapAfter) {
   const port = await freePort();
   const cfg = join(workDir, `${tag}-alone.cfg`);
   writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
@@ -210,7 +225,7 @@ async function haproxyStartAlone(n, tag) {
       c.on("close", () => r(undefined));
     });
   const times = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; more(i); i++) {
     const t0 = performance.now();
     const child = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore", detached: true }));
     // probes overlap: one every 0.5 ms until the first answer
@@ -229,9 +244,55 @@ async function haproxyStartAlone(n, tag) {
     const gone = new Promise((r) => child.once("exit", r));
     process.kill(-child.pid, "SIGKILL");
     await gone;
-    await sleep(200);
+    await sleep(Math.max(0, t0 + gapAfter(t0) - performance.now()));
   }
   return times;
+}
+
+/**
+ * The floor under load: `haproxy -db` serving the same wrk load on its own port (no
+ * supervisor, nothing reloading it), while `haproxy -db` is started alone every
+ * `intervalMs` (startsAlone): what any supervisor that starts a fresh worker and waits for
+ * it to serve must wait for at least, under the same load.
+ */
+async function runFloorCell(mode, intervalMs, tag) {
+  const port = await freePort();
+  const cfg = join(workDir, `${tag}-floor.cfg`);
+  writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
+  const target = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore", detached: true }));
+  const up = performance.now() + 5000;
+  while (!(await answers(port))) {
+    if (performance.now() > up) throw new Error("the floor's haproxy -db did not answer within 5 s");
+    await sleep(5);
+  }
+  const load = startLoad(mode, port);
+  await sleep(Math.min(500, intervalMs));
+  const endAt = performance.now() + opt.seconds * 1000;
+  const times = await startsAlone(`${tag}-alone`, () => performance.now() < endAt, () => intervalMs);
+  await load;
+  const gone = new Promise((r) => target.once("exit", r));
+  process.kill(-target.pid, "SIGKILL");
+  await gone;
+  return times;
+}
+
+/** One request to `port`: resolves true on a 200. */
+const answers = (port) =>
+  new Promise((r) => {
+    const c = createConnection(port, "127.0.0.1", () => c.write("GET / HTTP/1.0\r\n\r\n"));
+    c.on("data", (d) => (c.destroy(), r(/^HTTP\/1\.\d 200/.test(String(d)))));
+    c.on("error", () => r(false));
+    c.on("close", () => r(false));
+  });
+
+/** wrk -t2 -c50 on `port` for opt.seconds, in `mode` (close: a new connection per request); resolves with parseWrk's result. */
+function startLoad(mode, port) {
+  const args = ["-t2", "-c50", `-d${opt.seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
+  const w = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
+  let out = "";
+  w.stdout.on("data", (d) => (out += d));
+  w.stderr.on("data", (d) => (out += d));
+  return new Promise((resolve) => w.on("exit", () => resolve(parseWrk(out))));
 }
 
 /** One side, one cell: start, reload every `intervalMs` for the duration (under wrk unless idle), stop. */
@@ -282,12 +343,7 @@ async function runCell(sideName, mode, intervalMs, tag) {
 
   let load;
   if (mode !== "idle") {
-    const args = ["-t2", "-c50", `-d${opt.seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
-    const w = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
-    let out = "";
-    w.stdout.on("data", (d) => (out += d));
-    w.stderr.on("data", (d) => (out += d));
-    load = new Promise((resolve) => w.on("exit", () => resolve(parseWrk(out))));
+    load = startLoad(mode, port);
     await sleep(Math.min(500, intervalMs));
   }
   const latencies = [];
@@ -330,8 +386,9 @@ console.log(`  binary ${binary}; latency = SIGUSR2 -> 'Loading success.' on the 
 const cells = [];
 for (const mode of opt.modes) for (const iv of mode === "idle" ? [200] : opt.intervals) cells.push({ mode, iv });
 const results = [];
-/** per round: p50 of haproxy -db started alone (haproxyStartAlone) */
-const alone = [];
+/** per cell ("mode/interval"), per round: p50 of haproxy -db started alone (the floor) */
+const floors = new Map();
+const floorOf = (mode, iv) => floors.get(`${mode}/${iv}`) ?? [];
 let k = 0;
 for (let round = 1; round <= opt.repeats; round++) {
   for (const { mode, iv } of cells) {
@@ -351,11 +408,10 @@ for (let round = 1; round <= opt.repeats; round++) {
       );
       console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}${r.answers.length ? `, new configuration answers ${f0(p(r.answers, 50))}` : ""}`);
     }
-    if (mode === "idle") {
-      const times = await haproxyStartAlone(opt.idleReloads, `r${round}`);
-      alone.push(p(times, 50));
-      console.log(`[${round}] idle          haproxy -db alone: spawn -> first answer p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))})`);
-    }
+    const tag = `r${round}-${mode}-${iv}`;
+    const times = mode === "idle" ? await haproxyStartAlone(opt.idleReloads, tag) : await runFloorCell(mode, iv, tag);
+    floors.set(`${mode}/${iv}`, [...floorOf(mode, iv), p(times, 50)]);
+    console.log(`[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms floor    haproxy -db alone${mode === "idle" ? "" : " under the same load"}: spawn -> first answer p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))}, ${times.length} starts)`);
   }
 }
 
@@ -383,9 +439,11 @@ for (const { mode, iv } of cells) {
     const ratio = (x) => (median(b) ? f2(median(x) / median(b)) : "-");
     console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c).padEnd(22)}${ratio(c)}` : ""}`);
   }
-  if (mode === "idle" && alone.length) {
+  const floor = floorOf(mode, iv);
+  if (floor.length) {
     const b = of("haproxy").map((r) => p(r.latencies, 50));
-    console.log(`  ${"haproxy -db alone p50 ms".padEnd(32)}${stat(alone).padEnd(22)}${"".padEnd(22)}${f2(median(alone) / median(b))}    (the floor of a supervisor that starts a new worker, ÷ haproxy -W)`);
+    const a = of("steward").map((r) => p(r.latencies, 50));
+    console.log(`  ${"haproxy -db alone p50 ms".padEnd(32)}${stat(floor).padEnd(22)}${"".padEnd(22)}${f2(median(floor) / median(b))}    (the floor: ÷ haproxy -W; steward ÷ floor ${f2(median(a) / median(floor))})`);
   }
 }
 process.exit(0);
