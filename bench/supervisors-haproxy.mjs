@@ -22,10 +22,11 @@
 // ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
 // log lines came, p50 from the signal.
 //
-// Each cell of each round also measures the floor: `haproxy -db` started alone (spawn -> first
-// answer), 20 times in idle mode, and under load every interval while the same wrk load runs
-// against a plain `haproxy -db` (runFloorCell): what any supervisor that starts a fresh worker
-// and waits for it to serve must wait for at least, printed ÷ haproxy -W. HAProxy 2.6's own
+// Each cell of each round also measures the floor: `haproxy -db` started alone on fd 3 as
+// steward starts it, spawn -> accepting as steward observes it (startsAlone), 20 times in
+// idle mode, and under load every interval while the same wrk load runs against a plain
+// `haproxy -db` (runFloorCell): what any supervisor that starts a fresh worker and waits for
+// it to accept must wait for at least, printed ÷ haproxy -W. HAProxy 2.6's own
 // master logs `Loading success.` right after its fork(), before the new worker has started
 // its threads or its listeners; steward logs it once the new worker accepts.
 //
@@ -33,9 +34,9 @@
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
-import { createConnection } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binary, cleanupOnExit, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
@@ -197,54 +198,70 @@ function firstAnswer(port, body) {
 }
 
 /**
- * The floor of any supervisor that starts a fresh worker (steward's case): `haproxy -db`
- * alone, binding its own port, from spawn to the first answer, `n` times. A probe every
- * 0.5 ms connects and sends a request; a connect succeeds once listen() returned, long
- * before HAProxy's loop accepts, so the time taken is when the answer arrives: the
- * moment HAProxy first serves (what steward's readiness waits for: accepting).
+ * The floor of any supervisor that starts a fresh worker (steward's case), `n` times idle
+ * (startsAlone).
  */
 async function haproxyStartAlone(n, tag) {
   return startsAlone(tag, (i) => i < n, () => 200);
 }
 
+const tryRead = (f) => {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+};
+/** Whether an epoll set of `pid` holds socket `inode`: steward's `accepting` (src/workers/readiness.ts). */
+function accepting(pid, inode) {
+  for (const fd of tryRead(() => readdirSync(`/proc/${pid}/fd`)) ?? []) {
+    if (tryRead(() => readlinkSync(`/proc/${pid}/fd/${fd}`)) !== "anon_inode:[eventpoll]") continue;
+    const info = tryRead(() => readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8")) ?? "";
+    for (const m of info.matchAll(/^tfd:.*\bino:([0-9a-f]+)/gm)) if (BigInt(`0x${m[1]}`).toString() === inode) return true;
+  }
+  return false;
+}
+
 /**
- * `haproxy -db` started alone (its own port, its own session, as steward starts workers)
- * again and again while `more(i)`: spawn -> first answer, probes every 0.5 ms. Each is
- * SIGKILLed once it answered; the next starts `gapAfter(t0)` ms later.
+ * `haproxy -db` started alone as steward starts it, without steward: the listener bound
+ * here and passed as fd 3 (`bind fd@3`), the process in a session of its own; from spawn
+ * to accepting, observed as steward observes it (an epoll set of the process holds the
+ * listener), every 0.5 ms. Again and again while `more(i)`; each is SIGKILLed once seen
+ * accepting, the next starts `gapAfter` ms after the last one's spawn. Nothing connects to
+ * the listener, so this process never accepts on it.
  */
 async function startsAlone(tag, more, gapAfter) {
-  const port = await freePort();
   const cfg = join(workDir, `${tag}-alone.cfg`);
-  writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
-  /** resolves with the time of the answer, or undefined when refused or closed unanswered */
-  const probe = () =>
-    new Promise((r) => {
-      const c = createConnection(port, "127.0.0.1", () => c.write("GET / HTTP/1.0\r\n\r\n"));
-      c.on("data", (d) => (c.destroy(), r(/^HTTP\/1\.\d 200/.test(String(d)) ? performance.now() : undefined)));
-      c.on("error", () => r(undefined));
-      c.on("close", () => r(undefined));
-    });
+  writeFileSync(cfg, haproxyConfig("fd@3"));
+  const server = createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const fd = server._handle.fd;
+  const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+  if (!inode) throw new Error(`fd ${fd} is not a socket`);
   const times = [];
-  for (let i = 0; more(i); i++) {
-    const t0 = performance.now();
-    const child = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore", detached: true }));
-    // probes overlap: one every 0.5 ms until the first answer
-    const answered = await new Promise((resolve) => {
-      let done = false;
-      const tick = () => {
-        if (done) return;
-        if (performance.now() - t0 > 10_000) return resolve(NaN);
-        probe().then((t) => t !== undefined && !done && ((done = true), resolve(t)));
-        setTimeout(tick, 0.5);
-      };
-      tick();
-    });
-    if (!Number.isFinite(answered)) throw new Error("haproxy -db alone did not answer within 10 s");
-    times.push(answered - t0);
-    const gone = new Promise((r) => child.once("exit", r));
-    process.kill(-child.pid, "SIGKILL");
-    await gone;
-    await sleep(Math.max(0, t0 + gapAfter(t0) - performance.now()));
+  try {
+    for (let i = 0; more(i); i++) {
+      const t0 = performance.now();
+      const child = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "ignore", fd], detached: true }));
+      const found = await new Promise((resolve) => {
+        const tick = () => {
+          if (accepting(child.pid, inode)) return resolve(performance.now());
+          if (performance.now() - t0 > 10_000 || child.exitCode !== null) return resolve(NaN);
+          setTimeout(tick, 0.5);
+        };
+        tick();
+      });
+      const gone = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+      await gone;
+      if (!Number.isFinite(found)) throw new Error("haproxy -db alone was not seen accepting within 10 s");
+      times.push(found - t0);
+      await sleep(Math.max(0, t0 + gapAfter(t0) - performance.now()));
+    }
+  } finally {
+    server.close();
   }
   return times;
 }
@@ -268,7 +285,7 @@ async function runFloorCell(mode, intervalMs, tag) {
   const load = startLoad(mode, port);
   await sleep(Math.min(500, intervalMs));
   const endAt = performance.now() + opt.seconds * 1000;
-  const times = await startsAlone(`${tag}-alone`, () => performance.now() < endAt, () => intervalMs);
+  const times = await startsAlone(tag, () => performance.now() < endAt, () => intervalMs);
   await load;
   const gone = new Promise((r) => target.once("exit", r));
   process.kill(-target.pid, "SIGKILL");
@@ -411,7 +428,7 @@ for (let round = 1; round <= opt.repeats; round++) {
     const tag = `r${round}-${mode}-${iv}`;
     const times = mode === "idle" ? await haproxyStartAlone(opt.idleReloads, tag) : await runFloorCell(mode, iv, tag);
     floors.set(`${mode}/${iv}`, [...floorOf(mode, iv), p(times, 50)]);
-    console.log(`[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms floor    haproxy -db alone${mode === "idle" ? "" : " under the same load"}: spawn -> first answer p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))}, ${times.length} starts)`);
+    console.log(`[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms floor    haproxy -db alone${mode === "idle" ? "" : " under the same load"}: spawn -> accepting p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))}, ${times.length} starts)`);
   }
 }
 
