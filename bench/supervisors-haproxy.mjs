@@ -22,11 +22,12 @@
 // ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
 // log lines came, p50 from the signal.
 //
-// Each cell of each round also measures the floor: `haproxy -db` started alone on fd 3 as
-// steward starts it, spawn -> accepting as steward observes it (startsAlone), 20 times in
-// idle mode, and under load every interval while the same wrk load runs against a plain
-// `haproxy -db` (runFloorCell): what any supervisor that starts a fresh worker and waits for
-// it to accept must wait for at least, printed ÷ haproxy -W. HAProxy 2.6's own
+// Each cell of each round also measures the floor (runFloorCell): bench/bare-supervisor.py,
+// a supervisor with nothing in it, reloads `haproxy -db` on fd 3 as steward does (a new one
+// in a session of its own, wait until it accepts as steward observes it, soft-stop the
+// previous one) at the same interval under the same load: spawn -> accepting, what any
+// supervisor that starts a fresh worker and waits for it to accept must wait for at
+// least, printed ÷ haproxy -W, and steward ÷ floor. HAProxy 2.6's own
 // master logs `Loading success.` right after its fork(), before the new worker has started
 // its threads or its listeners; steward logs it once the new worker accepts.
 //
@@ -34,12 +35,12 @@
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, cleanupOnExit, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { binary, cleanupOnExit, root, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
@@ -62,6 +63,7 @@ if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x >
 for (const m of opt.modes) if (!["idle", "close", "keepalive"].includes(m)) usage(`unknown mode ${m}`);
 
 requireBinary();
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const workDir = mkdtempSync(join(tmpdir(), "steward-supervisors-bench-"));
 // The master re-executes its own file on each reload: run a private copy.
 const stewardBin = join(workDir, "steward");
@@ -197,110 +199,58 @@ function firstAnswer(port, body) {
   });
 }
 
-/**
- * The floor of any supervisor that starts a fresh worker (steward's case), `n` times idle
- * (startsAlone).
- */
-async function haproxyStartAlone(n, tag) {
-  return startsAlone(tag, (i) => i < n, () => 200);
-}
-
-const tryRead = (f) => {
-  try {
-    return f();
-  } catch {
-    return undefined;
+/** HAProxy processes bare-supervisor.py started and has not reaped: ended at exit if it could not. */
+const floorPids = new Set();
+process.on("exit", () => {
+  for (const pid of floorPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
   }
-};
-/** Whether an epoll set of `pid` holds socket `inode`: steward's `accepting` (src/workers/readiness.ts). */
-function accepting(pid, inode) {
-  for (const fd of tryRead(() => readdirSync(`/proc/${pid}/fd`)) ?? []) {
-    if (tryRead(() => readlinkSync(`/proc/${pid}/fd/${fd}`)) !== "anon_inode:[eventpoll]") continue;
-    const info = tryRead(() => readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8")) ?? "";
-    for (const m of info.matchAll(/^tfd:.*\bino:([0-9a-f]+)/gm)) if (BigInt(`0x${m[1]}`).toString() === inode) return true;
-  }
-  return false;
-}
+});
 
 /**
- * `haproxy -db` started alone as steward starts it, without steward: the listener bound
- * here and passed as fd 3 (`bind fd@3`), the process in a session of its own; from spawn
- * to accepting, observed as steward observes it (an epoll set of the process holds the
- * listener), every 0.5 ms. Again and again while `more(i)`; each is SIGKILLed once seen
- * accepting, the next starts `gapAfter` ms after the last one's spawn. Nothing connects to
- * the listener, so this process never accepts on it.
- */
-async function startsAlone(tag, more, gapAfter) {
-  const cfg = join(workDir, `${tag}-alone.cfg`);
-  writeFileSync(cfg, haproxyConfig("fd@3"));
-  const server = createServer();
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const fd = server._handle.fd;
-  const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
-  if (!inode) throw new Error(`fd ${fd} is not a socket`);
-  const times = [];
-  try {
-    for (let i = 0; more(i); i++) {
-      const t0 = performance.now();
-      const child = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "ignore", fd], detached: true }));
-      const found = await new Promise((resolve) => {
-        const tick = () => {
-          if (accepting(child.pid, inode)) return resolve(performance.now());
-          if (performance.now() - t0 > 10_000 || child.exitCode !== null) return resolve(NaN);
-          setTimeout(tick, 0.5);
-        };
-        tick();
-      });
-      const gone = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-      await gone;
-      if (!Number.isFinite(found)) throw new Error("haproxy -db alone was not seen accepting within 10 s");
-      times.push(found - t0);
-      await sleep(Math.max(0, t0 + gapAfter(t0) - performance.now()));
-    }
-  } finally {
-    server.close();
-  }
-  return times;
-}
-
-/**
- * The floor under load: `haproxy -db` serving the same wrk load on its own port (no
- * supervisor, nothing reloading it), while `haproxy -db` is started alone every
- * `intervalMs` (startsAlone): what any supervisor that starts a fresh worker and waits for
- * it to serve must wait for at least, under the same load.
+ * The floor, one cell: bench/bare-supervisor.py does what any supervisor that starts a fresh
+ * worker must (start `haproxy -db` on fd 3 in a session of its own, wait until it accepts,
+ * soft-stop the previous one) every `intervalMs`, with nothing else, under the same load
+ * (idle: for as many reloads as the idle cells). Resolves with each start's ms to accepting.
  */
 async function runFloorCell(mode, intervalMs, tag) {
-  const port = await freePort();
   const cfg = join(workDir, `${tag}-floor.cfg`);
-  writeFileSync(cfg, haproxyConfig(`127.0.0.1:${port}`));
-  const target = track(spawn("haproxy", ["-db", "-f", cfg], { stdio: "ignore", detached: true }));
-  const up = performance.now() + 5000;
-  while (!(await answers(port))) {
-    if (performance.now() > up) throw new Error("the floor's haproxy -db did not answer within 5 s");
-    await sleep(5);
-  }
-  const load = startLoad(mode, port);
+  writeFileSync(cfg, haproxyConfig("fd@3"));
+  const seconds = mode === "idle" ? (opt.idleReloads * intervalMs) / 1000 : opt.seconds;
+  const sup = track(spawn(PYTHON, [join(root, "bench", "bare-supervisor.py"), cfg, String(intervalMs), String(seconds)], { stdio: ["pipe", "pipe", "inherit"], detached: true }));
+  const waiting = [];
+  const exited = new Promise((r) => sup.once("exit", r));
+  let buf = "";
+  sup.stdout.on("data", (d) => {
+    buf += d;
+    for (let i; (i = buf.indexOf("\n")) >= 0; ) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const [word, rest] = [line.slice(0, line.indexOf(" ")), line.slice(line.indexOf(" ") + 1)];
+      if (word === "pid") floorPids.add(Number(rest));
+      else if (word === "reaped") floorPids.delete(Number(rest));
+      else waiting.shift()?.({ word, rest });
+    }
+  });
+  const next = (want) =>
+    Promise.race([
+      new Promise((r) => waiting.push(r)),
+      exited.then(() => ({ word: "exit" })),
+    ]).then(({ word, rest }) => {
+      if (word !== want) throw new Error(`bare-supervisor.py: expected '${want}', got '${word}'`);
+      return rest;
+    });
+  const port = Number(await next("port"));
+  const load = mode === "idle" ? undefined : startLoad(mode, port);
   await sleep(Math.min(500, intervalMs));
-  const endAt = performance.now() + opt.seconds * 1000;
-  const times = await startsAlone(tag, () => performance.now() < endAt, () => intervalMs);
+  sup.stdin.write("go\n");
+  const times = JSON.parse(await next("times"));
   await load;
-  const gone = new Promise((r) => target.once("exit", r));
-  process.kill(-target.pid, "SIGKILL");
-  await gone;
+  await exited;
   return times;
 }
-
-/** One request to `port`: resolves true on a 200. */
-const answers = (port) =>
-  new Promise((r) => {
-    const c = createConnection(port, "127.0.0.1", () => c.write("GET / HTTP/1.0\r\n\r\n"));
-    c.on("data", (d) => (c.destroy(), r(/^HTTP\/1\.\d 200/.test(String(d)))));
-    c.on("error", () => r(false));
-    c.on("close", () => r(false));
-  });
 
 /** wrk -t2 -c50 on `port` for opt.seconds, in `mode` (close: a new connection per request); resolves with parseWrk's result. */
 function startLoad(mode, port) {
@@ -426,9 +376,9 @@ for (let round = 1; round <= opt.repeats; round++) {
       console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}${r.answers.length ? `, new configuration answers ${f0(p(r.answers, 50))}` : ""}`);
     }
     const tag = `r${round}-${mode}-${iv}`;
-    const times = mode === "idle" ? await haproxyStartAlone(opt.idleReloads, tag) : await runFloorCell(mode, iv, tag);
+    const times = await runFloorCell(mode, iv, tag);
     floors.set(`${mode}/${iv}`, [...floorOf(mode, iv), p(times, 50)]);
-    console.log(`[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms floor    haproxy -db alone${mode === "idle" ? "" : " under the same load"}: spawn -> accepting p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))}, ${times.length} starts)`);
+    console.log(`[${round}] ${mode.padEnd(9)} ${String(iv).padStart(3)} ms floor    bare-supervisor.py: spawn -> accepting p50 ${f0(p(times, 50))} ms (min ${f0(Math.min(...times))}, max ${f0(Math.max(...times))}, ${times.length} starts)`);
   }
 }
 
@@ -460,7 +410,7 @@ for (const { mode, iv } of cells) {
   if (floor.length) {
     const b = of("haproxy").map((r) => p(r.latencies, 50));
     const a = of("steward").map((r) => p(r.latencies, 50));
-    console.log(`  ${"haproxy -db alone p50 ms".padEnd(32)}${stat(floor).padEnd(22)}${"".padEnd(22)}${f2(median(floor) / median(b))}    (the floor: ÷ haproxy -W; steward ÷ floor ${f2(median(a) / median(floor))})`);
+    console.log(`  ${"floor (bare supervisor) p50 ms".padEnd(32)}${stat(floor).padEnd(22)}${"".padEnd(22)}${f2(median(floor) / median(b))}    (the floor: ÷ haproxy -W; steward ÷ floor ${f2(median(a) / median(floor))})`);
   }
 }
 process.exit(0);
