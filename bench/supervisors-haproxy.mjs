@@ -8,8 +8,10 @@
 //
 // Cells: idle (no load, reloads 200 ms apart), then wrk -t2 -c50 in both client modes
 // (new connection per request with `Connection: close`, and keep-alive) with a reload
-// every 200 ms and every 50 ms. Every cell runs both sides, alternated (ABBA...), for
-// --repeats rounds; the summary prints medians over rounds (min-max) and steward ÷ HAProxy.
+// every 200 ms and every 50 ms. Every load cell runs both sides one after the other,
+// alternated (ABBA...); the idle cell runs them at once and interleaves their reloads one
+// by one (runIdlePaired); for --repeats rounds; the summary prints medians over rounds
+// (min-max) and steward ÷ HAProxy.
 //
 // Reload latency = SIGUSR2 sent -> `Loading success.` read from that master's stderr
 // (bench/reload-under-load.mjs explains the reloader: re-send after 250 ms without a
@@ -262,8 +264,12 @@ function startLoad(mode, port) {
   return new Promise((resolve) => w.on("exit", () => resolve(parseWrk(out))));
 }
 
-/** One side, one cell: start, reload every `intervalMs` for the duration (under wrk unless idle), stop. */
-async function runCell(sideName, mode, intervalMs, tag) {
+/**
+ * One side started for a cell: `reload()` sends one SIGUSR2 and resolves with its outcome
+ * (latency to `Loading success.`, the steps, idle: when the new configuration first
+ * answers), `record(r)` keeps it, `result(extra)` is what the summary reads.
+ */
+async function openSide(sideName, mode, intervalMs, tag) {
   const side = sides[sideName](tag);
   let outstanding;
   const { pid, port } = await side.start((line, t) => {
@@ -274,69 +280,104 @@ async function runCell(sideName, mode, intervalMs, tag) {
     if (/Loading success\./.test(line)) o.done({ ok: true, t });
     else if (side.failure.test(line)) o.done({ ok: false, t, line });
   });
-  await sleep(500);
-  const rss0 = kib(pid, "VmRSS");
   let peakHwm = kib(pid, "VmHWM");
   let generation = 0;
-  const reload = async () => {
-    const o = { seen: false, sentAt: performance.now(), marks: new Map() };
-    const result = new Promise((r) => (o.done = r));
-    outstanding = o;
-    peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
-    // idle: the configuration answers something new each reload, and a probe times when
-    // the new generation first answers it (answered: ms since the last signal sent)
-    const body = `generation-${++generation}`;
-    let answered;
-    if (mode === "idle") {
-      side.rewrite(body);
-      answered = firstAnswer(port, body).then((t) => t - o.sentAt);
-    }
-    process.kill(pid, "SIGUSR2");
-    let r;
-    for (let resent = 0; ; resent++) {
-      r = await Promise.race([result, sleep(250).then(() => null)]);
-      if (r || o.seen) break;
-      if (resent >= 20) return { ok: false, line: "no 'Reloading' line after 20 signals" };
-      o.sentAt = performance.now();
-      process.kill(pid, "SIGUSR2");
-    }
-    r ??= await Promise.race([result, sleep(30000).then(() => ({ ok: false, line: "no outcome within 30 s" }))]);
-    outstanding = undefined;
-    peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
-    if (r.ok) await side.gate();
-    const answer = answered ? await answered : NaN;
-    return { ...r, latency: r.t - o.sentAt, answer, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
-  };
-
-  let load;
-  if (mode !== "idle") {
-    load = startLoad(mode, port);
-    await sleep(Math.min(500, intervalMs));
-  }
   const latencies = [];
   const answers = [];
   const steps = side.steps.map(() => []);
   const failures = [];
-  const endAt = performance.now() + (mode === "idle" ? Infinity : opt.seconds * 1000);
-  for (let i = 0; mode === "idle" ? i < opt.idleReloads : performance.now() < endAt; i++) {
+  return {
+    side,
+    pid,
+    port,
+    async reload() {
+      const o = { seen: false, sentAt: performance.now(), marks: new Map() };
+      const result = new Promise((r) => (o.done = r));
+      outstanding = o;
+      peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
+      // idle: the configuration answers something new each reload, and a probe times when
+      // the new generation first answers it (answered: ms since the last signal sent)
+      const body = `generation-${++generation}`;
+      let answered;
+      if (mode === "idle") {
+        side.rewrite(body);
+        answered = firstAnswer(port, body).then((t) => t - o.sentAt);
+      }
+      process.kill(pid, "SIGUSR2");
+      let r;
+      for (let resent = 0; ; resent++) {
+        r = await Promise.race([result, sleep(250).then(() => null)]);
+        if (r || o.seen) break;
+        if (resent >= 20) return { ok: false, line: "no 'Reloading' line after 20 signals" };
+        o.sentAt = performance.now();
+        process.kill(pid, "SIGUSR2");
+      }
+      r ??= await Promise.race([result, sleep(30000).then(() => ({ ok: false, line: "no outcome within 30 s" }))]);
+      outstanding = undefined;
+      peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
+      if (r.ok) await side.gate();
+      const answer = answered ? await answered : NaN;
+      return { ...r, latency: r.t - o.sentAt, answer, steps: side.steps.map((_, i) => (o.marks.has(i) ? o.marks.get(i) - o.sentAt : NaN)) };
+    },
+    record(r) {
+      if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
+      else failures.push(r.line);
+      if (r.ok && Number.isFinite(r.answer)) answers.push(r.answer);
+    },
+    result(extra) {
+      return { side: sideName, mode, intervalMs, latencies, answers, steps, stepNames: side.steps.map(([n]) => n), failures, peakHwm, ...extra };
+    },
+  };
+}
+
+/** One side, one load cell: start, reload every `intervalMs` for the duration under wrk, stop. */
+async function runCell(sideName, mode, intervalMs, tag) {
+  const s = await openSide(sideName, mode, intervalMs, tag);
+  await sleep(500);
+  const rss0 = kib(s.pid, "VmRSS");
+  const load = startLoad(mode, s.port);
+  await sleep(Math.min(500, intervalMs));
+  const endAt = performance.now() + opt.seconds * 1000;
+  while (performance.now() < endAt) {
     const sentAt = performance.now();
-    const r = await reload();
-    if (r.ok) latencies.push(r.latency), r.steps.forEach((x, i) => Number.isFinite(x) && steps[i].push(x));
-    else failures.push(r.line);
-    if (r.ok && Number.isFinite(r.answer)) answers.push(r.answer);
+    s.record(await s.reload());
     const next = Math.max(sentAt + intervalMs, performance.now());
     if (next >= endAt) break;
     await sleep(next - performance.now());
   }
-  const w = load ? await load : undefined;
-  const rss1 = kib(pid, "VmRSS");
-  let rssSettled = NaN;
-  if (mode === "idle") {
-    await sleep(2500);
-    rssSettled = kib(pid, "VmRSS");
+  const w = await load;
+  const rss1 = kib(s.pid, "VmRSS");
+  await s.side.stop();
+  return s.result({ w, rss0, rss1, rssSettled: NaN });
+}
+
+/**
+ * The idle cell, every side at once (idle, each on its own port) and their reloads
+ * interleaved one by one in `order`, rotated each time: side after side, each reload
+ * `intervalMs` / sides after the last one began (or once it is over), so each side reloads
+ * about every `intervalMs` and neighbouring reloads of different sides see the same
+ * machine. (Run one after the other, the sides' idle p50s moved by up to 15 ms together
+ * with the machine between cells.)
+ */
+async function runIdlePaired(order, intervalMs, tag) {
+  const open = [];
+  for (const name of order) open.push(await openSide(name, "idle", intervalMs, tag));
+  await sleep(500);
+  const rss0 = open.map((s) => kib(s.pid, "VmRSS"));
+  const slot = intervalMs / open.length;
+  for (let i = 0; i < opt.idleReloads; i++) {
+    for (let j = 0; j < open.length; j++) {
+      const s = open[(i + j) % open.length];
+      const sentAt = performance.now();
+      s.record(await s.reload());
+      await sleep(Math.max(0, sentAt + slot - performance.now()));
+    }
   }
-  await side.stop();
-  return { side: sideName, mode, intervalMs, latencies, answers, steps, stepNames: side.steps.map(([n]) => n), failures, w, rss0, rss1, rssSettled, peakHwm };
+  const rss1 = open.map((s) => kib(s.pid, "VmRSS"));
+  await sleep(2500);
+  const results = open.map((s, i) => s.result({ w: undefined, rss0: rss0[i], rss1: rss1[i], rssSettled: kib(s.pid, "VmRSS") }));
+  for (const s of open) await s.side.stop();
+  return results;
 }
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
@@ -363,8 +404,9 @@ for (let round = 1; round <= opt.repeats; round++) {
     const names = Object.keys(sides);
     const order = names.length === 2 ? (k % 2 === 0 ? names : [...names].reverse()) : names.map((_, i) => names[(i + k) % names.length]);
     k++;
+    const ran = mode === "idle" ? await runIdlePaired(order, iv, `r${round}-${mode}-${iv}`) : [];
     for (const s of order) {
-      const r = await runCell(s, mode, iv, `r${round}-${mode}-${iv}`);
+      const r = mode === "idle" ? ran.find((x) => x.side === s) : await runCell(s, mode, iv, `r${round}-${mode}-${iv}`);
       results.push(r);
       const w = r.w;
       console.log(
