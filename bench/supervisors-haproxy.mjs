@@ -391,6 +391,12 @@ console.log(`  haproxy  haproxy -W -S <sock> -f <cfg>                     (bind 
 console.log(`  steward  steward -l http=tcp://127.0.0.1:0 -n 1 --stop-signal SIGUSR1 -- haproxy -db -f <cfg>   (bind fd@3)`);
 console.log(`  binary ${binary}; latency = SIGUSR2 -> 'Loading success.' on the master's stderr; loadavg ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 
+/** [steal, total] jiffies of /proc/stat's cpu line: time the hypervisor gave to others */
+const cpuTimes = () => {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return [f[7] ?? 0, f.reduce((a, b) => a + b, 0)];
+};
+const cpuAtStart = cpuTimes();
 const cells = [];
 for (const mode of opt.modes) for (const iv of mode === "idle" ? [200] : opt.intervals) cells.push({ mode, iv });
 const results = [];
@@ -455,4 +461,6 @@ for (const { mode, iv } of cells) {
     console.log(`  ${"floor (bare supervisor) p50 ms".padEnd(32)}${stat(floor).padEnd(22)}${"".padEnd(22)}${f2(median(floor) / median(b))}    (the floor: ÷ haproxy -W; steward ÷ floor ${f2(median(a) / median(floor))})`);
   }
 }
+const [steal1, total1] = cpuTimes();
+console.log(`\nCPU steal (the hypervisor's other guests) during the run: ${(((steal1 - cpuAtStart[0]) / Math.max(1, total1 - cpuAtStart[1])) * 100).toFixed(2)} % of all CPU time`);
 process.exit(0);
