@@ -196,6 +196,31 @@ export function isAlive(pid) {
   }
 }
 
+/**
+ * wrk -t2 -c50 on 127.0.0.1:`port` for `seconds`, in `mode` (close: a new connection per
+ * request), in a group of its own given to `track`; SIGKILLed if still running 30 s after
+ * its duration. Resolves with parseWrk's report, wrk's exit code and its output.
+ */
+export function runWrk(port, mode, seconds, track) {
+  const args = ["-t2", "-c50", `-d${seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
+  const child = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      out += "\n(wrk killed: over its time bound)";
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, (seconds + 30) * 1000);
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      resolve({ ...parseWrk(out), code, out });
+    });
+  });
+}
+
 /** Parses wrk's report. */
 export function parseWrk(out) {
   const num = (re) => Number(re.exec(out)?.[1] ?? 0);

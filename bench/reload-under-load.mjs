@@ -45,12 +45,12 @@ import {
   fdCount,
   freePort,
   median,
-  parseWrk,
   percentile,
   portOf,
   requireBinary,
   root,
   rssKiB,
+  runWrk,
   sleep,
   startLogged,
   stopGroup,
@@ -325,25 +325,7 @@ function masterCli(path, command) {
 
 // ---- one run ------------------------------------------------------------------------------
 
-function wrk(port, mode) {
-  const args = ["-t2", "-c50", `-d${opt.seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
-  const child = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      out += "\n(wrk killed: over its time bound)";
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }, (opt.seconds + 30) * 1000);
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      resolve({ ...parseWrk(out), code, out });
-    });
-  });
-}
+const wrk = (port, mode) => runWrk(port, mode, opt.seconds, track);
 
 function sample(pid) {
   const kids = childrenOf(pid);

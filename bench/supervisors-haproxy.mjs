@@ -42,7 +42,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { binary, cleanupOnExit, root, freePort, median, parseWrk, percentile, portOf, requireBinary, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { binary, cleanupOnExit, freePort, median, percentile, portOf, requireBinary, root, runWrk, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
@@ -254,15 +254,8 @@ async function runFloorCell(mode, intervalMs, tag) {
   return times;
 }
 
-/** wrk -t2 -c50 on `port` for opt.seconds, in `mode` (close: a new connection per request); resolves with parseWrk's result. */
-function startLoad(mode, port) {
-  const args = ["-t2", "-c50", `-d${opt.seconds}s`, ...(mode === "close" ? ["-H", "Connection: close"] : []), `http://127.0.0.1:${port}/`];
-  const w = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"], detached: true }));
-  let out = "";
-  w.stdout.on("data", (d) => (out += d));
-  w.stderr.on("data", (d) => (out += d));
-  return new Promise((resolve) => w.on("exit", () => resolve(parseWrk(out))));
-}
+/** wrk on `port` for opt.seconds in `mode` (runWrk in _lib.mjs). */
+const startLoad = (mode, port) => runWrk(port, mode, opt.seconds, track);
 
 /**
  * One side started for a cell: `reload()` sends one SIGUSR2 and resolves with its outcome
