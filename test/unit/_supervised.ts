@@ -30,6 +30,7 @@ export function recordingLog(allFields = false): { log: Logger; lines: string[];
     loadLines: () => lines,
     beginLoad: () => {},
     restoreLoad: () => {},
+    batch: (fn) => fn(),
   };
   return { log, lines, events };
 }
@@ -52,7 +53,7 @@ export function runningOnFake(global: Partial<GlobalConfig> = {}) {
   const sys = new FakeSystem();
   const events: { message: string; fields?: LogFields }[] = [];
   const push = (message: string, fields?: LogFields) => void events.push({ message, ...(fields ? { fields } : {}) });
-  const log: Logger = { notice: push, warn: push, alert: push, debug: push, loadLines: () => [], beginLoad: () => {}, restoreLoad: () => {} };
+  const log: Logger = { notice: push, warn: push, alert: push, debug: push, loadLines: () => [], beginLoad: () => {}, restoreLoad: () => {}, batch: (fn) => fn() };
   const state: MasterState = { pid: 1, startedAt: sys.now(), reloads: 0, failedReloads: 0, version: "test", phase: "starting", processes: new Map() };
   const sup = new Supervisor(config(global), state, sys, log, planA);
   sys.onDeath = (ws) => sup.childExited(ws);

@@ -101,7 +101,7 @@ describe("supervisor stop with adopted processes", () => {
       exit: (code) => sys.exit(code),
       strays: port,
     };
-    const log: Logger = { notice: () => {}, warn: () => {}, alert: () => {}, debug: () => {}, loadLines: () => [], beginLoad: () => {}, restoreLoad: () => {} };
+    const log: Logger = { notice: () => {}, warn: () => {}, alert: () => {}, debug: () => {}, loadLines: () => [], beginLoad: () => {}, restoreLoad: () => {}, batch: (fn) => fn() };
     const state: MasterState = { pid: 1, startedAt: 0, reloads: 0, failedReloads: 0, version: "t", phase: "starting", processes: new Map() };
     const sup = new Supervisor(config(), state, ports, log, () => ({ label: "w", path: "/bin/true", argv: ["true"], env: {}, fds: [] }));
     sys.onDeath = (ws) => sup.childExited(ws);

@@ -43,4 +43,30 @@ describe("log formats", () => {
     assert.deepEqual([json.level, json.pid, json.message, json.worker], ["notice", 9, "n", 1]);
     assert.deepEqual(log.loadLines().slice(-2), ["[DEBUG]    (9) : d", "[NOTICE]   (9) : n"]);
   });
+
+  test("batch: the lines logged inside are written in order when it returns or throws, not before; nested batches write once", () => {
+    const out: string[] = [];
+    const log = createLogger({ level: 3, pid: () => 9, write: (l) => out.push(l), style: () => ({ format: "text", journal: false }) });
+    const seen: number[] = [];
+    const r = log.batch(() => {
+      log.notice("first");
+      log.batch(() => log.notice("inner"));
+      seen.push(out.length);
+      log.warn("last");
+      return 7;
+    });
+    assert.equal(r, 7);
+    assert.deepEqual(seen, [0]);
+    assert.deepEqual(out, ["[NOTICE]   (9) : first", "[NOTICE]   (9) : inner", "[WARNING]  (9) : last"]);
+    assert.deepEqual(log.loadLines(), ["[NOTICE]   (9) : first", "[NOTICE]   (9) : inner", "[WARNING]  (9) : last"]);
+    assert.throws(() =>
+      log.batch(() => {
+        log.alert("before the throw");
+        throw new Error("boom");
+      }),
+    );
+    assert.equal(out.at(-1), "[ALERT]    (9) : before the throw");
+    log.notice("after");
+    assert.equal(out.at(-1), "[NOTICE]   (9) : after");
+  });
 });

@@ -33,6 +33,7 @@ function setup(global: Partial<GlobalConfig> = {}, listeners = 1) {
     loadLines: () => lines,
     beginLoad: () => {},
     restoreLoad: () => {},
+    batch: (fn) => fn(),
   };
   const state: MasterState = {
     pid: 1,
@@ -464,6 +465,7 @@ describe("programs", () => {
       loadLines: () => lines,
       beginLoad: () => {},
       restoreLoad: () => {},
+      batch: (fn) => fn(),
     };
     const cfg = { ...config({ ready: { kind: "spawn" }, ...global }), program: programs };
     const state: MasterState = { pid: 1, startedAt: 0, reloads: 0, failedReloads: 0, version: "t", phase: "starting", processes: new Map() };
