@@ -59,6 +59,11 @@ export interface ReadyTime {
   low: number;
   /** it was accepting this long after its spawn */
   high: number;
+  /**
+   * the recent workers' own (low, high), most recent first: `low`-`high` spans them
+   * (absent in what an earlier version handed over: then low-high is the one sample)
+   */
+  samples?: Array<[number, number]>;
 }
 
 export type MasterPhase = "starting" | "running" | "reloading" | "stopping";

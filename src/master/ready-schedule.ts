@@ -1,10 +1,13 @@
 /**
  * When to look for `accepting` between the rounds of the poll (load.ts): the master
- * remembers how long the last worker of a command took from its spawn to being found
- * accepting — after the last check that found it not accepting (`low`), at the latest when
- * the check that found it ran (`high`), in ms after `startedAt` — and checks each new
- * worker of that command alone at 1 ms steps from `low` on, so a worker as fast as the last
- * one is seen within about a millisecond instead of up to a round (5 ms) later.
+ * remembers, per worker command, how long its recent workers took from their spawn to
+ * being found accepting — each after the last check that found it not accepting (`low`),
+ * at the latest when the check that found it ran (`high`), in ms after `startedAt` — and
+ * checks each new worker of that command alone at the 1 ms steps those recent starts
+ * span, so a worker as fast as one of them is seen within about a millisecond instead of
+ * up to a round (5 ms) later. A server's start-up time varies from one start to the next
+ * (HAProxy's, idle on 2 vCPUs: 26-32 ms or 43-52 ms), so the steps cover the last
+ * KEPT_SAMPLES starts, not the last one alone.
  *
  * Invariants:
  * - at most WINDOW_CHECKS such checks per worker start, however often what was learned
@@ -12,15 +15,19 @@
  *   rounds it waited through, and the rounds keep their cadence (load.ts);
  * - a worker slower than expected, or a time learned from another command, costs at most
  *   those checks: the window misses and the rounds find it as they would have;
+ * - a sample wider than WINDOW_CHECKS ms (a worker adopted after an exec is first checked
+ *   long after it was ready; a slow server found by the 25 ms rounds) is not learned;
  * - pure: times are plain numbers (ms), nothing here reads a clock (readyKey caches its
  *   answer per configuration object, which is never changed once loaded).
  */
 import type { ReadyTime } from "../state.ts";
 
-/** The extra checks one worker start may get (at 1 ms steps from the learned `low`). */
-export const WINDOW_CHECKS = 4;
+/** The extra checks one worker start may get (at the 1 ms steps its command's recent starts span). */
+export const WINDOW_CHECKS = 16;
 /** How many commands' times are remembered (a reload between two commands keeps both). */
 export const KEPT_TIMES = 4;
+/** How many recent starts of a command the window covers. */
+export const KEPT_SAMPLES = 8;
 
 type Command = { command: readonly string[]; cwd?: string | undefined };
 /** computed once per configuration: the poll asks for each waiting worker at each check */
@@ -39,25 +46,39 @@ export function sampleOf(key: string, startedAt: number, lastMissAt: number | un
   return { key, low, high: Math.max(low, foundAt - startedAt) };
 }
 
+/** The recent starts `t` describes, most recent first (what an earlier version handed over has no samples: its low-high is one). */
+function samplesOf(t: ReadyTime): Array<[number, number]> {
+  return t.samples ?? [[t.low, t.high]];
+}
+
 /**
- * The times remembered once `sample` is learned, most recent first. A sample that overlaps
- * what was known of its command narrows it (the same start time, seen more closely: a
- * worker adopted after an exec is first checked long after it was ready); one that does not
- * replaces it (the start time changed).
+ * The times remembered once `sample` is learned, most recent command first: the sample
+ * joins the last KEPT_SAMPLES starts of its command, and `low`-`high` spans them. A sample
+ * wider than WINDOW_CHECKS ms says too little and is not learned.
  */
 export function learn(times: readonly ReadyTime[] | undefined, sample: ReadyTime): ReadyTime[] {
+  if (sample.high - sample.low > WINDOW_CHECKS) return [...(times ?? [])];
   const known = times?.find((t) => t.key === sample.key);
-  let next = sample;
-  if (known) {
-    const low = Math.max(known.low, sample.low);
-    const high = Math.min(known.high, sample.high);
-    if (low < high) next = { key: sample.key, low, high };
-  }
+  const samples: Array<[number, number]> = [[sample.low, sample.high] as [number, number], ...(known ? samplesOf(known) : [])].slice(0, KEPT_SAMPLES);
+  const next = { key: sample.key, low: Math.min(...samples.map((s) => s[0])), high: Math.max(...samples.map((s) => s[1])), samples };
   return [next, ...(times ?? []).filter((t) => t.key !== sample.key)].slice(0, KEPT_TIMES);
 }
 
 export function learnedFor(times: readonly ReadyTime[] | undefined, key: string): ReadyTime | undefined {
   return times?.find((t) => t.key === key);
+}
+
+/**
+ * The window's steps (ms after the spawn, ascending): each whole ms in (low, high] of a
+ * recent start (the first such ms when it was exactly one), the first WINDOW_CHECKS.
+ */
+export function windowSteps(learned: ReadyTime): number[] {
+  const steps = new Set<number>();
+  for (const [low, high] of samplesOf(learned)) {
+    const from = Math.floor(low) + 1;
+    for (let at = from; at <= Math.max(from, Math.ceil(high)); at++) steps.add(at);
+  }
+  return [...steps].sort((a, b) => a - b).slice(0, WINDOW_CHECKS);
 }
 
 /** A worker waiting to be found accepting, as the window sees it. */
@@ -76,8 +97,8 @@ export interface WaitingWorker {
  */
 export function nextWindowCheck(w: WaitingWorker, learned: ReadyTime | undefined): number | undefined {
   if (!learned || w.windowChecks >= WINDOW_CHECKS) return undefined;
-  for (let i = 0; i < WINDOW_CHECKS; i++) {
-    const at = w.startedAt + learned.low + i;
+  for (const step of windowSteps(learned)) {
+    const at = w.startedAt + step;
     if (w.lastMissAt === undefined || at > w.lastMissAt) return at;
   }
   return undefined;

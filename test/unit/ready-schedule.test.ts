@@ -2,7 +2,7 @@
 // what is learned from a worker found accepting, and when the next worker is checked.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { KEPT_TIMES, WINDOW_CHECKS, learn, learnedFor, nextPollAt, nextWindowCheck, readyKey, sampleOf } from "../../src/master/ready-schedule.ts";
+import { KEPT_SAMPLES, KEPT_TIMES, WINDOW_CHECKS, learn, learnedFor, nextPollAt, nextWindowCheck, readyKey, sampleOf, windowSteps } from "../../src/master/ready-schedule.ts";
 
 const A = readyKey({ command: ["haproxy", "-db", "-f", "a.cfg"] });
 
@@ -19,12 +19,30 @@ describe("what is learned", () => {
     assert.deepEqual(sampleOf(A, 1000, undefined, 1045), { key: A, low: 0, high: 45 });
   });
 
-  test("an overlapping sample narrows what is known; a disjoint one replaces it", () => {
-    const known = learn(undefined, { key: A, low: 40, high: 45 });
-    assert.deepEqual(learn(known, { key: A, low: 0, high: 60 }), [{ key: A, low: 40, high: 45 }], "adopted after an exec: first checked long after");
-    assert.deepEqual(learn(known, { key: A, low: 42, high: 50 }), [{ key: A, low: 42, high: 45 }]);
-    assert.deepEqual(learn(known, { key: A, low: 45, high: 46 }), [{ key: A, low: 45, high: 46 }], "(40,45] and (45,46] do not overlap");
-    assert.deepEqual(learn(known, { key: A, low: 20, high: 25 }), [{ key: A, low: 20, high: 25 }]);
+  const span = (times: ReturnType<typeof learn>) => times.map((t) => [t.low, t.high]);
+
+  test("the recent starts of a command are kept, most recent first, the last KEPT_SAMPLES; low-high spans them", () => {
+    let known = learn(undefined, { key: A, low: 40, high: 45 });
+    assert.deepEqual(known, [{ key: A, low: 40, high: 45, samples: [[40, 45]] }]);
+    known = learn(known, { key: A, low: 36, high: 37 });
+    known = learn(known, { key: A, low: 60, high: 61 });
+    assert.deepEqual(span(known), [[36, 61]]);
+    assert.deepEqual(known[0]!.samples, [[60, 61], [36, 37], [40, 45]]);
+    for (let i = 0; i < KEPT_SAMPLES; i++) known = learn(known, { key: A, low: 30, high: 31 });
+    assert.deepEqual(span(known), [[30, 31]], "older starts are forgotten");
+    assert.equal(known[0]!.samples!.length, KEPT_SAMPLES);
+  });
+
+  test("a sample wider than WINDOW_CHECKS ms is not learned (adopted after an exec: first checked long after)", () => {
+    const known = learn(undefined, { key: A, low: 40, high: 41 });
+    assert.deepEqual(learn(known, { key: A, low: 0, high: 60 }), known);
+    assert.deepEqual(learn(undefined, { key: A, low: 100, high: 100 + WINDOW_CHECKS + 1 }), []);
+    assert.deepEqual(span(learn(known, { key: A, low: 100, high: 100 + WINDOW_CHECKS })), [[40, 100 + WINDOW_CHECKS]]);
+  });
+
+  test("what an earlier version handed over (no samples) is the one start it describes", () => {
+    assert.deepEqual(learn([{ key: A, low: 40, high: 45 }], { key: A, low: 46, high: 47 }), [{ key: A, low: 40, high: 47, samples: [[46, 47], [40, 45]] }]);
+    assert.deepEqual(windowSteps({ key: A, low: 40, high: 42 }), [41, 42]);
   });
 
   test("the most recent command first, at most KEPT_TIMES of them", () => {
@@ -33,7 +51,7 @@ describe("what is learned", () => {
     assert.equal(times.length, KEPT_TIMES);
     assert.equal(times[0]!.key, `k${KEPT_TIMES - 1}`);
     assert.equal(learnedFor(times, A), undefined, "the oldest command is forgotten");
-    assert.deepEqual(learnedFor(learn(times, { key: "k0", low: 7, high: 9 }), "k0"), { key: "k0", low: 7, high: 9 });
+    assert.deepEqual(learnedFor(learn(times, { key: "k0", low: 7, high: 9 }), "k0"), { key: "k0", low: 0, high: 9, samples: [[7, 9], [0, 5]] });
   });
 });
 
@@ -44,23 +62,31 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, undefined), undefined);
   });
 
-  test("from the learned low on, at 1 ms steps, each step once: those a check (a round's or a late one) covered are passed", () => {
-    assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, learned), 1040);
-    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1035, windowChecks: 0 }, learned), 1040, "a round before the window");
-    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1040, windowChecks: 1 }, learned), 1041);
-    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), 1043, "a late check covered 1041 and 1042");
-    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1050, windowChecks: 0 }, learned), undefined, "the window is behind");
+  test("the steps: each whole ms a recent start became accepting in, those of every recent start, ascending", () => {
+    assert.deepEqual(windowSteps({ key: A, low: 0, high: 0, samples: [[28, 29], [26, 32], [45, 50], [28, 29], [30, 30]] }), [27, 28, 29, 30, 31, 32, 46, 47, 48, 49, 50]);
+    const many = { key: A, low: 0, high: 0, samples: [[10, 20], [30, 40], [50, 60]] as Array<[number, number]> };
+    assert.deepEqual(windowSteps(many), [...Array.from({ length: 10 }, (_, i) => 11 + i), 31, 32, 33, 34, 35, 36].slice(0, WINDOW_CHECKS), "the first WINDOW_CHECKS");
   });
 
-  test("the window is WINDOW_CHECKS steps long, however wide what was learned", () => {
-    const wide = { key: A, low: 40, high: 400 };
+  test("each step once: those a check (a round's or a late one) covered are passed", () => {
+    assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, learned), 1041);
+    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1035, windowChecks: 0 }, learned), 1041, "a round before the window");
+    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1041, windowChecks: 1 }, learned), 1042);
+    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), undefined, "a late check covered the last step: the window is behind");
+    const bimodal = { key: A, low: 28, high: 50, samples: [[28, 29], [48, 50]] as Array<[number, number]> };
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 49, "the next recent start's steps");
+  });
+
+  test("the window is WINDOW_CHECKS steps long at most, however wide what was learned", () => {
+    const wide = { key: A, low: 40, high: 400, samples: [[40, 52], [60, 72], [80, 92]] as Array<[number, number]> };
     const steps: number[] = [];
     let w = { startedAt: 0, lastMissAt: undefined as number | undefined, windowChecks: 0 };
     for (let at = nextWindowCheck(w, wide); at !== undefined; at = nextWindowCheck(w, wide)) {
       steps.push(at);
       w = { startedAt: 0, lastMissAt: at, windowChecks: w.windowChecks + 1 };
     }
-    assert.deepEqual(steps, Array.from({ length: WINDOW_CHECKS }, (_, i) => 40 + i));
+    assert.equal(steps.length, WINDOW_CHECKS);
+    assert.deepEqual(steps, windowSteps(wide));
   });
 
   test("no more than WINDOW_CHECKS checks, even when what is learned moves while the worker waits", () => {
