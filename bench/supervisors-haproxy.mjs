@@ -22,7 +22,11 @@
 // come before steward's master gives back its start-up pages (a second after a load is
 // over, src/master/settle.ts), so idle cells also read it 2.5 s after the last reload
 // ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
-// log lines came, p50 from the signal.
+// log lines came, p50 from the signal. The idle cell and the load cells with reloads 200 ms
+// apart also time when the new configuration first answers (each reload changes the body
+// HAProxy returns; a probe opens a new connection every 0.5 ms until the new body comes):
+// the moment a user sees the reload, the same on both sides, where `Loading success.` is
+// not (HAProxy logs it at its fork, steward once the new worker accepts).
 //
 // Each cell of each round also measures the floor (runFloorCell): bench/bare-supervisor.py,
 // a supervisor with nothing in it, reloads `haproxy -db` on fd 3 as steward does (a new one
@@ -288,11 +292,13 @@ async function openSide(sideName, mode, intervalMs, tag) {
       const result = new Promise((r) => (o.done = r));
       outstanding = o;
       peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
-      // idle: the configuration answers something new each reload, and a probe times when
-      // the new generation first answers it (answered: ms since the last signal sent)
+      // idle and every 200 ms or more: the configuration answers something new each reload,
+      // and a probe times when the new generation first answers it (answered: ms since the
+      // last signal sent). Not at 50 ms: HAProxy's next reload comes before its new worker
+      // answers, and the probe would time only the reloads that were left alone.
       const body = `generation-${++generation}`;
       let answered;
-      if (mode === "idle") {
+      if (probed(mode, intervalMs)) {
         side.rewrite(body);
         answered = firstAnswer(port, body).then((t) => t - o.sentAt);
       }
@@ -322,6 +328,9 @@ async function openSide(sideName, mode, intervalMs, tag) {
     },
   };
 }
+
+/** Whether a cell times the new configuration's first answer (openSide's reload). */
+const probed = (mode, intervalMs) => mode === "idle" || intervalMs >= 200;
 
 /** One side, one load cell: start, reload every `intervalMs` for the duration under wrk, stop. */
 async function runCell(sideName, mode, intervalMs, tag) {
@@ -433,7 +442,7 @@ for (const { mode, iv } of cells) {
   const rows = [
     ["reload p50 ms", (rs) => rs.map((r) => p(r.latencies, 50))],
     ["reload p99 ms", (rs) => rs.map((r) => p(r.latencies, 99))],
-    ...(mode === "idle" ? [["new config answers, p50 ms", (rs) => rs.map((r) => p(r.answers, 50))], ["new config answers, p99 ms", (rs) => rs.map((r) => p(r.answers, 99))]] : []),
+    ...(probed(mode, iv) ? [["new config answers, p50 ms", (rs) => rs.map((r) => p(r.answers, 50))], ["new config answers, p99 ms", (rs) => rs.map((r) => p(r.answers, 99))]] : []),
     ["reloads done", (rs) => rs.map((r) => r.latencies.length)],
     ["failed reloads", (rs) => rs.map((r) => r.failures.length)],
     ...(mode === "idle" ? [] : [["req/s", (rs) => rs.map((r) => r.w.rps)], ["errors (socket + non-2xx)", (rs) => rs.map((r) => errorsOf(r.w))]]),
