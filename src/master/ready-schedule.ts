@@ -3,11 +3,11 @@
  * remembers, per worker command, how long its recent workers took from their spawn to
  * being found accepting — each after the last check that found it not accepting (`low`),
  * at the latest when the check that found it ran (`high`), in ms after `startedAt` — and
- * checks each new worker of that command alone at the 1 ms steps those recent starts
- * span, so a worker as fast as one of them is seen within about a millisecond instead of
- * up to a round (5 ms) later. A server's start-up time varies from one start to the next
- * (HAProxy's, idle on 2 vCPUs: 26-32 ms or 43-52 ms), so the steps cover the last
- * KEPT_SAMPLES starts, not the last one alone.
+ * checks each new worker of that command alone every 1 ms from the earliest to the latest
+ * time those recent starts were found, so a worker as fast as one of them is seen within
+ * about a millisecond instead of up to a round (5 ms) later. A server's start-up time
+ * varies from one start to the next (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle,
+ * 43-72 ms under wrk), so the window spans the last KEPT_SAMPLES starts, not the last one.
  *
  * Invariants:
  * - at most WINDOW_CHECKS such checks per worker start, however often what was learned
@@ -22,8 +22,8 @@
  */
 import type { ReadyTime } from "../state.ts";
 
-/** The extra checks one worker start may get (at the 1 ms steps its command's recent starts span). */
-export const WINDOW_CHECKS = 16;
+/** The extra checks one worker start may get (every 1 ms across its command's recent starts). */
+export const WINDOW_CHECKS = 32;
 /** How many commands' times are remembered (a reload between two commands keeps both). */
 export const KEPT_TIMES = 4;
 /** How many recent starts of a command the window covers. */
@@ -69,16 +69,13 @@ export function learnedFor(times: readonly ReadyTime[] | undefined, key: string)
 }
 
 /**
- * The window's steps (ms after the spawn, ascending): each whole ms in (low, high] of a
- * recent start (the first such ms when it was exactly one), the first WINDOW_CHECKS.
+ * The window's steps (ms after the spawn, ascending): each whole ms from the earliest
+ * recent start's `low` to the latest one's `high` (low, high], the first WINDOW_CHECKS.
  */
 export function windowSteps(learned: ReadyTime): number[] {
-  const steps = new Set<number>();
-  for (const [low, high] of samplesOf(learned)) {
-    const from = Math.floor(low) + 1;
-    for (let at = from; at <= Math.max(from, Math.ceil(high)); at++) steps.add(at);
-  }
-  return [...steps].sort((a, b) => a - b).slice(0, WINDOW_CHECKS);
+  const from = Math.floor(learned.low) + 1;
+  const to = Math.max(from, Math.ceil(learned.high));
+  return Array.from({ length: Math.min(WINDOW_CHECKS, to - from + 1) }, (_, i) => from + i);
 }
 
 /** A worker waiting to be found accepting, as the window sees it. */

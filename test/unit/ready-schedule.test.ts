@@ -62,10 +62,12 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, undefined), undefined);
   });
 
-  test("the steps: each whole ms a recent start became accepting in, those of every recent start, ascending", () => {
-    assert.deepEqual(windowSteps({ key: A, low: 0, high: 0, samples: [[28, 29], [26, 32], [45, 50], [28, 29], [30, 30]] }), [27, 28, 29, 30, 31, 32, 46, 47, 48, 49, 50]);
-    const many = { key: A, low: 0, high: 0, samples: [[10, 20], [30, 40], [50, 60]] as Array<[number, number]> };
-    assert.deepEqual(windowSteps(many), [...Array.from({ length: 10 }, (_, i) => 11 + i), 31, 32, 33, 34, 35, 36].slice(0, WINDOW_CHECKS), "the first WINDOW_CHECKS");
+  test("the steps: each whole ms from the earliest recent low (excluded) to the latest recent high, the first WINDOW_CHECKS", () => {
+    const bimodal = learn(learn(learn(undefined, { key: A, low: 28, high: 29 }), { key: A, low: 45, high: 50 }), { key: A, low: 26, high: 32 })[0]!;
+    assert.deepEqual(windowSteps(bimodal), Array.from({ length: 24 }, (_, i) => 27 + i));
+    assert.deepEqual(windowSteps({ key: A, low: 30, high: 30 }), [31], "one step at least");
+    const wide = { key: A, low: 10, high: 10 + 2 * WINDOW_CHECKS };
+    assert.deepEqual(windowSteps(wide), Array.from({ length: WINDOW_CHECKS }, (_, i) => 11 + i));
   });
 
   test("each step once: those a check (a round's or a late one) covered are passed", () => {
@@ -74,7 +76,7 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1041, windowChecks: 1 }, learned), 1042);
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), undefined, "a late check covered the last step: the window is behind");
     const bimodal = { key: A, low: 28, high: 50, samples: [[28, 29], [48, 50]] as Array<[number, number]> };
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 49, "the next recent start's steps");
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 30, "between two recent starts too");
   });
 
   test("the window is WINDOW_CHECKS steps long at most, however wide what was learned", () => {
