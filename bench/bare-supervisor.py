@@ -9,6 +9,12 @@ as steward observes it), then sends the previous one SIGUSR1 (HAProxy's soft sto
 SECONDS. So the reloads cause the same churn as a supervisor's: old workers finishing,
 clients reconnecting. Nothing is logged, checked or read but that.
 
+BARE_SESSION=shared starts every HAProxy in this script's session instead (each in a process
+group of its own): with kernel.sched_autogroup_enabled=1 the CPU is shared out by session,
+and the new HAProxy then competes inside the old one's share rather than beside it (as
+`haproxy -W`'s master and workers do, and steward's did before each worker led its own
+session). That is the experiment the README's benchmark section quotes.
+
 Usage: bare-supervisor.py CFG INTERVAL_MS SECONDS
 stdout, a line each: `port P`; `pid N` for each HAProxy started, `reaped N` once it is gone
 (so the bench can end what is left if this script is killed); after `go` on stdin and the
@@ -24,6 +30,8 @@ import sys
 import time
 
 cfg, interval_ms, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+# BARE_SESSION=shared: every HAProxy in this script's session (the docstring)
+shared_session = os.environ.get("BARE_SESSION", "own") == "shared"
 # how often /proc is read while a new HAProxy starts (BARE_POLL_MS, ms; 0.5 by default)
 poll_s = float(os.environ.get("BARE_POLL_MS", "0.5")) / 1000
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -40,8 +48,9 @@ def say(line):
 
 
 def start():
+    group = {"process_group": 0} if shared_session else {"start_new_session": True}
     p = subprocess.Popen(["haproxy", "-db", "-f", cfg], pass_fds=(3,), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **group)
     say(f"pid {p.pid}")
     return p
 

@@ -22,11 +22,13 @@
 // come before steward's master gives back its start-up pages (a second after a load is
 // over, src/master/settle.ts), so idle cells also read it 2.5 s after the last reload
 // ("settled"), the RSS an idle master keeps. Each run also prints when each master's own
-// log lines came, p50 from the signal. The idle cell and the load cells with reloads 200 ms
-// apart also time when the new configuration first answers (each reload changes the body
-// HAProxy returns; a probe opens a new connection every 0.5 ms until the new body comes):
-// the moment a user sees the reload, the same on both sides, where `Loading success.` is
-// not (HAProxy logs it at its fork, steward once the new worker accepts).
+// log lines came, p50 from the signal. The idle cell also times when the new configuration
+// first answers (each reload changes the body HAProxy returns; a probe opens a new
+// connection every 0.5 ms until the new body comes): the moment a user sees the reload,
+// the same on both sides, where `Loading success.` is not (HAProxy logs it at its fork,
+// steward once the new worker accepts). --answers-under-load does it in the load cells with
+// reloads 200 ms apart too; the probe then adds its connections and its CPU to the load of
+// the sides, not the floor's, and lengthens their reloads (steward's close-200 p50 by ~5 ms).
 //
 // Each cell of each round also measures the floor (runFloorCell): bench/bare-supervisor.py,
 // a supervisor with nothing in it, reloads `haproxy -db` on fd 3 as steward does (a new one
@@ -38,7 +40,7 @@
 // its threads or its listeners; steward logs it once the new worker accepts.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
-//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]
+//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -49,7 +51,7 @@ import { join } from "node:path";
 import { binary, cleanupOnExit, freePort, median, percentile, portOf, requireBinary, root, runWrk, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
-const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined };
+const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined, answersUnderLoad: false };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const next = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -58,11 +60,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--modes") opt.modes = next().split(",");
   else if (a === "--idle-reloads") opt.idleReloads = Number(next());
   else if (a === "--baseline") opt.baseline = next();
+  else if (a === "--answers-under-load") opt.answersUnderLoad = true;
   else if (/^\d+(\.\d+)?$/.test(a)) opt.seconds = Number(a);
   else usage(`unknown argument ${a}`);
 }
 function usage(msg) {
-  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN]`);
+  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load]`);
   process.exit(2);
 }
 if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x > 0)) || !(opt.idleReloads >= 1)) usage("bad number");
@@ -330,7 +333,7 @@ async function openSide(sideName, mode, intervalMs, tag) {
 }
 
 /** Whether a cell times the new configuration's first answer (openSide's reload). */
-const probed = (mode, intervalMs) => mode === "idle" || intervalMs >= 200;
+const probed = (mode, intervalMs) => mode === "idle" || (opt.answersUnderLoad && intervalMs >= 200);
 
 /** One side, one load cell: start, reload every `intervalMs` for the duration under wrk, stop. */
 async function runCell(sideName, mode, intervalMs, tag) {
