@@ -3,9 +3,11 @@
  * remembers, per worker command, how long its recent workers took from their spawn to
  * being found accepting — each after the last check that found it not accepting (`low`),
  * at the latest when the check that found it ran (`high`), in ms after `startedAt` — and
- * checks each new worker of that command alone every 1 ms from the earliest to the latest
- * time those recent starts were found, so a worker as fast as one of them is seen within
- * about a millisecond instead of up to a round (5 ms) later. A server's start-up time
+ * checks each new worker of that command alone every 1 ms (at most WINDOW_CHECKS times:
+ * further apart across a wider span) from the earliest to the latest time those recent
+ * starts were found, so a worker as fast as one of them is seen within about a millisecond
+ * or two instead of up to a round (5 ms) later. A check costs the master 40-150 µs of CPU
+ * (bench/readiness-poll.ts), which under load the new worker's start competes with. A server's start-up time
  * varies from one start to the next (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle,
  * 43-72 ms under wrk), so the window spans the last KEPT_SAMPLES starts, not the last one.
  *
@@ -22,8 +24,8 @@
  */
 import type { ReadyTime } from "../state.ts";
 
-/** The extra checks one worker start may get (every 1 ms across its command's recent starts). */
-export const WINDOW_CHECKS = 32;
+/** The extra checks one worker start may get (across its command's recent starts). */
+export const WINDOW_CHECKS = 16;
 /** How many commands' times are remembered (a reload between two commands keeps both). */
 export const KEPT_TIMES = 4;
 /** How many recent starts of a command the window covers. */
@@ -69,13 +71,15 @@ export function learnedFor(times: readonly ReadyTime[] | undefined, key: string)
 }
 
 /**
- * The window's steps (ms after the spawn, ascending): each whole ms from the earliest
- * recent start's `low` to the latest one's `high` (low, high], the first WINDOW_CHECKS.
+ * The window's steps (ms after the spawn, ascending): from the earliest recent start's
+ * `low` (excluded) to the latest one's `high`, every 1 ms, or evenly further apart (whole
+ * ms) where that span is wider than WINDOW_CHECKS ms, so the checks cover all of it.
  */
 export function windowSteps(learned: ReadyTime): number[] {
   const from = Math.floor(learned.low) + 1;
   const to = Math.max(from, Math.ceil(learned.high));
-  return Array.from({ length: Math.min(WINDOW_CHECKS, to - from + 1) }, (_, i) => from + i);
+  const every = Math.ceil((to - from + 1) / WINDOW_CHECKS);
+  return Array.from({ length: Math.min(WINDOW_CHECKS, Math.floor((to - from) / every) + 1) }, (_, i) => from + i * every);
 }
 
 /** A worker waiting to be found accepting, as the window sees it. */

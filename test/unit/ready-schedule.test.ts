@@ -62,12 +62,17 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, undefined), undefined);
   });
 
-  test("the steps: each whole ms from the earliest recent low (excluded) to the latest recent high, the first WINDOW_CHECKS", () => {
-    const bimodal = learn(learn(learn(undefined, { key: A, low: 28, high: 29 }), { key: A, low: 45, high: 50 }), { key: A, low: 26, high: 32 })[0]!;
-    assert.deepEqual(windowSteps(bimodal), Array.from({ length: 24 }, (_, i) => 27 + i));
+  test("the steps: every whole ms from the earliest recent low (excluded) to the latest recent high; evenly further apart over a span wider than WINDOW_CHECKS ms", () => {
+    const near = learn(learn(undefined, { key: A, low: 28, high: 29 }), { key: A, low: 26, high: 32 })[0]!;
+    assert.deepEqual(windowSteps(near), [27, 28, 29, 30, 31, 32]);
     assert.deepEqual(windowSteps({ key: A, low: 30, high: 30 }), [31], "one step at least");
-    const wide = { key: A, low: 10, high: 10 + 2 * WINDOW_CHECKS };
-    assert.deepEqual(windowSteps(wide), Array.from({ length: WINDOW_CHECKS }, (_, i) => 11 + i));
+    assert.deepEqual(windowSteps({ key: A, low: 10, high: 10 + WINDOW_CHECKS }), Array.from({ length: WINDOW_CHECKS }, (_, i) => 11 + i));
+    const bimodal = learn([near], { key: A, low: 45, high: 50 })[0]!;
+    assert.deepEqual(windowSteps(bimodal), Array.from({ length: 12 }, (_, i) => 27 + 2 * i), "27..50: every 2 ms");
+    const wide = windowSteps({ key: A, low: 100, high: 100 + 5 * WINDOW_CHECKS });
+    assert.equal(wide.length, WINDOW_CHECKS);
+    assert.deepEqual([wide[0], wide[1]! - wide[0]!], [101, 5], "101..180: every 5 ms");
+    assert.ok(wide.at(-1)! <= 100 + 5 * WINDOW_CHECKS);
   });
 
   test("each step once: those a check (a round's or a late one) covered are passed", () => {
@@ -76,7 +81,9 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1041, windowChecks: 1 }, learned), 1042);
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), undefined, "a late check covered the last step: the window is behind");
     const bimodal = { key: A, low: 28, high: 50, samples: [[28, 29], [48, 50]] as Array<[number, number]> };
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 30, "between two recent starts too");
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 31, "29..50, every 2 ms: between two recent starts too");
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 47, windowChecks: 9 }, bimodal), 49);
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 49, windowChecks: 10 }, bimodal), undefined);
   });
 
   test("the window is WINDOW_CHECKS steps long at most, however wide what was learned", () => {
