@@ -6,10 +6,11 @@
  * checks each new worker of that command alone every 1 ms (at most WINDOW_CHECKS times:
  * further apart across a wider span) from the earliest to the latest time those recent
  * starts were found, so a worker as fast as one of them is seen within about a millisecond
- * or two instead of up to a round (5 ms) later. A check costs the master 40-150 µs of CPU
- * (bench/readiness-poll.ts), which under load the new worker's start competes with. A server's start-up time
- * varies from one start to the next (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle,
- * 43-72 ms under wrk), so the window spans the last KEPT_SAMPLES starts, not the last one.
+ * or two instead of up to a round (5 ms) later. A server's start-up time varies from one
+ * start to the next (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle, 43-72 ms under wrk),
+ * so the window spans the last KEPT_SAMPLES starts, not the last one. A check costs the
+ * master 40-150 µs of CPU (bench/readiness-poll.ts), which under load the new worker's
+ * start competes with: hence a bound on the checks, not on the span.
  *
  * Invariants:
  * - at most WINDOW_CHECKS such checks per worker start, however often what was learned
