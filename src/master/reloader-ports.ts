@@ -49,6 +49,8 @@ export interface ReloadLog {
   /** a load begins: its lines are kept for `show startup-logs` and the requester's reply */
   beginLoad(): void;
   loadLines(): string[];
+  /** runs `fn`, writing the lines it logs once it returns (Logger.batch) */
+  batch<T>(fn: () => T): T;
 }
 
 export interface ReloadPorts {

@@ -77,6 +77,11 @@ export class Reloader {
    * session (refused with "Another reload is still in progress." if one is running).
    */
   request(origin: string, hard = false, requester?: Requester): void {
+    // the reload's first lines are written once its workers are spawned (Logger.batch)
+    this.ports.log.batch(() => this.begin(origin, hard, requester));
+  }
+
+  private begin(origin: string, hard: boolean, requester: Requester | undefined): void {
     const { ports } = this;
     const phase = ports.state().phase;
     if (phase === "stopping") return requester?.reply(MASTER_STOPPING);

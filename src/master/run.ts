@@ -242,8 +242,7 @@ export class MasterHost {
     this.hookIo();
     const forward: SignalName[] = ["SIGTERM", "SIGINT", "SIGUSR1", "SIGQUIT", "SIGTTIN", "SIGTTOU"];
     for (const sig of forward) this.signals.on(sig, () => this.supervisor.signal(sig));
-    // the reload's first lines are written once its workers are spawned (Logger.batch)
-    for (const sig of ["SIGHUP", "SIGUSR2"] as const) this.signals.on(sig, () => this.log.batch(() => this.reloader.request(sig)));
+    for (const sig of ["SIGHUP", "SIGUSR2"] as const) this.signals.on(sig, () => this.reloader.request(sig));
     // Signals that arrived while a previous image re-executed wait blocked: take them now.
     this.px.maskSignals(HELD_SIGNALS, false);
   }

@@ -61,8 +61,7 @@ export function masterView(host: ViewedHost): MasterView {
     env: () => ({ ...host.os.env }),
     reload: (session, hard) =>
       new Promise<string>((resolve) =>
-        // the reload's first lines are written once its workers are spawned (Logger.batch)
-        host.log.batch(() => host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve })),
+        host.reloader.request(hard ? "hard-reload from the master CLI" : "reload from the master CLI", hard, { session, reply: resolve }),
       ),
     cliSocketOf: (p) => {
       const path = cliSocketPath(host.runDir, p.kind === "worker" ? { kind: "worker", generation: p.generation, id: p.id } : { kind: "program", name: p.name });

@@ -58,6 +58,7 @@ function world(global: Partial<GlobalConfig> = {}) {
     beginLoad: () => calls.push("beginLoad"),
     loadLines: () => lines,
     restoreLoad: () => {},
+    batch: (fn) => fn(),
   };
   const state: MasterState = { pid: os.pid, startedAt: sys.now(), reloads: 0, failedReloads: 0, version: "test", phase: "starting", processes: new Map() };
   const plan: WorkerPlanner = (id, generation) => ({ label: `worker ${id}`, path: "/bin/true", argv: ["w", String(id), String(generation)], env: {}, fds: [] });
