@@ -45,6 +45,8 @@ export interface ProcessEntry {
   watchdog?: number;
   /** why steward failed it while it ran (watchdog, health check: Supervisor.failWorker) */
   failure?: string;
+  /** `start-nice`: the nice value its session was given at its spawn, until it is ready (then 0) */
+  startNice?: number;
   /** `accepting`: when a check last found it not accepting yet (ms; master/ready-schedule.ts) */
   readyMissAt?: number;
   /** `accepting`: the checks it had between rounds so far (master/ready-schedule.ts) */

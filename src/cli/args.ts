@@ -28,6 +28,11 @@ export const CONFIG_ARGS = {
   "hard-stop-after": { type: "string", valueHint: "duration", description: "SIGKILL old workers still alive after this; 0 = never" },
   "max-reloads": { type: "string", valueHint: "n", description: "SIGTERM old workers that survived more reloads" },
   "on-failure": { type: "string", valueHint: "exit|restart|ignore", description: "what to do when a current worker dies" },
+  "start-nice": {
+    type: "string",
+    valueHint: "n",
+    description: "nice value (-20 to 19) of a starting worker's session until it is ready; default -5, 0 = off",
+  },
   "log-format": { type: "string", valueHint: "text|journal|json", description: "log lines: text (default; syslog priority prefixes when stderr is the journal), journal, json" },
 } as const satisfies ArgsDef;
 

@@ -31,6 +31,12 @@ export const DEFAULT_GLOBAL: Readonly<GlobalConfig> = {
   probationFailures: 0,
 };
 
+/**
+ * `start-nice` when the configuration does not set it: a worker's session starts with three
+ * times the CPU share of a busy one (the kernel's weight for nice -5 is 3121 against 1024).
+ */
+export const DEFAULT_START_NICE = -5;
+
 /** A scalar `[global]` key that the command line can override under the same field name. */
 export interface GlobalField {
   /** the file's kebab-case key */
@@ -49,6 +55,7 @@ export const GLOBAL_FIELDS: readonly GlobalField[] = [
   { key: "max-reloads", field: "maxReloads", parse: (v, text) => parseInteger(v, 0, 1_000_000, text) },
   { key: "on-failure", field: "onFailure", parse: (v) => parseChoice(v, ON_FAILURE) },
   { key: "log-format", field: "logFormat", parse: (v) => parseChoice(v, LOG_FORMATS) },
+  { key: "start-nice", field: "startNice", parse: (v, text) => parseInteger(v, -20, 19, text) },
   { key: "pidfile", field: "pidfile", parse: (v, _text, baseDir) => resolvedPath(v, baseDir) },
 ];
 

@@ -32,6 +32,7 @@ export const OPTION_OF: Readonly<Record<OverrideField, string>> = {
   maxReloads: "max-reloads",
   onFailure: "on-failure",
   logFormat: "log-format",
+  startNice: "start-nice",
   pidfile: "pidfile",
   listen: "listen",
   masterCli: "master-cli",

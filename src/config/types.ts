@@ -113,6 +113,8 @@ export interface GlobalConfig {
   probationFailures: number;
   /** ms a ready worker may go without sending WATCHDOG=1 (REFERENCE §5.10); absent or 0 = off */
   watchdog?: number;
+  /** the nice value of a starting worker's session until it is ready (REFERENCE §4); absent = DEFAULT_START_NICE, 0 = off */
+  startNice?: number;
   pidfile?: string;
   user?: string;
   group?: string;
@@ -148,6 +150,7 @@ export interface ConfigOverrides {
   maxReloads?: string;
   onFailure?: string;
   logFormat?: string;
+  startNice?: string;
   pidfile?: string;
   listen?: string[];
   masterCli?: string[];

@@ -22,7 +22,7 @@ import { killGroupThenPid } from "../sys/kill.ts";
 import { batchSize } from "../config/rollout.ts";
 import { BatchRollout } from "./rollout.ts";
 import { workers, type ProcessEntry } from "./state.ts";
-import { configOf, hardKill, softStop, spawnWorker, type Load, type SupervisorCore } from "./supervisor-core.ts";
+import { configOf, endStartNice, hardKill, softStop, spawnWorker, type Load, type SupervisorCore } from "./supervisor-core.ts";
 import { learn, learnedFor, nextPollAt, nextWindowCheck, readyKey, sampleOf } from "./ready-schedule.ts";
 import type { LoadResult, WorkerPlanner } from "./supervisor-types.ts";
 
@@ -245,6 +245,7 @@ function becomeReady(core: SupervisorCore, pid: number): void {
   const p = core.state.processes.get(pid);
   if (!p || p.ready) return;
   p.ready = true;
+  endStartNice(core, p);
   // what the poll kept about it is of no use once it is ready (nor to the next image)
   delete p.readyMissAt;
   delete p.windowChecks;

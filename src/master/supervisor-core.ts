@@ -64,6 +64,8 @@ export interface SupervisorCore {
   /** when pollTimer fires, and when the next round over every waiting worker is due (load.ts) */
   pollAt?: number;
   roundDue?: number;
+  /** `start-nice` was refused once in this image (a refusal would repeat): not tried again */
+  startNiceRefused?: boolean;
   /** how long the last readiness poll took (ms), and when it ended */
   pollCost: number;
   pollEnded?: number;
@@ -118,10 +120,41 @@ export function spawnWorker(core: SupervisorCore, id: number, generation: number
     // listeners/steer.ts: sockets of those old workers may leave a reuse-port group after this one joined
     ...(workers(core.state, "old").length > 0 ? { besideOld: true } : {}),
   });
+  if (child.startNice) startNice(core, core.state.processes.get(pid)!, child.startNice);
   core.health.attach(pid, plan.health);
   core.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
   core.hooks.workerStarted?.(core.state.processes.get(pid)!);
   return pid;
+}
+
+/**
+ * `start-nice`: a new worker's session gets its nice value until the worker is ready
+ * (endStartNice), so that under load it starts in less time beside the busy generation it
+ * replaces. A refusal (no privilege to lower it) would repeat: this image tries no more,
+ * and says so once, at debug level for the default and as a warning for a configured value.
+ */
+function startNice(core: SupervisorCore, p: ProcessEntry, want: NonNullable<ChildSpec["startNice"]>): void {
+  if (!core.ports.sessionNice || core.startNiceRefused) return;
+  try {
+    core.ports.sessionNice(p.pid, want.nice);
+    p.startNice = want.nice;
+  } catch (e) {
+    core.startNiceRefused = true;
+    const line = `start-nice ${want.nice} not applied to worker ${p.id} (${p.pid}): ${(e as Error).message}; not tried again until the master re-executes`;
+    if (want.explicit) core.log.warn(line);
+    else core.log.debug(line);
+  }
+}
+
+/** Worker `p` is ready: its session's nice value goes back to 0 (what a new session starts with). */
+export function endStartNice(core: SupervisorCore, p: ProcessEntry): void {
+  if (p.startNice === undefined) return;
+  delete p.startNice;
+  try {
+    core.ports.sessionNice?.(p.pid, 0);
+  } catch (e) {
+    core.log.warn(`Worker ${p.id} (${p.pid}) keeps its start-nice: ${(e as Error).message}`);
+  }
 }
 
 export function spawnProgram(core: SupervisorCore, program: ProgramConfig, plan: ProgramPlanner): number | undefined {

@@ -36,6 +36,8 @@ export interface SupervisorPorts {
   drainNotify?(): void;
   /** bytes resident in a worker's process tree (workers/rss.ts); without it max-rss and old-rss-budget see nothing */
   rssOf?(pid: number): number | undefined;
+  /** the nice value of the scheduler group of a worker's session (workers/session-nice.ts; `start-nice`); throws with a one-line reason */
+  sessionNice?(pid: number, nice: number): void;
   /** releases what the master holds (listeners, sockets, files) and ends the process */
   exit(code: number): void;
   /** the processes below the master that it did not start (descendants.ts); none without */

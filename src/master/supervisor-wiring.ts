@@ -20,6 +20,7 @@ import { KeptProcFiles } from "../workers/procfiles.ts";
 import { ProcTree } from "../workers/proctree.ts";
 import { reusePortReady, reusePortReason } from "../workers/reuseport.ts";
 import { TreeRss } from "../workers/rss.ts";
+import { setSessionNice } from "../workers/session-nice.ts";
 import { ListenerSteering } from "../listeners/steer.ts";
 import { closeUnusedListeners } from "./bind.ts";
 import type { RunOptions } from "./options.ts";
@@ -75,6 +76,7 @@ function ports(host: SupervisedHost, treeRss: TreeRss, steering: ListenerSteerin
       host.userDirs?.drain();
     },
     rssOf: (wpid) => treeRss.of(wpid),
+    sessionNice: setSessionNice,
     releaseListeners: (old, current) => steering.steer(host.listeners.list(), old, current),
     strays: new Strays({
       self: os.pid,

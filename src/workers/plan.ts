@@ -54,6 +54,8 @@ export interface ChildSpec {
   watchdog?: number;
   /** its stdout and stderr go to this file instead of the master's (health checks) */
   outputPath?: string;
+  /** `start-nice`: its session's nice value until it is ready; `explicit`: the configuration set it (not the default) */
+  startNice?: { nice: number; explicit: boolean };
 }
 
 /**

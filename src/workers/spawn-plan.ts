@@ -6,7 +6,8 @@
  * command looks at PATH on disk only (bun-command.ts), for a clear error now rather than
  * at each spawn.
  */
-import type { Config, ProgramConfig } from "../config/types.ts";
+import { DEFAULT_START_NICE } from "../config/global.ts";
+import type { Config, GlobalConfig, ProgramConfig } from "../config/types.ts";
 import type { BoundListener } from "../listeners/registry.ts";
 import { resolveRunnable, type CarriedBun, type ResolvedCommand } from "./bun-command.ts";
 import { argvWithListeners, envWithListeners } from "./dialects.ts";
@@ -67,6 +68,7 @@ export function workerPlan(config: Config, resolved: ResolvedCommand, bound: Bou
   // share = "reuseport" listeners are not passed down: workers get their address (reuseport.ts)
   const shared = sharePlan(bound);
   const watchdog = config.global.watchdog ?? 0;
+  const startNice = startNiceOf(config.global);
   return (id, generation) => ({
     label: `worker ${id}`,
     path: resolved.path,
@@ -91,7 +93,15 @@ export function workerPlan(config: Config, resolved: ResolvedCommand, bound: Bou
     fds: shared.inherited.map((l) => l.fd),
     ...identity(config),
     ...(watchdog > 0 ? { watchdog } : {}),
+    ...(startNice ? { startNice } : {}),
   });
+}
+
+/** `start-nice` for the workers of `global`: none when it is 0, or when they are ready once spawned (`ready = "spawn"`). */
+export function startNiceOf(global: GlobalConfig): ChildSpec["startNice"] {
+  const nice = global.startNice ?? DEFAULT_START_NICE;
+  if (nice === 0 || global.ready.kind === "spawn") return undefined;
+  return { nice, explicit: global.startNice !== undefined };
 }
 
 /** How `config`'s programs start; every command is resolved now, for a clear error (PlanError). */
