@@ -15,6 +15,11 @@ and the new HAProxy then competes inside the old one's share rather than beside 
 `haproxy -W`'s master and workers do, and steward's did before each worker led its own
 session). That is the experiment the README's benchmark section quotes.
 
+BARE_NICE=N gives each new HAProxy's session the nice value N until it accepts, then 0, as
+steward's `start-nice` does (its default is -5; this script's is 0, none: a supervisor with
+nothing in it). Needs root (or RLIMIT_NICE) for N < 0; with BARE_SESSION=shared it would
+set this script's own session, so it is refused.
+
 Usage: bare-supervisor.py CFG INTERVAL_MS SECONDS
 stdout, a line each: `port P`; `pid N` for each HAProxy started, `reaped N` once it is gone
 (so the bench can end what is left if this script is killed); after `go` on stdin and the
@@ -34,6 +39,10 @@ cfg, interval_ms, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 shared_session = os.environ.get("BARE_SESSION", "own") == "shared"
 # how often /proc is read while a new HAProxy starts (BARE_POLL_MS, ms; 0.5 by default)
 poll_s = float(os.environ.get("BARE_POLL_MS", "0.5")) / 1000
+# BARE_NICE=N: a new HAProxy's session runs at nice N until it accepts (the docstring)
+start_nice = int(os.environ.get("BARE_NICE", "0"))
+if start_nice and shared_session:
+    raise SystemExit("bare-supervisor: BARE_NICE needs sessions of their own (not BARE_SESSION=shared)")
 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", 0))
@@ -52,7 +61,14 @@ def start():
     p = subprocess.Popen(["haproxy", "-db", "-f", cfg], pass_fds=(3,), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **group)
     say(f"pid {p.pid}")
+    if start_nice:
+        session_nice(p.pid, start_nice)
     return p
+
+
+def session_nice(pid, nice):
+    with open(f"/proc/{pid}/autogroup", "w") as f:
+        f.write(str(nice))
 
 
 def reaped(p):
@@ -86,6 +102,8 @@ def wait_accepting(p, t0):
         if p.poll() is not None or time.monotonic() - t0 > 10:
             raise SystemExit(f"bare-supervisor: haproxy {p.pid} not accepting within 10 s (exit {p.returncode})")
         time.sleep(poll_s)
+    if start_nice:
+        session_nice(p.pid, 0)
 
 
 current = start()

@@ -4,11 +4,13 @@
  * being found accepting — each after the last check that found it not accepting (`low`),
  * at the latest when the check that found it ran (`high`), in ms after `startedAt` — and
  * checks each new worker of that command alone every 1 ms (at most WINDOW_CHECKS times:
- * further apart across a wider span) from the earliest to the latest time those recent
- * starts were found, so a worker as fast as one of them is seen within about a millisecond
- * or two instead of up to a round (5 ms) later. A server's start-up time varies from one
- * start to the next (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle, 43-72 ms under wrk),
- * so the window spans the last KEPT_SAMPLES starts, not the last one. A check costs the
+ * further apart when there are more steps) where those recent starts were found, so a
+ * worker as fast as one of them is seen within about a millisecond instead of up to a
+ * round (5 ms) later. A server's start-up time varies from one start to the next, in
+ * clusters (HAProxy's on 2 vCPUs: 26-32 ms or 43-52 ms idle, 43-72 ms under wrk), so the
+ * window covers the last KEPT_SAMPLES starts, not the last one, and only where they were:
+ * gaps between them narrower than a round are filled, wider ones left to the rounds (one
+ * span from the earliest to the latest start had its checks 2 ms apart). A check costs the
  * master 40-150 µs of CPU (bench/readiness-poll.ts), which under load the new worker's
  * start competes with: hence a bound on the checks, not on the span.
  *
@@ -26,7 +28,9 @@
 import type { ReadyTime } from "../state.ts";
 
 /** The extra checks one worker start may get (across its command's recent starts). */
-export const WINDOW_CHECKS = 16;
+export const WINDOW_CHECKS = 20;
+/** Recent starts less than a round (load.ts's 5 ms) apart are covered as one span. */
+const FILLED_GAP = 4;
 /** How many commands' times are remembered (a reload between two commands keeps both). */
 export const KEPT_TIMES = 4;
 /** How many recent starts of a command the window covers. */
@@ -72,15 +76,24 @@ export function learnedFor(times: readonly ReadyTime[] | undefined, key: string)
 }
 
 /**
- * The window's steps (ms after the spawn, ascending): from the earliest recent start's
- * `low` (excluded) to the latest one's `high`, every 1 ms, or evenly further apart (whole
- * ms) where that span is wider than WINDOW_CHECKS ms, so the checks cover all of it.
+ * The window's steps (ms after the spawn, ascending): every whole ms in which one of the
+ * recent starts became accepting (after its `low`, up to its `high`), with the gaps of at
+ * most FILLED_GAP ms between them; where that makes more than WINDOW_CHECKS steps, that
+ * many chosen evenly among them, so the checks still cover every span.
  */
 export function windowSteps(learned: ReadyTime): number[] {
-  const from = Math.floor(learned.low) + 1;
-  const to = Math.max(from, Math.ceil(learned.high));
-  const every = Math.ceil((to - from + 1) / WINDOW_CHECKS);
-  return Array.from({ length: Math.min(WINDOW_CHECKS, Math.floor((to - from) / every) + 1) }, (_, i) => from + i * every);
+  const spans = samplesOf(learned)
+    .map(([low, high]): [number, number] => [Math.floor(low) + 1, Math.max(Math.floor(low) + 1, Math.ceil(high))])
+    .sort((a, b) => a[0] - b[0]);
+  const steps: number[] = [];
+  let last = -Infinity;
+  for (const [from, to] of spans) {
+    const start = from - last - 1 <= FILLED_GAP ? last + 1 : from;
+    for (let s = Math.max(start, last + 1); s <= to; s++) steps.push(s);
+    last = Math.max(last, to);
+  }
+  if (steps.length <= WINDOW_CHECKS) return steps;
+  return Array.from({ length: WINDOW_CHECKS }, (_, i) => steps[Math.floor((i * steps.length) / WINDOW_CHECKS)]!);
 }
 
 /** A worker waiting to be found accepting, as the window sees it. */

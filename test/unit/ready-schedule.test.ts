@@ -62,13 +62,15 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, undefined), undefined);
   });
 
-  test("the steps: every whole ms from the earliest recent low (excluded) to the latest recent high; evenly further apart over a span wider than WINDOW_CHECKS ms", () => {
+  test("the steps: every whole ms where the recent starts were found (low excluded, high included), gaps narrower than a round filled; evenly further apart beyond WINDOW_CHECKS steps", () => {
     const near = learn(learn(undefined, { key: A, low: 28, high: 29 }), { key: A, low: 26, high: 32 })[0]!;
     assert.deepEqual(windowSteps(near), [27, 28, 29, 30, 31, 32]);
     assert.deepEqual(windowSteps({ key: A, low: 30, high: 30 }), [31], "one step at least");
     assert.deepEqual(windowSteps({ key: A, low: 10, high: 10 + WINDOW_CHECKS }), Array.from({ length: WINDOW_CHECKS }, (_, i) => 11 + i));
     const bimodal = learn([near], { key: A, low: 45, high: 50 })[0]!;
-    assert.deepEqual(windowSteps(bimodal), Array.from({ length: 12 }, (_, i) => 27 + 2 * i), "27..50: every 2 ms");
+    assert.deepEqual(windowSteps(bimodal), [27, 28, 29, 30, 31, 32, 46, 47, 48, 49, 50], "two clusters, every 1 ms in each; the rounds cover the 13 ms between");
+    const gap = { key: A, low: 20, high: 40, samples: [[20, 22], [26, 27], [36, 40]] as Array<[number, number]> };
+    assert.deepEqual(windowSteps(gap), [21, 22, 23, 24, 25, 26, 27, 37, 38, 39, 40], "a 3 ms gap is filled, an 8 ms one is not");
     const wide = windowSteps({ key: A, low: 100, high: 100 + 5 * WINDOW_CHECKS });
     assert.equal(wide.length, WINDOW_CHECKS);
     assert.deepEqual([wide[0], wide[1]! - wide[0]!], [101, 5], "101..180: every 5 ms");
@@ -81,9 +83,10 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1041, windowChecks: 1 }, learned), 1042);
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), undefined, "a late check covered the last step: the window is behind");
     const bimodal = { key: A, low: 28, high: 50, samples: [[28, 29], [48, 50]] as Array<[number, number]> };
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 31, "29..50, every 2 ms: between two recent starts too");
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 47, windowChecks: 9 }, bimodal), 49);
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 49, windowChecks: 10 }, bimodal), undefined);
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 49, "from one cluster to the next: the rounds cover the gap");
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 47, windowChecks: 1 }, bimodal), 49);
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 49, windowChecks: 2 }, bimodal), 50);
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 50, windowChecks: 3 }, bimodal), undefined);
   });
 
   test("the window is WINDOW_CHECKS steps long at most, however wide what was learned", () => {
