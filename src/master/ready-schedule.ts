@@ -89,7 +89,7 @@ export function windowSteps(learned: ReadyTime): number[] {
   let last = -Infinity;
   for (const [from, to] of spans) {
     const start = from - last - 1 <= FILLED_GAP ? last + 1 : from;
-    for (let s = Math.max(start, last + 1); s <= to; s++) steps.push(s);
+    for (let s = start; s <= to; s++) steps.push(s);
     last = Math.max(last, to);
   }
   if (steps.length <= WINDOW_CHECKS) return steps;

@@ -105,7 +105,7 @@ export function spawnWorker(core: SupervisorCore, id: number, generation: number
     core.log.alert(`Cannot start worker ${id}: ${(e as Error).message}`);
     return undefined;
   }
-  core.state.processes.set(pid, {
+  const entry: ProcessEntry = {
     pid,
     kind: "worker",
     name: "worker",
@@ -119,11 +119,12 @@ export function spawnWorker(core: SupervisorCore, id: number, generation: number
     ...(child.watchdog ? { watchdog: child.watchdog } : {}),
     // listeners/steer.ts: sockets of those old workers may leave a reuse-port group after this one joined
     ...(workers(core.state, "old").length > 0 ? { besideOld: true } : {}),
-  });
-  if (child.startNice) startNice(core, core.state.processes.get(pid)!, child.startNice);
+  };
+  core.state.processes.set(pid, entry);
+  if (child.startNice) startNice(core, entry, child.startNice);
   core.health.attach(pid, plan.health);
   core.log.notice(`Worker ${id} (${pid}) started (generation ${generation})`, { event: "worker-started", worker: id, workerPid: pid, generation });
-  core.hooks.workerStarted?.(core.state.processes.get(pid)!);
+  core.hooks.workerStarted?.(entry);
   return pid;
 }
 
