@@ -40,7 +40,7 @@
 // its threads or its listeners; steward logs it once the new worker accepts.
 //
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
-//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load]
+//          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load] [--trace]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
 // supervising the same HAProxy, in the same rotation.
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -48,10 +48,11 @@ import { execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { childPids, fdsOf, listeningInodes, monoMs, reloadTimes, startTrace, traceProblem } from "./_trace.mjs";
 import { binary, cleanupOnExit, freePort, median, percentile, portOf, requireBinary, root, runWrk, sleep, startLogged, stopGroup } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
-const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined, answersUnderLoad: false };
+const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined, answersUnderLoad: false, trace: false };
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const next = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -61,15 +62,17 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--idle-reloads") opt.idleReloads = Number(next());
   else if (a === "--baseline") opt.baseline = next();
   else if (a === "--answers-under-load") opt.answersUnderLoad = true;
+  else if (a === "--trace") opt.trace = true;
   else if (/^\d+(\.\d+)?$/.test(a)) opt.seconds = Number(a);
   else usage(`unknown argument ${a}`);
 }
 function usage(msg) {
-  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load]`);
+  console.error(`supervisors-haproxy: ${msg}\nusage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50] [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load] [--trace]`);
   process.exit(2);
 }
 if (!(opt.seconds > 0) || !(opt.repeats >= 1) || opt.intervals.some((x) => !(x > 0)) || !(opt.idleReloads >= 1)) usage("bad number");
 for (const m of opt.modes) if (!["idle", "close", "keepalive"].includes(m)) usage(`unknown mode ${m}`);
+if (opt.trace && traceProblem()) usage(`--trace ${traceProblem()}`);
 
 requireBinary();
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -286,11 +289,15 @@ async function openSide(sideName, mode, intervalMs, tag) {
   const answers = [];
   const steps = side.steps.map(() => []);
   const failures = [];
+  /** --trace, idle: what reloadTimes needs of each reload, read once the cell is over */
+  const traced = [];
   return {
     side,
     pid,
     port,
+    traced,
     async reload() {
+      const before = opt.trace && mode === "idle" ? childPids(pid) : undefined;
       const o = { seen: false, sentAt: performance.now(), marks: new Map() };
       const result = new Promise((r) => (o.done = r));
       outstanding = o;
@@ -316,6 +323,11 @@ async function openSide(sideName, mode, intervalMs, tag) {
       }
       r ??= await Promise.race([result, sleep(30000).then(() => ({ ok: false, line: "no outcome within 30 s" }))]);
       outstanding = undefined;
+      if (before && r.ok) {
+        const workers = new Set([...childPids(pid)].filter((c) => !before.has(c)));
+        const inodes = listeningInodes(port);
+        traced.push({ master: pid, sentMs: monoMs(o.sentAt), doneMs: monoMs(r.t), workers, fds: new Set([...workers].flatMap((w) => fdsOf(w, inodes))) });
+      }
       peakHwm = Math.max(peakHwm, kib(pid, "VmHWM"));
       if (r.ok) await side.gate();
       const answer = answered ? await answered : NaN;
@@ -379,11 +391,25 @@ async function runIdlePaired(order, intervalMs, tag) {
     }
   }
   const rss1 = open.map((s) => kib(s.pid, "VmRSS"));
+  const events = trace?.read();
   await sleep(2500);
-  const results = open.map((s, i) => s.result({ w: undefined, rss0: rss0[i], rss1: rss1[i], rssSettled: kib(s.pid, "VmRSS") }));
+  const results = open.map((s, i) => s.result({ w: undefined, rss0: rss0[i], rss1: rss1[i], rssSettled: kib(s.pid, "VmRSS"), kernel: events && kernelTimes(events, s.traced) }));
   for (const s of open) await s.side.stop();
   return results;
 }
+
+/** --trace: kernel times of a side's reloads, each measure's list of ms from the signal. */
+function kernelTimes(events, traced) {
+  const out = { log: [], worker: [], accepting: [], logMinusAccepting: [] };
+  for (const t of traced) {
+    const k = reloadTimes(events, t);
+    if (!k) continue;
+    for (const key of ["log", "worker", "accepting"]) if (Number.isFinite(k[key])) out[key].push(k[key]);
+    if (Number.isFinite(k.log - k.accepting)) out.logMinusAccepting.push(k.log - k.accepting);
+  }
+  return out;
+}
+const trace = opt.trace ? startTrace() : undefined;
 
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "-");
@@ -427,6 +453,10 @@ for (let round = 1; round <= opt.repeats; round++) {
           (r.failures.length ? `; ${r.failures[0]}` : ""),
       );
       console.log(`${"".padEnd(25)}p50 ms from the signal to: ${r.stepNames.map((n, i) => `${n} ${f0(p(r.steps[i], 50))}`).join(", ")}${r.answers.length ? `, new configuration answers ${f0(p(r.answers, 50))}` : ""}`);
+      if (r.kernel) {
+        const k = r.kernel;
+        console.log(`${"".padEnd(25)}kernel, p50 ms from the signal to: new worker forked ${f2(p(k.worker, 50))}, its listener in epoll (accepting) ${f2(p(k.accepting, 50))}, 'Loading success.' written ${f2(p(k.log, 50))}; written - accepting ${f2(p(k.logMinusAccepting, 50))} (${k.accepting.length} of ${r.latencies.length} reloads traced)`);
+      }
     }
     const tag = `r${round}-${mode}-${iv}`;
     const times = await runFloorCell(mode, iv, tag);
@@ -449,15 +479,32 @@ for (const { mode, iv } of cells) {
     ["reloads done", (rs) => rs.map((r) => r.latencies.length)],
     ["failed reloads", (rs) => rs.map((r) => r.failures.length)],
     ...(mode === "idle" ? [] : [["req/s", (rs) => rs.map((r) => r.w.rps)], ["errors (socket + non-2xx)", (rs) => rs.map((r) => errorsOf(r.w))]]),
+    ...(mode === "idle" && opt.trace
+      ? [
+          ["kernel: new worker forked", (rs) => rs.map((r) => p(r.kernel.worker, 50))],
+          ["kernel: new worker accepting", (rs) => rs.map((r) => p(r.kernel.accepting, 50))],
+          ["kernel: 'Loading success.'", (rs) => rs.map((r) => p(r.kernel.log, 50))],
+          ["kernel: logged - accepting", (rs) => rs.map((r) => p(r.kernel.logMinusAccepting, 50)), f2],
+        ]
+      : []),
     ["master peak RSS MiB (VmHWM)", (rs) => rs.map((r) => r.peakHwm / 1024)],
     ...(mode === "idle" ? [["master RSS MiB, settled", (rs) => rs.map((r) => r.rssSettled / 1024)]] : []),
   ];
-  for (const [label, fn] of rows) {
+  for (const [label, fn, fmt = f0] of rows) {
     const a = fn(of("steward"));
     const b = fn(of("haproxy"));
     const c = opt.baseline ? fn(of("baseline")) : undefined;
-    const ratio = (x) => (median(b) ? f2(median(x) / median(b)) : "-");
-    console.log(`  ${label.padEnd(32)}${stat(a).padEnd(22)}${stat(b).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c).padEnd(22)}${ratio(c)}` : ""}`);
+    // a difference that can be negative has no ratio
+    const ratio = (x) => (median(b) > 0 ? f2(median(x) / median(b)) : "-");
+    console.log(`  ${label.padEnd(32)}${stat(a, fmt).padEnd(22)}${stat(b, fmt).padEnd(22)}${ratio(a).padEnd(8)}${c ? `${stat(c, fmt).padEnd(22)}${ratio(c)}` : ""}`);
+  }
+  if (mode === "idle" && opt.trace) {
+    // no supervisor that writes the line once its worker accepts (SPEC §5.2) can write it
+    // before its worker accepts: steward's worker accepting ÷ HAProxy's line is the lowest
+    // line ratio such a supervisor can reach, whatever it does after the worker accepts
+    const acc = median(of("steward").map((r) => p(r.kernel.accepting, 50)));
+    const line = median(of("haproxy").map((r) => p(r.kernel.log, 50)));
+    console.log(`  ${"bound: worker accepting ÷ line".padEnd(32)}${f2(acc / line)}  (steward's worker accepting ÷ haproxy -W's 'Loading success.', kernel times)`);
   }
   const floor = floorOf(mode, iv);
   if (floor.length) {
