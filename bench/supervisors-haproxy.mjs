@@ -39,6 +39,15 @@
 // master logs `Loading success.` right after its fork(), before the new worker has started
 // its threads or its listeners; steward logs it once the new worker accepts.
 //
+// --trace (root, tracefs; bench/_trace.mjs) times each idle reload from the kernel's own
+// record instead of this script's reads (which lag by up to 5 ms while the probe keeps its
+// event loop busy): the signal, the new worker's fork, the moment a new worker puts its
+// listener into an epoll set (SPEC §5.2's `accepting`, the same event on both sides), and
+// the master's write of `Loading success.`; and prints the bound: steward's worker
+// accepting ÷ HAProxy's line, the lowest line ratio a supervisor that writes the line
+// once its worker accepts can reach, whatever it does after that. Tracing syscalls slows
+// every syscall on the machine a little: both sides' reloads take a few ms longer.
+//
 // Usage: node bench/supervisors-haproxy.mjs [seconds=10] [--repeats N] [--intervals 200,50]
 //          [--modes idle,close,keepalive] [--idle-reloads N] [--baseline BIN] [--answers-under-load] [--trace]
 // --baseline BIN: a third side, another steward build (e.g. one from before a change)
