@@ -19,7 +19,8 @@
  *   changes while it waits: a worker is checked at most that many times more than the
  *   rounds it waited through, and the rounds keep their cadence (load.ts);
  * - a worker slower than expected, or a time learned from another command, costs at most
- *   those checks: the window misses and the rounds find it as they would have;
+ *   those checks: the window misses, its spare checks follow it 1 ms apart, and the rounds
+ *   find it as they would have;
  * - a sample wider than WINDOW_CHECKS ms (a worker adopted after an exec is first checked
  *   long after it was ready; a slow server found by the 25 ms rounds) is not learned;
  * - pure: times are plain numbers (ms), nothing here reads a clock (readyKey caches its
@@ -107,16 +108,20 @@ export interface WaitingWorker {
 
 /**
  * When worker `w`'s next window check is due (absolute ms), or undefined: nothing learned,
- * its checks spent, or every step of the window already covered by a check that missed
- * (a round or a window check; a late one covers the steps it passed).
+ * or its checks spent. The window's steps first, each once (a check that missed covers the
+ * steps it passed: a round's, or a late one); once they are all behind, a worker slower
+ * than its recent starts has the checks it has left every 1 ms after the last step or the
+ * last miss, rather than waiting for the next round (HAProxy idle: 1 start in 4 came after
+ * the window and was found 2-4 ms late).
  */
 export function nextWindowCheck(w: WaitingWorker, learned: ReadyTime | undefined): number | undefined {
   if (!learned || w.windowChecks >= WINDOW_CHECKS) return undefined;
-  for (const step of windowSteps(learned)) {
+  const steps = windowSteps(learned);
+  for (const step of steps) {
     const at = w.startedAt + step;
     if (w.lastMissAt === undefined || at > w.lastMissAt) return at;
   }
-  return undefined;
+  return w.startedAt + Math.max(steps.at(-1)!, Math.floor(w.lastMissAt! - w.startedAt)) + 1;
 }
 
 /**

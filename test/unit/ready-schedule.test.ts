@@ -81,12 +81,23 @@ describe("when the next worker is checked", () => {
     assert.equal(nextWindowCheck({ startedAt: 1000, windowChecks: 0 }, learned), 1041);
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1035, windowChecks: 0 }, learned), 1041, "a round before the window");
     assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1041, windowChecks: 1 }, learned), 1042);
-    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 1 }, learned), undefined, "a late check covered the last step: the window is behind");
+    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1042, windowChecks: 2 }, learned), 1043, "the window is behind: the checks left follow it, 1 ms apart");
+    assert.equal(nextWindowCheck({ startedAt: 1000, lastMissAt: 1045.5, windowChecks: 1 }, learned), 1046, "after a late check or a round: the next whole ms after it");
     const bimodal = { key: A, low: 28, high: 50, samples: [[28, 29], [48, 50]] as Array<[number, number]> };
     assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 29, windowChecks: 1 }, bimodal), 49, "from one cluster to the next: the rounds cover the gap");
     assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 47, windowChecks: 1 }, bimodal), 49);
     assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 49, windowChecks: 2 }, bimodal), 50);
-    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 50, windowChecks: 3 }, bimodal), undefined);
+    assert.equal(nextWindowCheck({ startedAt: 0, lastMissAt: 50, windowChecks: 3 }, bimodal), 51);
+  });
+
+  test("a worker slower than its recent starts: the checks left every 1 ms after the window, WINDOW_CHECKS in all", () => {
+    const steps: number[] = [];
+    let w = { startedAt: 0, lastMissAt: undefined as number | undefined, windowChecks: 0 };
+    for (let at = nextWindowCheck(w, learned); at !== undefined; at = nextWindowCheck(w, learned)) {
+      steps.push(at);
+      w = { startedAt: 0, lastMissAt: at, windowChecks: w.windowChecks + 1 };
+    }
+    assert.deepEqual(steps, Array.from({ length: WINDOW_CHECKS }, (_, i) => 41 + i));
   });
 
   test("the window is WINDOW_CHECKS steps long at most, however wide what was learned", () => {
