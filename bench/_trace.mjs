@@ -118,10 +118,10 @@ export function fdsOf(pid, inodes) {
  * One reload of a master, read from the trace: `sentMs` (mono, just before the signal),
  * `doneMs` (mono, when the bench read `Loading success.`), the new workers' pids and their
  * listener descriptors. Returns ms from the kernel's signal to: `log` (the master's last
- * write to stderr before the bench read the line), `worker` (the new worker's process
- * exists: its fork, or the exec of a program named like `workerExe` under that pid, whichever
- * the trace shows first), `accepting` (a listener descriptor of a new worker added to an
- * epoll set: SPEC §5.2's `accepting`), or NaN where the trace has no such event.
+ * write to stderr before the bench read the line), `worker` (a new worker's process exists:
+ * its fork, or its first exec if the trace has no fork), `accepting` (a listener descriptor
+ * of a new worker added to an epoll set: SPEC §5.2's `accepting`); NaN where the trace has
+ * no such event, undefined without the signal.
  */
 export function reloadTimes(events, { master, sentMs, doneMs, workers, fds }) {
   const sig = events.find((e) => e.name === "signal_generate" && num(e.f.pid) === master && e.ms >= sentMs - 1);
