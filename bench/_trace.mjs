@@ -35,6 +35,16 @@ export function traceProblem() {
  * recorded so far, parsed, and clears the buffer.
  */
 export function startTrace() {
+  // an instance left by a bench that was SIGKILLed keeps tracing every syscall: removed
+  for (const name of readdirSync(join(TRACEFS, "instances"))) {
+    const pid = /^steward-bench-(\d+)$/.exec(name)?.[1];
+    if (pid && !existsSync(`/proc/${pid}`)) {
+      try {
+        writeFileSync(join(TRACEFS, "instances", name, "tracing_on"), "0");
+        rmdirSync(join(TRACEFS, "instances", name));
+      } catch {}
+    }
+  }
   const dir = join(TRACEFS, "instances", `steward-bench-${process.pid}`);
   mkdirSync(dir);
   process.on("exit", () => {
