@@ -187,6 +187,23 @@ export function childrenOf(pid) {
   return out;
 }
 
+/** The PIDs of the children of every thread of `pid` (/proc/PID/task/TID/children): cheaper than childrenOf's scan of /proc. */
+export function threadChildren(pid) {
+  const out = [];
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const w of readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ")) if (w.trim()) out.push(Number(w));
+    } catch {}
+  }
+  return out;
+}
+
 export function isAlive(pid) {
   try {
     process.kill(pid, 0);

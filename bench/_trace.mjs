@@ -146,15 +146,3 @@ export function reloadTimes(events, { master, sentMs, doneMs, workers, fds }) {
   return { log: rel(log), worker: rel(born), accepting: rel(accepting) };
 }
 
-/** The children of every thread of `pid` (/proc/PID/task/TID/children). */
-export function childPids(pid) {
-  const out = new Set();
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(/\s+/)) if (c) out.add(Number(c));
-      } catch {}
-    }
-  } catch {}
-  return out;
-}

@@ -6,31 +6,15 @@
 // process tree (master included). Trials alternate the two sides; medians of N with
 // min–max, and the time from the signal to the last old worker's exit.
 // Usage: node bench/batch-rollout.mjs [trials=3] [workers=8]
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { median, requireBinary, root, sleep, startSteward, stopGroup } from "./_lib.mjs";
+import { median, requireBinary, root, sleep, startSteward, stopGroup, threadChildren } from "./_lib.mjs";
 
 requireBinary();
 const trials = Number(process.argv[2] || 3);
 const workers = Number(process.argv[3] || 8);
 const worker = join(root, "bench", "worker.cjs");
-
-function childrenOf(pid) {
-  const out = [];
-  let tasks = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tasks) {
-    try {
-      for (const w of readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ")) if (w.trim()) out.push(Number(w));
-    } catch {}
-  }
-  return out;
-}
 
 function state(pid) {
   try {
@@ -57,7 +41,7 @@ function sample(master) {
   const queue = [master];
   while (queue.length > 0) {
     const pid = queue.shift();
-    for (const child of childrenOf(pid)) {
+    for (const child of threadChildren(pid)) {
       rss += rssBytes(child);
       queue.push(child);
       if (pid === master && state(child) !== "Z") {

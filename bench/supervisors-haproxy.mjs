@@ -57,8 +57,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { childPids, fdsOf, listeningInodes, monoMs, reloadTimes, startTrace, traceProblem } from "./_trace.mjs";
-import { binary, cleanupOnExit, freePort, median, percentile, portOf, requireBinary, root, runWrk, sleep, startLogged, stopGroup } from "./_lib.mjs";
+import { fdsOf, listeningInodes, monoMs, reloadTimes, startTrace, traceProblem } from "./_trace.mjs";
+import { binary, cleanupOnExit, freePort, median, percentile, portOf, requireBinary, root, runWrk, sleep, startLogged, stopGroup, threadChildren } from "./_lib.mjs";
 
 const argv = process.argv.slice(2);
 const opt = { seconds: 10, repeats: 3, intervals: [200, 50], modes: ["idle", "close", "keepalive"], idleReloads: 20, baseline: undefined, answersUnderLoad: false, trace: false };
@@ -306,7 +306,7 @@ async function openSide(sideName, mode, intervalMs, tag) {
     port,
     traced,
     async reload() {
-      const before = opt.trace && mode === "idle" ? childPids(pid) : undefined;
+      const before = opt.trace && mode === "idle" ? new Set(threadChildren(pid)) : undefined;
       const o = { seen: false, sentAt: performance.now(), marks: new Map() };
       const result = new Promise((r) => (o.done = r));
       outstanding = o;
@@ -333,7 +333,7 @@ async function openSide(sideName, mode, intervalMs, tag) {
       r ??= await Promise.race([result, sleep(30000).then(() => ({ ok: false, line: "no outcome within 30 s" }))]);
       outstanding = undefined;
       if (before && r.ok) {
-        const workers = new Set([...childPids(pid)].filter((c) => !before.has(c)));
+        const workers = new Set(threadChildren(pid).filter((c) => !before.has(c)));
         const inodes = listeningInodes(port);
         traced.push({ master: pid, sentMs: monoMs(o.sentAt), doneMs: monoMs(r.t), workers, fds: new Set([...workers].flatMap((w) => fdsOf(w, inodes))) });
       }
